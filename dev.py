@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Set up the project in ./.venv from the pinned lock, then run it.
+
+    python3 dev.py up      # install, then start the whole system (`lms up`)
+    python3 dev.py test    # install, then run lint, type checks and the test suite
+    python3 dev.py lms ... # install, then run any `lms` command
+
+Needs only Python 3.11+. Installs are skipped when the lock has not changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+LOCKS = [ROOT / "requirements.lock"]
+STAMP = VENV / ".lms-installed"
+
+
+def run(*cmd: str | Path) -> int:
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT)
+
+
+def ensure_installed() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    digest = hashlib.sha256()
+    for path in [*LOCKS, ROOT / "pyproject.toml"]:
+        digest.update(path.read_bytes())
+    wanted = digest.hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("Creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    py = BIN / "python"
+    print("Installing pinned dependencies (first run takes a minute) ...", flush=True)
+    pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    for lock in LOCKS:
+        if run(*pip, "--require-hashes", "-r", lock) != 0:
+            sys.exit(f"Installing {lock.name} failed.")
+    if run(*pip, "--no-deps", "-e", ".") != 0:
+        sys.exit("Installing the project failed.")
+    STAMP.write_text(wanted)
+
+
+def test(args: list[str]) -> int:
+    py = BIN / "python"
+    checks = [
+        ("ruff check", [BIN / "ruff", "check", "."]),
+        ("ruff format --check", [BIN / "ruff", "format", "--check", "."]),
+        ("mypy services", [py, "-m", "mypy", "services"]),
+    ]
+    for name, cmd in checks:
+        print(f"== {name}", flush=True)
+        if run(*cmd) != 0:
+            print(f"{name} failed.", file=sys.stderr)
+            return 1
+    print("== pytest", flush=True)
+    code = run(py, "-m", "pytest", *args)
+    if code == 5:
+        print("pytest collected no tests: that is a failure.", file=sys.stderr)
+        return 1
+    return code
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test", "lms"}:
+        print(__doc__)
+        return 2
+    command, args = sys.argv[1], sys.argv[2:]
+    ensure_installed()
+    if command == "test":
+        return test(args)
+    lms = [BIN / "lms", *(["up"] if command == "up" else []), *args]
+    return run(*lms)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

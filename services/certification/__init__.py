@@ -1,0 +1,1 @@
+"""The certification service (see DESIGN.md)."""

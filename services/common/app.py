@@ -1,0 +1,182 @@
+"""The one place a service's Litestar app is assembled (the "init plugin" of litestar-fullstack).
+
+A service's ``create_app(settings)`` calls :func:`build_app` with its route handlers; everything
+cross-cutting is registered here: database lifespan, auth, problem details, request ids, logs,
+metrics, health, CORS, OpenAPI docs, peer clients and the outbox relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import db, migrations
+from services.common.auth import JWTAuthMiddleware, KeySet, Principal, ServiceTokens, allow, check_declared
+from services.common.errors import exception_handlers
+from services.common.http import PeerClient
+from services.common.observability import (
+    configure_logging,
+    health_controller,
+    metrics_config,
+    request_id_middleware,
+)
+from services.common.outbox import OutboxFields, Relay, Sender, peer_sender
+from services.common.settings import ServiceSettings, peer_url
+
+DOCS_PATH = "/docs"
+
+
+@dataclass
+class ServiceSpec:
+    title: str
+    description: str
+    route_handlers: Sequence[Any]
+    outbox: type[OutboxFields] | None = None
+    peers: tuple[str, ...] = ()
+    relay_sender: Callable[[Litestar], Sender] | None = None
+    on_startup: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
+    on_shutdown: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
+    dependencies: dict[str, Provide] = field(default_factory=dict)
+    version: str = "1.0.0"
+
+
+class WhoAmI(msgspec.Struct):
+    sub: str
+    roles: list[str]
+    name: str
+    org: str
+
+
+@get("/v1/whoami", guards=[allow("learner", "instructor", "admin", "hr", "service")], tags=["auth"])
+async def whoami(request: Request[Principal, str, Any]) -> WhoAmI:
+    """The identity and roles the bearer token grants."""
+    user = request.user
+    return WhoAmI(sub=user.sub, roles=sorted(user.roles), name=user.name, org=user.org)
+
+
+async def provide_session(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    return request.user
+
+
+def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
+    service = settings.service
+    configure_logging(service, settings.log_level, settings.log_json)
+    heads = migrations.head_revisions(service)
+
+    async def ready_check() -> str | None:
+        engine = getattr(app.state, "engine", None)
+        if engine is None:
+            return "The database engine is not started yet."
+        try:
+            revision = await asyncio.wait_for(db.schema_revision(engine, service), timeout=3.0)
+        except Exception as exc:
+            return f"The database is not reachable or not migrated: {type(exc).__name__}."
+        if revision not in heads:
+            return f"The schema is at {revision}, not at head {sorted(heads)}: run `alembic -n {service} upgrade head`."
+        return None
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = settings.database_url or await asyncio.to_thread(db.resolve_database_url, service, "")
+        app.state.engine = db.create_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        app.state.sessionmaker = db.session_factory(app.state.engine)
+        tokens = ServiceTokens(
+            settings.service_key_file, service=service, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        app.state.peers = {
+            name: PeerClient(peer_url(name), tokens, timeout=settings.peer_timeout_seconds) for name in spec.peers
+        }
+        app.state.relay = None
+        if spec.outbox is not None and settings.relay_enabled:
+            sender = spec.relay_sender(app) if spec.relay_sender else peer_sender(app.state.peers)
+            app.state.relay = Relay(
+                app.state.engine,
+                spec.outbox,
+                sender,
+                batch=settings.relay_batch,
+                poll_seconds=settings.relay_poll_seconds,
+                backoff_base=settings.relay_backoff_base,
+                backoff_cap=settings.relay_backoff_cap,
+            )
+            app.state.relay.start()
+        for hook in spec.on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in spec.on_shutdown:
+                await hook(app)
+            if app.state.relay is not None:
+                await app.state.relay.stop()
+            for client in app.state.peers.values():
+                await client.aclose()
+            await app.state.engine.dispose()
+
+    prometheus, metrics_controller = metrics_config(service)
+    app = Litestar(
+        route_handlers=[*spec.route_handlers, whoami, health_controller(ready_check), metrics_controller],
+        lifespan=[lifespan],
+        dependencies={
+            "session": Provide(provide_session),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+            **spec.dependencies,
+        },
+        exception_handlers=exception_handlers,
+        middleware=[
+            prometheus.middleware,
+            DefineMiddleware(JWTAuthMiddleware, exclude_from_auth_key="public", exclude=[f"^{DOCS_PATH}"]),
+        ],
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Location", "ETag"],
+            allow_credentials=False,
+        ),
+        openapi_config=OpenAPIConfig(
+            title=spec.title,
+            version=spec.version,
+            description=spec.description,
+            path=DOCS_PATH,
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"bearer": []}],
+            use_handler_docstrings=True,
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+    )
+    # Outermost, so that errors raised by middleware (401s) also carry the request id.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.state.settings = settings
+    app.state.keyset = KeySet(settings.jwks)
+    check_declared(
+        [
+            handler
+            for route in app.routes
+            if not route.path.startswith(DOCS_PATH)
+            for handler in getattr(route, "route_handlers", [])
+        ]
+    )
+    return app

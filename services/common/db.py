@@ -1,0 +1,131 @@
+"""Database plumbing: per-service SQLModel bases, URLs, engines and sessions.
+
+Each service declares its tables on its own base (``Base = make_base()``) so that its metadata,
+and therefore its migrations, never contain another service's tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_base() -> type[SQLModel]:
+    """A SQLModel base with its own metadata and constraint naming convention."""
+
+    class Base(SQLModel, registry=registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))):
+        pass
+
+    return Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUIDv7 (RFC 9562), so public ids sort by creation time."""
+    import os
+    import time
+
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+def version_table(service: str) -> str:
+    return f"alembic_version_{service}"
+
+
+def async_url(url: str) -> URL:
+    """Accept ``postgresql://`` or ``postgres://`` URLs and use asyncpg for them."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.drivername in {"postgresql", "postgresql+asyncpg", "postgresql+psycopg"}:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+def plain_url(url: str | URL) -> str:
+    """A libpq-style URL for asyncpg.connect."""
+    parsed = url if isinstance(url, URL) else make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+async def ensure_database(admin_url: str, database: str) -> None:
+    """Create ``database`` on the server behind ``admin_url`` if it does not exist."""
+    conn = await asyncpg.connect(plain_url(admin_url))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{database}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await conn.close()
+
+
+def resolve_database_url(service: str, configured: str) -> str:
+    """The configured URL, or a database ``lms_<service>`` on the embedded server."""
+    if configured:
+        return configured
+    from services.common import embedded
+
+    admin = embedded.server_url()
+    asyncio.run(ensure_database(admin, f"lms_{service}"))
+    return with_database(admin, f"lms_{service}")
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: Any) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"timezone": "UTC"}},
+        **kw,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Request-scoped session; anything not committed by the handler is rolled back."""
+    async with factory() as session:
+        yield session
+
+
+async def schema_revision(engine: AsyncEngine, service: str) -> str | None:
+    async with engine.connect() as conn:
+        row = await conn.execute(text(f"SELECT version_num FROM {version_table(service)}"))
+        value = row.scalar()
+        return str(value) if value is not None else None

@@ -1,0 +1,158 @@
+"""RFC 9457 problem details for every error a service returns.
+
+Raise :class:`Problem` from domain or handler code; every other exception (Litestar's own,
+database integrity errors, crashes) is turned into a problem by :data:`exception_handlers`.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from sqlalchemy.exc import DataError, IntegrityError
+
+log = structlog.get_logger()
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:lms:problem:{slug}"
+
+
+class Problem(Exception):
+    """An error a client can act on: a stable ``slug``, a title, and a detail saying what to fix."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title or HTTPStatus(status).phrase
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def not_found(what: str, ident: object) -> Problem:
+    return Problem(404, "not-found", f"No {what} with id {ident} exists, or you may not see it.")
+
+
+def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[Any]:
+    from services.common.observability import request_id_var
+
+    body: dict[str, Any] = {
+        "type": problem_type(problem.slug),
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": request.url.path,
+    }
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    body.update(problem.extra)
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    return Response(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$")
+
+
+def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = item.get("key")
+        source = item.get("source")
+        match = _AT.match(message)
+        if match and match.group("path"):
+            message = match.group("msg")
+            path = match.group("path").removeprefix("$").lstrip(".")
+            key = path or key
+        errors.append({"field": key or "body", "source": str(source or "body"), "message": message})
+    return errors
+
+
+def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[Any]:
+    return problem_response(request, exc)
+
+
+def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = _validation_errors(exc)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+    if not errors and "decode" in str(exc.detail).lower():
+        detail = "The request body is not valid JSON."
+    return problem_response(
+        request, Problem(400, "validation", detail, title="Invalid request", errors=errors)
+    )
+
+
+def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    slug = {
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "payload-too-large",
+        429: "rate-limited",
+    }.get(status, re.sub(r"[^a-z]+", "-", HTTPStatus(status).phrase.lower()).strip("-"))
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else ""
+    if status == 404 and not detail:
+        detail = f"Nothing is served at {request.method} {request.url.path}."
+    if status == 413:
+        detail = "The request body is larger than this service accepts."
+    return problem_response(request, Problem(status, slug, detail or HTTPStatus(status).phrase, headers=headers))
+
+
+def _handle_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    log.info("integrity_error", constraint=constraint, error=str(exc.orig))
+    return problem_response(
+        request,
+        Problem(409, "conflict", "The request conflicts with existing data.", constraint=constraint),
+    )
+
+
+def _handle_data(request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+    return problem_response(request, Problem(400, "invalid-value", "A value is out of range or malformed."))
+
+
+def _handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem_response(
+        request,
+        Problem(500, "internal", "Something went wrong on our side; quote the request id when reporting it."),
+    )
+
+
+exception_handlers: dict[Any, Any] = {
+    Problem: _handle_problem,
+    ValidationException: _handle_validation,
+    HTTPException: _handle_http,
+    IntegrityError: _handle_integrity,
+    DataError: _handle_data,
+    Exception: _handle_crash,
+}
+
+__all__ = ["PROBLEM_JSON", "MediaType", "Problem", "exception_handlers", "not_found", "problem_response"]

@@ -1,0 +1,137 @@
+"""JSON logs, request ids, Prometheus metrics and health endpoints."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from litestar import Controller, get
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+log = structlog.get_logger()
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+    """structlog renders one JSON object per line; stdlib loggers (uvicorn, alembic) go through it."""
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Accept a sane ``X-Request-ID`` or make one; log the request; echo the id back."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            if not path.startswith(("/health", "/metrics")):
+                log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=path,
+                    status=status,
+                    ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
+            request_id_var.reset(token)
+
+    return middleware
+
+
+def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusController]]:
+    config = PrometheusConfig(
+        app_name=service,
+        prefix="lms",
+        group_path=True,
+        exclude=["/metrics", "/health"],
+    )
+
+    class Metrics(PrometheusController):
+        path = "/metrics"
+        opt = {"public": True}
+        include_in_schema = False
+
+    return config, Metrics
+
+
+ReadyCheck = Callable[[], Awaitable[str | None]]
+
+
+def health_controller(ready_check: ReadyCheck) -> type[Controller]:
+    """``/health/live`` answers while the process runs; ``/health/ready`` runs ``ready_check``,
+    which returns None when ready or a sentence saying why not."""
+    from services.common.errors import Problem
+
+    class Health(Controller):
+        path = "/health"
+        opt = {"public": True}
+        tags = ["health"]
+
+        @get("/live", summary="Liveness: the process is up")
+        async def live(self) -> dict[str, str]:
+            return {"status": "ok"}
+
+        @get("/ready", summary="Readiness: database reachable and schema at head")
+        async def ready(self) -> dict[str, str]:
+            reason = await ready_check()
+            if reason:
+                raise Problem(503, "not-ready", reason, title="Service not ready")
+            return {"status": "ready"}
+
+    return Health

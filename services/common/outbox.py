@@ -1,0 +1,211 @@
+"""Transactional outbox and its relay.
+
+A service writes a message with :func:`enqueue` in the same transaction as the state change it
+announces. :class:`Relay` claims due messages with ``FOR UPDATE SKIP LOCKED`` (so any number of
+replicas may run it), sends each one, and records delivery, or the attempt, error and next try
+(exponential backoff with jitter). Receivers are idempotent on a natural key, and every message
+carries its id as ``Idempotency-Key``, so a redelivery after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import BigInteger, DateTime, Index, Text, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import Field, SQLModel
+
+from services.common.db import utcnow, uuid7
+from services.common.http import PeerClient
+
+log = structlog.get_logger()
+DELIVERED = Counter("lms_outbox_delivered_total", "Outbox messages delivered", ["destination"])
+FAILED = Counter("lms_outbox_attempts_failed_total", "Failed outbox delivery attempts", ["destination"])
+
+
+class OutboxFields(SQLModel):
+    """Columns of a service's ``outbox`` table; a service declares
+    ``class Outbox(OutboxFields, Base, table=True): __tablename__ = "outbox"``."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    message_id: uuid.UUID = Field(default_factory=uuid7, unique=True)
+    destination: str = Field(max_length=64)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=512)
+    body: dict[str, Any] = Field(sa_type=JSONB)
+    request_id: str = Field(default="", max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    dead_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+def outbox_indexes(table_name: str = "outbox") -> tuple[Index]:
+    """The partial index the relay's claim query uses; put it in ``__table_args__``."""
+    return (
+        Index(
+            f"ix_{table_name}_due",
+            "next_attempt_at",
+            postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+        ),
+    )
+
+
+def enqueue(session: AsyncSession, model: type[OutboxFields], destination: str, method: str, path: str,
+            body: dict[str, Any]) -> OutboxFields:
+    """Add a message to ``session``; it is sent only if the surrounding transaction commits."""
+    from services.common.observability import request_id_var
+
+    row = model(destination=destination, method=method, path=path, body=body, request_id=request_id_var.get())
+    session.add(row)
+    return row
+
+
+class PermanentFailure(Exception):
+    """The receiver rejected the message for good (for example 400 or 422): park it as dead."""
+
+
+Sender = Callable[[Any], Awaitable[None]]
+PERMANENT_STATUSES = {400, 405, 409, 410, 413, 415, 422}
+
+
+def peer_sender(peers: dict[str, PeerClient]) -> Sender:
+    """Send a row to the peer named by its ``destination``; raise on anything but 2xx."""
+
+    async def send(row: Any) -> None:
+        client = peers.get(row.destination)
+        if client is None:
+            raise PermanentFailure(f"no peer named {row.destination!r} is configured")
+        response = await client.request(
+            row.method,
+            row.path,
+            json=row.body,
+            headers={"Idempotency-Key": str(row.message_id)},
+            request_id=row.request_id or str(row.message_id),
+            retries=0,
+        )
+        if response.is_success:
+            return
+        message = f"HTTP {response.status_code}: {response.text[:300]}"
+        if response.status_code in PERMANENT_STATUSES:
+            raise PermanentFailure(message)
+        raise httpx.HTTPStatusError(message, request=response.request, response=response)
+
+    return send
+
+
+class Relay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        model: type[OutboxFields],
+        sender: Sender,
+        *,
+        batch: int = 50,
+        poll_seconds: float = 1.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        concurrency: int = 10,
+    ) -> None:
+        self.engine, self.table, self.sender = engine, model.__table__, sender  # type: ignore[attr-defined]
+        self.batch, self.poll_seconds = batch, poll_seconds
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self._wake = asyncio.Event()
+        self._limit = asyncio.Semaphore(concurrency)
+        self._task: asyncio.Task[None] | None = None
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before attempt ``attempts + 1``: exponential, capped, with full jitter above half."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(attempts - 1, 30))
+        return ceiling * random.uniform(0.5, 1.0)
+
+    async def _attempt(self, row: Any) -> dict[str, Any]:
+        async with self._limit:
+            try:
+                await self.sender(row)
+            except PermanentFailure as exc:
+                FAILED.labels(row.destination).inc()
+                log.error("outbox_dead", message_id=str(row.message_id), error=str(exc))
+                return {"attempts": row.attempts + 1, "last_error": str(exc)[:2000], "dead_at": utcnow()}
+            except Exception as exc:
+                FAILED.labels(row.destination).inc()
+                wait = self.backoff(row.attempts + 1)
+                log.warning("outbox_retry", message_id=str(row.message_id), error=str(exc)[:300], retry_in=wait)
+                return {
+                    "attempts": row.attempts + 1,
+                    "last_error": f"{type(exc).__name__}: {exc}"[:2000],
+                    "next_attempt_at": utcnow() + timedelta(seconds=wait),
+                }
+            DELIVERED.labels(row.destination).inc()
+            return {"attempts": row.attempts + 1, "delivered_at": utcnow(), "last_error": None}
+
+    async def run_once(self) -> int:
+        """Claim one batch of due messages, send them, record the outcome. Returns how many."""
+        t = self.table
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(t)
+                    .where(t.c.delivered_at.is_(None), t.c.dead_at.is_(None), t.c.next_attempt_at <= func.now())
+                    .order_by(t.c.next_attempt_at, t.c.id)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            outcomes = await asyncio.gather(*(self._attempt(r) for r in rows))
+            for row, values in zip(rows, outcomes, strict=True):
+                await conn.execute(update(t).where(t.c.id == row.id).values(**values))
+        return len(rows)
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll (call after committing a message)."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                sent = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database down: keep trying, never die
+                log.warning("outbox_relay_error", error=str(exc)[:300])
+                sent = 0
+            if sent < self.batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run_forever(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+async def pending_count(session: AsyncSession, model: type[OutboxFields]) -> int:
+    t = model.__table__  # type: ignore[attr-defined]
+    result = await session.execute(
+        select(func.count()).select_from(t).where(t.c.delivered_at.is_(None), t.c.dead_at.is_(None))
+    )
+    return int(result.scalar_one())
+
+
+__all__ = ["OutboxFields", "PermanentFailure", "Relay", "enqueue", "outbox_indexes", "peer_sender"]

@@ -1,0 +1,1 @@
+"""The progress service (see DESIGN.md)."""

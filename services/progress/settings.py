@@ -1,0 +1,16 @@
+"""Progress settings: the kernel's, read from LMS_PROGRESS_* then LMS_* variables."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from services.common.settings import ServiceSettings, load_settings
+
+
+@dataclasses.dataclass
+class Settings(ServiceSettings):
+    pass
+
+
+def get_settings(**overrides: object) -> Settings:
+    return load_settings(Settings, "progress", **overrides)
