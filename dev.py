@@ -4,6 +4,7 @@
     python3 dev.py up      # install, then start the whole system (`lms up`)
     python3 dev.py test    # install, then run lint, type checks and the test suite
     python3 dev.py lms ... # install, then run any `lms` command
+    python3 dev.py bench [SCRIPT ...]  # install benchmark extras, then run bench/ scripts
 
 Needs only Python 3.11+. Installs are skipped when the lock has not changed.
 """
@@ -20,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-LOCKS = [ROOT / "requirements.lock"]
+LOCK = ROOT / "requirements.lock"
+BENCH_LOCK = ROOT / "requirements-bench.lock"  # a superset of LOCK with the benchmark extras
 STAMP = VENV / ".lms-installed"
 
 
@@ -28,14 +30,15 @@ def run(*cmd: str | Path) -> int:
     return subprocess.call([str(c) for c in cmd], cwd=ROOT)
 
 
-def ensure_installed() -> None:
+def ensure_installed(lock: Path) -> None:
     if sys.version_info < (3, 11):
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     digest = hashlib.sha256()
-    for path in [*LOCKS, ROOT / "pyproject.toml"]:
+    for path in [lock, ROOT / "pyproject.toml"]:
         digest.update(path.read_bytes())
     wanted = digest.hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted:
+    installed = STAMP.read_text().split() if STAMP.exists() else []
+    if wanted in installed or (lock == LOCK and installed and installed[0] == "bench"):
         return
     if not (BIN / "python").exists():
         print("Creating .venv ...", flush=True)
@@ -43,12 +46,11 @@ def ensure_installed() -> None:
     py = BIN / "python"
     print("Installing pinned dependencies (first run takes a minute) ...", flush=True)
     pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    for lock in LOCKS:
-        if run(*pip, "--require-hashes", "-r", lock) != 0:
-            sys.exit(f"Installing {lock.name} failed.")
+    if run(*pip, "--require-hashes", "-r", lock) != 0:
+        sys.exit(f"Installing {lock.name} failed.")
     if run(*pip, "--no-deps", "-e", ".") != 0:
         sys.exit("Installing the project failed.")
-    STAMP.write_text(wanted)
+    STAMP.write_text(("bench " if lock == BENCH_LOCK else "") + wanted)
 
 
 def test(args: list[str]) -> int:
@@ -72,13 +74,16 @@ def test(args: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test", "lms"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test", "lms", "bench"}:
         print(__doc__)
         return 2
     command, args = sys.argv[1], sys.argv[2:]
-    ensure_installed()
+    ensure_installed(BENCH_LOCK if command == "bench" else LOCK)
     if command == "test":
         return test(args)
+    if command == "bench":
+        scripts = args or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "bench").glob("bench_*.py"))
+        return max((run(BIN / "python", script) for script in scripts), default=0)
     lms = [BIN / "lms", *(["up"] if command == "up" else []), *args]
     return run(*lms)
 

@@ -1,0 +1,188 @@
+"""Bearer tokens against a real app on a real port: every way a token can be wrong."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import msgspec
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from litestar import get, post
+from litestar.params import JSONBody
+
+from services.common.app import ServiceSpec, build_app
+from services.common.auth import allow
+from services.placement.settings import get_settings
+from tests.support import AUDIENCE, ISSUER, Keys, client_for
+
+SERVICE = "placement"
+
+
+class Thing(msgspec.Struct):
+    name: str = msgspec.field()
+    count: int
+
+
+@post("/v1/things", guards=[allow("admin")])
+async def create_thing(data: JSONBody[Thing]) -> Thing:
+    return data
+
+
+@get("/v1/public-thing", opt={"public": True})
+async def public_thing() -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+def make_app(database_url: str) -> object:
+    settings = get_settings(database_url=database_url, relay_enabled=False)
+    return build_app(settings, ServiceSpec("t", "t", [create_thing, public_thing]))
+
+
+@pytest.fixture
+async def client(database_url: str):
+    async with client_for(make_app(database_url)) as c:
+        yield c
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_valid_token_and_claims(client, keys: Keys) -> None:
+    r = await client.get("/v1/whoami", headers=keys.headers("admin", sub="u-1", name="Kim", org="SEOUL-01"))
+    assert r.status_code == 200
+    assert r.json() == {"sub": "u-1", "roles": ["admin"], "name": "Kim", "org": "SEOUL-01"}
+
+
+async def assert_problem(r, status: int, words: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["type"].startswith("urn:lms:problem:")
+    assert words in body["detail"], body
+
+
+async def test_missing_token(client) -> None:
+    r = await client.get("/v1/whoami")
+    await assert_problem(r, 401, "Authorization: Bearer")
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_expired_token(client, keys: Keys) -> None:
+    token = keys.token("admin", ttl=-120)
+    await assert_problem(await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"}), 401, "expired")
+
+
+async def test_forged_signature(client, keys: Keys, tmp_path) -> None:
+    other = Keys(tmp_path)  # a different key that claims the trusted key's kid
+    other.private["kid"] = keys.private["kid"]
+    token = other.token("admin")
+    await assert_problem(await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"}), 401, "invalid")
+
+
+async def test_tampered_payload(client, keys: Keys) -> None:
+    header, _, sig = keys.token("learner").split(".")
+    payload = b64({"sub": "x", "roles": ["admin"], "iss": ISSUER, "aud": AUDIENCE, "iat": 1, "exp": 2**40})
+    token = f"{header}.{payload}.{sig}"
+    await assert_problem(await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"}), 401, "invalid")
+
+
+async def test_alg_none(client, keys: Keys) -> None:
+    now = int(time.time())
+    claims = {"sub": "x", "roles": ["admin"], "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600}
+    token = f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': keys.private['kid']})}.{b64(claims)}."
+    await assert_problem(await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"}), 401, "none")
+
+
+async def test_hmac_with_public_key_is_rejected(client, keys: Keys) -> None:
+    now = int(time.time())
+    claims = {"sub": "x", "roles": ["admin"], "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600}
+    token = jwt.encode(claims, "secret-guess", algorithm="HS256", headers={"kid": keys.private["kid"]})
+    await assert_problem(await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"}), 401, "HS256")
+
+
+async def test_unknown_kid(client) -> None:
+    now = int(time.time())
+    key = Ed25519PrivateKey.generate()
+    claims = {"sub": "x", "roles": ["admin"], "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600}
+    token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "nobody"})
+    await assert_problem(await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"}), 401, "kid")
+
+
+async def test_wrong_audience(client, keys: Keys) -> None:
+    now = int(time.time())
+    claims = {"sub": "x", "roles": ["admin"], "iss": ISSUER, "aud": "other", "iat": now, "exp": now + 600}
+    token = jwt.encode(claims, jwt.PyJWK(keys.private).key, algorithm="EdDSA", headers={"kid": keys.private["kid"]})
+    await assert_problem(await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"}), 401, "udience")
+
+
+async def test_wrong_role_is_403(client, keys: Keys) -> None:
+    r = await client.post("/v1/things", json={"name": "a", "count": 1}, headers=keys.headers("learner"))
+    await assert_problem(r, 403, "admin")
+    r = await client.post("/v1/things", json={"name": "a", "count": 1}, headers=keys.headers("admin"))
+    assert r.status_code == 201
+
+
+async def test_public_route_needs_no_token(client) -> None:
+    assert (await client.get("/v1/public-thing")).json() == {"ok": "yes"}
+
+
+async def test_every_route_must_declare_roles(database_url: str) -> None:
+    @get("/v1/undeclared")
+    async def undeclared() -> None:
+        return None
+
+    settings = get_settings(database_url=database_url, relay_enabled=False)
+    with pytest.raises(RuntimeError, match="undeclared"):
+        build_app(settings, ServiceSpec("t", "t", [undeclared]))
+
+
+async def test_validation_problem_lists_fields(client, keys: Keys) -> None:
+    r = await client.post("/v1/things", json={"name": 5, "count": "x"}, headers=keys.headers("admin"))
+    assert r.status_code == 400
+    body = r.json()
+    assert body["type"] == "urn:lms:problem:validation"
+    assert body["errors"] and body["errors"][0]["field"] in {"name", "count"}
+    r = await client.post(
+        "/v1/things", content=b"{not json", headers={**keys.headers("admin"), "content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    r = await client.post("/v1/things", content=b"", headers=keys.headers("admin"))
+    assert r.status_code == 400
+
+
+async def test_oversized_body_is_413(client, keys: Keys) -> None:
+    big = {"name": "x" * 3_000_000, "count": 1}
+    r = await client.post("/v1/things", json=big, headers=keys.headers("admin"))
+    assert r.status_code == 413 and r.json()["type"] == "urn:lms:problem:payload-too-large"
+
+
+async def test_request_id_echoed_or_generated(client, keys: Keys) -> None:
+    r = await client.get("/v1/whoami", headers={"X-Request-ID": "trace-42"})
+    assert r.headers["x-request-id"] == "trace-42" and r.json()["request_id"] == "trace-42"
+    r = await client.get("/health/live", headers={"X-Request-ID": "bad id with spaces"})
+    assert r.headers["x-request-id"] != "bad id with spaces" and len(r.headers["x-request-id"]) == 32
+
+
+async def test_health_metrics_docs(client) -> None:
+    assert (await client.get("/health/live")).status_code == 200
+    assert (await client.get("/health/ready")).json() == {"status": "ready"}
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200 and "lms_requests_total" in metrics.text
+    schema = (await client.get("/docs/openapi.json")).json()
+    assert schema["openapi"].startswith("3.1") and "/v1/whoami" in schema["paths"]
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_cors_preflight(client) -> None:
+    r = await client.options(
+        "/v1/whoami",
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"},
+    )
+    assert r.status_code in (200, 204)
+    assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
+    r = await client.get("/health/live", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in r.headers

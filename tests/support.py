@@ -1,0 +1,120 @@
+"""Test helpers: real PostgreSQL databases, real HTTP servers, signed tokens.
+
+The database server is the embedded one (``.lms/postgres-test``) unless ``LMS_TEST_DATABASE_URL``
+names a server (its admin database, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+
+from services.common import migrations
+from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token
+from services.common.db import ensure_database, plain_url, with_database
+
+ISSUER, AUDIENCE = "lms-dev", "lms"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def admin_url() -> str:
+    configured = os.environ.get("LMS_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    from services.common import embedded
+
+    return embedded.server_url("postgres-test")
+
+
+async def tune_for_tests(url: str) -> None:
+    """Durability is not what tests measure: skip fsync on the embedded test cluster."""
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        await conn.execute("ALTER SYSTEM SET fsync = off")
+        await conn.execute("ALTER SYSTEM SET synchronous_commit = off")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
+async def create_database(admin: str, service: str, migrate: bool = True) -> str:
+    """A new empty database for ``service``, migrated to head unless ``migrate`` is False."""
+    name = f"t_{service}_{uuid.uuid4().hex[:10]}"
+    await ensure_database(admin, name)
+    url = with_database(admin, name)
+    if migrate:
+        await asyncio.to_thread(migrations.upgrade, service, url)
+    return url
+
+
+async def drop_databases(admin: str) -> None:
+    conn = await asyncpg.connect(plain_url(admin))
+    try:
+        names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'")
+        for row in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class Keys:
+    """A signing key and JWKS in a temporary folder, and a way to mint tokens with it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.private_file, self.jwks_file = ensure_dev_keys(folder)
+        self.private = load_private_jwk(self.private_file)
+
+    def token(self, role: str = "learner", sub: str | None = None, ttl: int = 600, **claims: Any) -> str:
+        return mint_token(
+            self.private,
+            sub=sub or str(uuid.uuid4()),
+            roles=[role],
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            ttl=ttl,
+            **claims,
+        )
+
+    def headers(self, role: str = "learner", sub: str | None = None, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, sub, **claims)}"}
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Run an ASGI app with uvicorn on a real loopback port for the duration of the block."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped while starting")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def client_for(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to ``app`` served on a real port."""
+    async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        yield client
