@@ -52,10 +52,14 @@ async def tune_for_tests(url: str) -> None:
         await conn.close()
 
 
+_created: list[str] = []
+
+
 async def create_database(admin: str, service: str, migrate: bool = True) -> str:
     """A new empty database for ``service``, migrated to head unless ``migrate`` is False."""
     name = f"t_{service}_{uuid.uuid4().hex[:10]}"
     await ensure_database(admin, name)
+    _created.append(name)
     url = with_database(admin, name)
     if migrate:
         await asyncio.to_thread(migrations.upgrade, service, url)
@@ -63,11 +67,11 @@ async def create_database(admin: str, service: str, migrate: bool = True) -> str
 
 
 async def drop_databases(admin: str) -> None:
+    """Drop the databases this test run created (other runs may share the server)."""
     conn = await asyncpg.connect(plain_url(admin))
     try:
-        names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'")
-        for row in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        while _created:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)')
     finally:
         await conn.close()
 
