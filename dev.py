@@ -31,7 +31,7 @@ def run(*cmd: str | Path) -> int:
 
 
 def ensure_installed(lock: Path) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may run on an old Python)
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     digest = hashlib.sha256()
     for path in [lock, ROOT / "pyproject.toml"]:

@@ -1,9 +1,9 @@
 """The ``lms`` command: run the system locally, migrate, mint tokens, and service tools.
 
-    lms up                 embedded database, migrations, demo data, the three services
-    lms serve SERVICE      one service in the foreground (what `up` starts per service)
-    lms migrate [SERVICE]  alembic upgrade head for one or all services
-    lms token --role ROLE  print a signed development token
+lms up                 embedded database, migrations, demo data, the three services
+lms serve SERVICE      one service in the foreground (what `up` starts per service)
+lms migrate [SERVICE]  alembic upgrade head for one or all services
+lms token --role ROLE  print a signed development token
 """
 
 from __future__ import annotations

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from services.common.db import make_base
+from sqlmodel import SQLModel
+
+from services.common.db import service_registry
 from services.common.outbox import OutboxFields, outbox_indexes
 
-Base = make_base()
+
+class Base(SQLModel, registry=service_registry()):
+    """Tables of this service only (its own metadata)."""
 
 
 class Outbox(OutboxFields, Base, table=True):  # type: ignore[call-arg]

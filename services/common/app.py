@@ -96,12 +96,13 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = settings.database_url or await asyncio.to_thread(db.resolve_database_url, service, "")
-        app.state.engine = db.create_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-        )
+        app.state.engine = db.create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         app.state.sessionmaker = db.session_factory(app.state.engine)
         tokens = ServiceTokens(
-            settings.service_key_file, service=service, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+            settings.service_key_file,
+            service=service,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
         )
         app.state.peers = {
             name: PeerClient(peer_url(name), tokens, timeout=settings.peer_timeout_seconds) for name in spec.peers

@@ -48,7 +48,7 @@ class KeySet:
         self.refresh_interval = refresh_interval
         self._keys: dict[str, jwt.PyJWK] = {}
         self._stamp: float = -1.0
-        self._last_fetch = 0.0
+        self._last_fetch = -1e9
 
     def _load(self, data: dict[str, Any]) -> None:
         keys = {}
@@ -69,12 +69,14 @@ class KeySet:
                     response = await client.get(self.source)
                     response.raise_for_status()
                     self._load(response.json())
-        else:
+        elif time.monotonic() - self._last_fetch > 1.0:
+            # A stat of a small local file, at most once a second, so a rotated key set is picked up.
+            self._last_fetch = time.monotonic()
             path = Path(self.source)
-            stamp = path.stat().st_mtime if path.exists() else 0.0
+            stamp = path.stat().st_mtime if path.exists() else 0.0  # noqa: ASYNC240
             if stamp != self._stamp:
                 self._stamp = stamp
-                self._load(json.loads(path.read_text()) if stamp else {})
+                self._load(json.loads(path.read_text()) if stamp else {})  # noqa: ASYNC240
         return self._keys.get(kid)
 
 
@@ -129,7 +131,10 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
         state = connection.app.state
         try:
             principal = await verify_token(
-                token.strip(), state.keyset, issuer=state.settings.jwt_issuer, audience=state.settings.jwt_audience
+                token.strip(),
+                state.keyset,
+                issuer=state.settings.jwt_issuer,
+                audience=state.settings.jwt_audience,
             )
         except AuthError as exc:
             raise NotAuthorizedException(f"Unauthenticated: {exc}.") from exc
@@ -231,7 +236,13 @@ class ServiceTokens:
     """Short-lived ``service`` tokens this service presents to its peers, reused until near expiry."""
 
     def __init__(self, key_file: str, *, service: str, issuer: str, audience: str, ttl: int = 300) -> None:
-        self.key_file, self.service, self.issuer, self.audience, self.ttl = key_file, service, issuer, audience, ttl
+        self.key_file, self.service, self.issuer, self.audience, self.ttl = (
+            key_file,
+            service,
+            issuer,
+            audience,
+            ttl,
+        )
         self._token, self._expires = "", 0.0
 
     def get(self) -> str:

@@ -1,7 +1,7 @@
 """Database plumbing: per-service SQLModel bases, URLs, engines and sessions.
 
-Each service declares its tables on its own base (``Base = make_base()``) so that its metadata,
-and therefore its migrations, never contain another service's tables.
+Each service declares its tables on its own base, ``class Base(SQLModel, registry=service_registry())``,
+so that its metadata, and therefore its migrations, never contain another service's tables.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -28,13 +27,10 @@ NAMING_CONVENTION = {
 }
 
 
-def make_base() -> type[SQLModel]:
-    """A SQLModel base with its own metadata and constraint naming convention."""
-
-    class Base(SQLModel, registry=registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))):
-        pass
-
-    return Base
+def service_registry() -> registry:
+    """A registry with its own metadata and constraint naming convention. Each service declares
+    ``class Base(SQLModel, registry=service_registry())`` so its tables stay in its own metadata."""
+    return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 
 def utcnow() -> datetime:
@@ -126,6 +122,6 @@ async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 async def schema_revision(engine: AsyncEngine, service: str) -> str | None:
     async with engine.connect() as conn:
-        row = await conn.execute(text(f"SELECT version_num FROM {version_table(service)}"))
+        row = await conn.execute(text(f"SELECT version_num FROM {version_table(service)}"))  # noqa: S608
         value = row.scalar()
         return str(value) if value is not None else None

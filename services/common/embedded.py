@@ -72,9 +72,7 @@ def _start_from_path(pgdata: Path) -> str:
             check=True,
             capture_output=True,
         )
-        atexit.register(
-            subprocess.run, [pg_ctl, "stop", "-m", "fast", "-D", str(pgdata)], capture_output=True
-        )
+        atexit.register(subprocess.run, [pg_ctl, "stop", "-m", "fast", "-D", str(pgdata)], capture_output=True)
     return f"postgresql://postgres@/postgres?host={quote(str(sock))}"
 
 

@@ -99,9 +99,7 @@ def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
     if not errors and "decode" in str(exc.detail).lower():
         detail = "The request body is not valid JSON."
-    return problem_response(
-        request, Problem(400, "validation", detail, title="Invalid request", errors=errors)
-    )
+    return problem_response(request, Problem(400, "validation", detail, title="Invalid request", errors=errors))
 
 
 def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -62,8 +62,14 @@ def outbox_indexes(table_name: str = "outbox") -> tuple[Index]:
     )
 
 
-def enqueue(session: AsyncSession, model: type[OutboxFields], destination: str, method: str, path: str,
-            body: dict[str, Any]) -> OutboxFields:
+def enqueue(
+    session: AsyncSession,
+    model: type[OutboxFields],
+    destination: str,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+) -> OutboxFields:
     """Add a message to ``session``; it is sent only if the surrounding transaction commits."""
     from services.common.observability import request_id_var
 

@@ -147,7 +147,9 @@ async def test_validation_problem_lists_fields(client, keys: Keys) -> None:
     assert body["type"] == "urn:lms:problem:validation"
     assert body["errors"] and body["errors"][0]["field"] in {"name", "count"}
     r = await client.post(
-        "/v1/things", content=b"{not json", headers={**keys.headers("admin"), "content-type": "application/json"}
+        "/v1/things",
+        content=b"{not json",
+        headers={**keys.headers("admin"), "content-type": "application/json"},
     )
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
     r = await client.post("/v1/things", content=b"", headers=keys.headers("admin"))
