@@ -92,7 +92,7 @@ async def rows(url: str) -> list[Any]:
 async def wait_for(predicate) -> None:
     async with asyncio.timeout(20):
         while not await predicate():
-            await asyncio.sleep(0.05)  # noqa: ASYNC110 (polling the database)
+            await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("relays", [1, 2])
