@@ -104,7 +104,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         connect_args={"server_settings": {"timezone": "UTC"}},
         **kw,
     )

@@ -1,0 +1,267 @@
+"""Shared helpers for bench/ scripts: a database, real service processes, a load generator, a report.
+
+Convention: one script per benchmark (``bench_<area>_<what>.py``), runnable on its own with
+``.venv/bin/python bench/<script>.py`` (or all of them with ``python3 dev.py bench``), printing each
+figure beside a ceiling or reference measured in the same run. Benchmarks are not tests.
+The database is the embedded one (``.lms/postgres-bench``) unless ``LMS_BENCH_DATABASE_URL`` names
+a server's admin database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from services.common import migrations  # noqa: E402
+from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token  # noqa: E402
+from services.common.db import ensure_database, with_database  # noqa: E402
+
+console = Console()
+KEYS_DIR = ROOT / ".lms" / "bench-keys"
+
+
+def admin_url() -> str:
+    configured = os.environ.get("LMS_BENCH_DATABASE_URL")
+    if configured:
+        return configured
+    from services.common import embedded
+
+    return embedded.server_url("postgres-bench")
+
+
+def fresh_database(service: str, migrate: bool = True) -> str:
+    """A new database for ``service`` on the bench server, migrated to head."""
+    admin = admin_url()
+    name = f"bench_{service}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(ensure_database(admin, name))
+    url = with_database(admin, name)
+    if migrate:
+        migrations.upgrade(service, url)
+    return url
+
+
+def token(role: str, sub: str | None = None, **claims: str) -> str:
+    private_file, _ = ensure_dev_keys(KEYS_DIR)
+    return mint_token(
+        load_private_jwk(private_file),
+        sub=sub or str(uuid.uuid4()),
+        roles=[role],
+        issuer="lms-dev",
+        audience="lms",
+        ttl=3600,
+        **claims,
+    )
+
+
+def service_env(service: str, database_url: str, **extra: str) -> dict[str, str]:
+    private_file, jwks_file = ensure_dev_keys(KEYS_DIR)
+    env = dict(os.environ)
+    env.update(
+        {
+            f"LMS_{service.upper()}_DATABASE_URL": database_url,
+            "LMS_JWKS": str(jwks_file),
+            "LMS_SERVICE_KEY_FILE": str(private_file),
+            "LMS_LOG_LEVEL": "WARNING",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(cmd, env=env or dict(os.environ), cwd=ROOT)
+    try:
+        wait_http(ready_url, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def service(name: str, database_url: str, port: int, **extra_env: str) -> Iterator[str]:
+    """Run ``lms serve <name>`` as a real process (one uvicorn worker); yield its base URL."""
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)]
+    with process(cmd, f"{base}/health/ready", service_env(name, database_url, **extra_env)):
+        yield base
+
+
+class Reply:
+    """What :class:`FastClient` returns: a status code and the body bytes."""
+
+    __slots__ = ("body", "status_code")
+
+    def __init__(self, status_code: int, body: bytes) -> None:
+        self.status_code, self.body = status_code, body
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self) -> object:
+        import json
+
+        return json.loads(self.body)
+
+
+class FastClient:
+    """A minimal HTTP/1.1 keep-alive client for load generation (one connection, one request at a
+    time). httpx costs more CPU per request than the servers under test, which would make the load
+    generator the bottleneck on a 2-core machine; this speaks just enough HTTP for JSON endpoints."""
+
+    def __init__(self, base_url: str) -> None:
+        hostport = base_url.split("//", 1)[1].rstrip("/")
+        self.host, _, port = hostport.partition(":")
+        self.port = int(port or 80)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+        if body:
+            head += "Content-Type: application/json\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        status_line = await self.reader.readuntil(b"\r\n")
+        status = int(status_line.split()[1])
+        length, chunked = 0, False
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value:
+                chunked = True
+        if not chunked:
+            return Reply(status, await self.reader.readexactly(length) if length else b"")
+        parts = []
+        while (size := int((await self.reader.readuntil(b"\r\n")).strip(), 16)) > 0:
+            parts.append(await self.reader.readexactly(size + 2))
+        await self.reader.readuntil(b"\r\n")
+        return Reply(status, b"".join(p[:-2] for p in parts))
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+    units: int = 0  # work items done (requests, events, rows ...)
+
+    @property
+    def rate(self) -> float:
+        return self.units / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+async def run_load(
+    name: str,
+    request: Callable[[FastClient, int], Awaitable[Reply]],
+    *,
+    base_url: str,
+    total: int,
+    concurrency: int = 32,
+    units_per_request: int = 1,
+    ok: Callable[[Reply], bool] = lambda r: r.is_success,
+) -> Result:
+    """Send ``total`` requests over ``concurrency`` keep-alive connections; ``request(client, i)``
+    makes request number i. Latency is per request; ``units`` counts work items of good requests."""
+    result = Result(name)
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        client = FastClient(base_url)
+        try:
+            for i in counter:
+                started = time.perf_counter()
+                try:
+                    good = ok(await request(client, i))
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    good = False
+                    await client.close()
+                    client = FastClient(base_url)
+                result.latencies.append(time.perf_counter() - started)
+                if good:
+                    result.units += units_per_request
+                else:
+                    result.errors += 1
+        finally:
+            await client.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def report(title: str, rows: list[Result], unit: str = "req/s", ceiling: Result | None = None) -> None:
+    table = Table(title=title)
+    for column in ("what", unit, "p50 ms", "p95 ms", "p99 ms", "errors", "vs ceiling"):
+        table.add_column(column, justify="right" if column != "what" else "left")
+    for row in [*rows, *([ceiling] if ceiling else [])]:
+        share = f"{row.rate / ceiling.rate:.0%}" if ceiling and ceiling.rate and row is not ceiling else ""
+        table.add_row(
+            row.name + (" (ceiling)" if row is ceiling else ""),
+            f"{row.rate:,.0f}",
+            f"{row.pct(50):.2f}",
+            f"{row.pct(95):.2f}",
+            f"{row.pct(99):.2f}",
+            str(row.errors),
+            share,
+        )
+    console.print(table)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,102 @@
+"""`lms up`, `lms token` and `lms --help` as a user runs them: real processes, real ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+
+from tests.support import free_port
+
+LMS = [sys.executable, "-m", "services.cli"]
+
+
+def env_for(tmp: Path, admin_url: str, ports: dict[str, int]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    env["LMS_DATA_DIR"] = str(tmp)
+    env["LMS_DATABASE_URL"] = admin_url  # a real server: `up` migrates the given database
+    for service, port in ports.items():
+        env[f"LMS_{service.upper()}_PORT"] = str(port)
+    return env
+
+
+def test_help_documents_every_command() -> None:
+    out = subprocess.run([*LMS, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("up", "serve", "migrate", "token"):
+        assert command in out
+
+
+def test_token_prints_a_valid_jwt(tmp_path: Path) -> None:
+    env = {**os.environ, "LMS_DATA_DIR": str(tmp_path)}
+    env.pop("LMS_SERVICE_KEY_FILE", None)
+    out = subprocess.run(
+        [*LMS, "token", "--role", "hr", "--sub", "hr-1", "--name", "HR", "--org", "ORG", "--ttl", "60"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    claims = jwt.decode(out, options={"verify_signature": False})
+    assert claims["sub"] == "hr-1" and claims["roles"] == ["hr"] and claims["org"] == "ORG"
+    assert claims["exp"] - claims["iat"] == 60
+    assert (tmp_path / "keys" / "jwks.json").exists()
+    bad = subprocess.run([*LMS, "token", "--role", "king"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "king" in bad.stderr
+
+
+async def test_up_serves_all_three_then_stops_cleanly(tmp_path: Path, pg_admin: str) -> None:
+    from tests.support import create_database
+
+    ports = {"placement": free_port(), "progress": free_port(), "certification": free_port()}
+    env = env_for(tmp_path, pg_admin, ports)
+    for service in ports:  # one fresh database per service, as an admin would provision them
+        env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+    proc = subprocess.Popen([*LMS, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        ready: set[str] = set()
+        while ready != set(ports) and time.monotonic() < deadline:
+            for service, port in ports.items():
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                        ready.add(service)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+        assert ready == set(ports), f"ready within 30 s: {ready}"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read().decode() if proc.stdout else ""
+    assert f"http://127.0.0.1:{ports['progress']}/docs" in output and "stopped" in output
+    for port in ports.values():
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
+            raise AssertionError(f"port {port} still answers after stop")
+        except httpx.ConnectError:
+            pass
+
+
+async def test_up_exits_non_zero_when_a_service_dies(tmp_path: Path, pg_admin: str) -> None:
+    from tests.support import create_database
+
+    ports = {"placement": free_port(), "progress": free_port(), "certification": free_port()}
+    env = env_for(tmp_path, pg_admin, ports)
+    for service in ports:
+        env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+    blocker = subprocess.Popen([sys.executable, "-m", "http.server", str(ports["certification"]), "-b", "127.0.0.1"])
+    try:
+        time.sleep(0.5)  # certification's port is taken, so that service dies at start
+        proc = subprocess.run([*LMS, "up", "--no-demo"], env=env, capture_output=True, text=True, timeout=90)
+    finally:
+        blocker.kill()
+    assert proc.returncode != 0
+    assert "certification" in proc.stdout + proc.stderr
