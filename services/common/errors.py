@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 log = structlog.get_logger()
 PROBLEM_JSON = "application/problem+json"
@@ -136,6 +136,21 @@ def _handle_data(request: Request[Any, Any, Any], exc: DataError) -> Response[An
     return problem_response(request, Problem(400, "invalid-value", "A value is out of range or malformed."))
 
 
+def _handle_db_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(exc, OperationalError):
+        return _handle_crash(request, exc)
+    log.warning("database_unavailable", error=str(exc)[:300])
+    return problem_response(
+        request,
+        Problem(
+            503,
+            "database-unavailable",
+            "The database is not reachable right now; retry shortly.",
+            headers={"Retry-After": "2"},
+        ),
+    )
+
+
 def _handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(
@@ -150,6 +165,10 @@ exception_handlers: dict[Any, Any] = {
     HTTPException: _handle_http,
     IntegrityError: _handle_integrity,
     DataError: _handle_data,
+    OperationalError: _handle_db_down,
+    InterfaceError: _handle_db_down,
+    DBAPIError: _handle_db_down,
+    ConnectionError: _handle_db_down,
     Exception: _handle_crash,
 }
 
