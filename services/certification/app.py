@@ -4,18 +4,42 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from services.certification.api import admin, feed, issuing, public, webhooks
+from services.certification.keyring import KeyRing, ensure_key
 from services.certification.models import Outbox
 from services.certification.settings import Settings, get_settings
+from services.certification.statuslists import StatusListCache
+from services.certification.store import Issuer
+from services.certification.worker import WebhookWorker
 from services.common.app import ServiceSpec, build_app
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+
+    async def start(app: Litestar) -> None:
+        engine = app.state.engine
+        await ensure_key(engine, settings.key_passphrase)
+        keyring = KeyRing(engine, settings.key_passphrase, settings.key_cache_seconds)
+        app.state.keyring = keyring
+        app.state.issuer = Issuer(settings, keyring)
+        app.state.status_lists = StatusListCache(engine, keyring, settings)
+        app.state.webhooks = None
+        if settings.webhooks_enabled:
+            app.state.webhooks = WebhookWorker(engine, settings)
+            app.state.webhooks.start()
+
+    async def stop(app: Litestar) -> None:
+        if getattr(app.state, "webhooks", None) is not None:
+            await app.state.webhooks.stop()
+
     spec = ServiceSpec(
         title="LMS certification service",
         description="Verifiable Open Badges 3.0 certificates, revocation and the HR feed.",
-        route_handlers=[],
+        route_handlers=[*issuing.handlers, *admin.handlers, *public.handlers, *feed.handlers, *webhooks.handlers],
         outbox=Outbox,
         peers=(),
+        on_startup=[start],
+        on_shutdown=[stop],
     )
     return build_app(settings, spec)

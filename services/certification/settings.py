@@ -6,10 +6,40 @@ import dataclasses
 
 from services.common.settings import ServiceSettings, load_settings
 
+# Local development only: set LMS_CERTIFICATION_KEY_PASSPHRASE in every real deployment.
+DEV_KEY_PASSPHRASE = "dev-only-INSECURE-certification-key-passphrase"  # noqa: S105
+
 
 @dataclasses.dataclass
 class Settings(ServiceSettings):
-    pass
+    serial_prefix: str = "LMS"
+    issuer_name: str = "Public Officials Data & AI Academy"
+    issuer_name_ko: str = "공무원 데이터·AI 아카데미"
+    # The issuer's id (a URL); defaults to public_url.
+    issuer_url: str = ""
+    # Passphrase that encrypts the credential-signing private keys at rest (PKCS#8).
+    key_passphrase: str = DEV_KEY_PASSPHRASE
+    # Seconds a signing key is cached before the newest key is looked up again (rotation pickup).
+    key_cache_seconds: float = 10.0
+    # Certificate validity in days; 0 means certificates do not expire.
+    validity_days: int = 0
+    # Webhook delivery worker.
+    webhooks_enabled: bool = True
+    webhook_retry_horizon_seconds: float = 3 * 24 * 3600.0
+    webhook_backoff_base: float = 5.0
+    webhook_backoff_cap: float = 3600.0
+    webhook_poll_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_batch: int = 50
+    # Seconds a status list may be cached by clients (Cache-Control max-age).
+    status_list_max_age: int = 60
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.issuer_url:
+            self.issuer_url = self.public_url
+        self.issuer_url = self.issuer_url.rstrip("/")
+        self.public_url = self.public_url.rstrip("/")
 
 
 def get_settings(**overrides: object) -> Settings:

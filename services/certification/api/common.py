@@ -1,0 +1,76 @@
+"""Helpers shared by the controllers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from litestar import Request
+from sqlalchemy import Row
+
+from services.certification.schemas import CertificateOut
+from services.certification.store import Issuer
+from services.common.errors import Problem
+
+
+def issuer_of(request: Request[Any, Any, Any]) -> Issuer:
+    issuer: Issuer = request.app.state.issuer
+    return issuer
+
+
+def wake_webhooks(request: Request[Any, Any, Any]) -> None:
+    worker = getattr(request.app.state, "webhooks", None)
+    if worker is not None:
+        worker.wake()
+
+
+def certificate_out(row: Row[Any], issuer: Issuer, pdf_base: str = "/v1/certificates") -> CertificateOut:
+    return CertificateOut(
+        id=row.id,
+        serial=row.serial,
+        official_id=row.official_id,
+        official_name=row.official_name,
+        org=row.org,
+        level=row.level,
+        status=row.status,
+        status_reason=row.status_reason,
+        issued_at=row.issued_at,
+        valid_until=row.valid_until,
+        completed_at=row.completed_at,
+        curriculum_version=row.curriculum_version,
+        verify_url=issuer.verify_url(row.serial),
+        pdf_url=f"{issuer.base}{pdf_base}/{row.id}/pdf",
+        supersedes_id=row.supersedes_id,
+        superseded_by_id=row.superseded_by_id,
+        credential=row.vc_jwt,
+    )
+
+
+def parse_uuid(value: str, what: str = "certificate") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Problem(404, "not-found", f"No {what} with id {value} exists, or you may not see it.") from None
+
+
+def parse_level(value: str) -> int:
+    if not value.isdigit() or int(value) not in range(5):
+        raise Problem(
+            400,
+            "invalid-level",
+            f"Level must be an integer from 0 to 4, not {value!r}.",
+            errors=[{"field": "level", "source": "path", "message": "expected 0-4"}],
+        )
+    return int(value)
+
+
+def require_utc(moment: datetime, field: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise Problem(
+            400,
+            "validation",
+            f"{field} must carry a time zone, e.g. 2026-05-01T09:00:00Z.",
+            errors=[{"field": field, "source": "body", "message": "missing time zone offset"}],
+        )
+    return moment

@@ -1,0 +1,198 @@
+"""The HR feed: every change (issue, revoke, suspend, reinstate, re-issue) in sequence order,
+with an opaque cursor, filters, and a streaming CSV export of the same query."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import Parameter
+from litestar.response import Stream
+from sqlalchemy import text
+
+from services.certification.api.common import issuer_of
+from services.certification.models import STATUSES
+from services.certification.schemas import FeedItem, FeedPage
+from services.common.auth import allow
+from services.common.errors import Problem
+from services.common.pagination import decode_cursor, encode_cursor
+
+COLUMNS = (
+    "seq, event, certificate_id, serial, official_id, official_name, org, level, status, reason,"
+    " issued_at, changed_at, supersedes_id"
+)
+CSV_HEADER = [
+    "seq",
+    "event",
+    "certificate_id",
+    "serial",
+    "official_id",
+    "official_name",
+    "org",
+    "level",
+    "status",
+    "reason",
+    "issued_at",
+    "changed_at",
+    "supersedes_id",
+    "url",
+]
+
+
+def _after(cursor: str | None) -> int:
+    key = decode_cursor(cursor)
+    if key is None:
+        return 0
+    if not isinstance(key, dict) or not isinstance(key.get("seq"), int) or key["seq"] < 0:
+        raise Problem(400, "invalid-cursor", "The cursor is not one this service issued; start without it.")
+    return int(key["seq"])
+
+
+def _where(
+    after: int,
+    level: int | None,
+    status: str | None,
+    org: str | None,
+    issued_from: datetime | None,
+    issued_to: datetime | None,
+) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = ["seq > :after"]
+    params: dict[str, Any] = {"after": after}
+    if level is not None:
+        if level not in range(5):
+            raise Problem(400, "invalid-level", "level must be 0 to 4.")
+        clauses.append("level = :level")
+        params["level"] = level
+    if status is not None:
+        if status not in STATUSES:
+            raise Problem(400, "invalid-status", f"status must be one of {', '.join(STATUSES)}.")
+        clauses.append("status = :status")
+        params["status"] = status
+    if org is not None:
+        clauses.append("org = :org")
+        params["org"] = org
+    for name, value in (("issued_from", issued_from), ("issued_to", issued_to)):
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise Problem(400, "validation", f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z.")
+    if issued_from is not None:
+        clauses.append("issued_at >= :issued_from")
+        params["issued_from"] = issued_from
+    if issued_to is not None:
+        clauses.append("issued_at < :issued_to")
+        params["issued_to"] = issued_to
+    if issued_from is not None and issued_to is not None and issued_from >= issued_to:
+        raise Problem(400, "validation", "issued_from must be before issued_to.")
+    return " AND ".join(clauses), params
+
+
+@get("/v1/certificates", guards=[allow("hr")], tags=["hr"])
+async def feed(
+    request: Request[Any, Any, Any],
+    cursor: str | None = None,
+    limit: int = Parameter(default=100, ge=1, le=500),
+    level: int | None = None,
+    status: str | None = None,
+    org: str | None = None,
+    issued_from: datetime | None = None,
+    issued_to: datetime | None = None,
+) -> FeedPage:
+    """Changes after ``cursor`` in sequence order. Keep ``next_cursor`` (also when there are no new
+    items) and call again: every change arrives exactly once and in order."""
+    after = _after(cursor)
+    where, params = _where(after, level, status, org, issued_from, issued_to)
+    params["limit"] = limit + 1
+    base = issuer_of(request).base
+    engine = request.app.state.engine
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(text(f"SELECT {COLUMNS} FROM change WHERE {where} ORDER BY seq LIMIT :limit"), params)  # noqa: S608
+        ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        FeedItem(
+            seq=r.seq,
+            event=r.event,
+            certificate_id=r.certificate_id,
+            serial=r.serial,
+            official_id=r.official_id,
+            official_name=r.official_name,
+            org=r.org,
+            level=r.level,
+            status=r.status,
+            reason=r.reason,
+            issued_at=r.issued_at,
+            changed_at=r.changed_at,
+            supersedes_id=r.supersedes_id,
+            url=f"{base}/v1/certificates/{r.certificate_id}",
+        )
+        for r in rows
+    ]
+    last = rows[-1].seq if rows else after
+    return FeedPage(items=items, next_cursor=encode_cursor({"seq": last}), has_more=has_more)
+
+
+@get("/v1/certificates/export.csv", guards=[allow("hr")], tags=["hr"])
+async def export_csv(
+    request: Request[Any, Any, Any],
+    cursor: str | None = None,
+    level: int | None = None,
+    status: str | None = None,
+    org: str | None = None,
+    issued_from: datetime | None = None,
+    issued_to: datetime | None = None,
+) -> Stream:
+    """The same query as the feed, every matching change after ``cursor``, streamed as CSV."""
+    after = _after(cursor)
+    where, params = _where(after, level, status, org, issued_from, issued_to)
+    base = issuer_of(request).base
+    engine = request.app.state.engine
+
+    async def rows() -> AsyncIterator[bytes]:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(CSV_HEADER)
+        async with engine.connect() as conn:
+            result = await conn.stream(
+                text(f"SELECT {COLUMNS} FROM change WHERE {where} ORDER BY seq"),  # noqa: S608
+                params,
+                execution_options={"yield_per": 2000},
+            )
+            async for part in result.partitions(2000):
+                for r in part:
+                    writer.writerow(
+                        [
+                            r.seq,
+                            r.event,
+                            r.certificate_id,
+                            r.serial,
+                            r.official_id,
+                            r.official_name,
+                            r.org,
+                            r.level,
+                            r.status,
+                            r.reason or "",
+                            r.issued_at.isoformat(),
+                            r.changed_at.isoformat(),
+                            r.supersedes_id or "",
+                            f"{base}/v1/certificates/{r.certificate_id}",
+                        ]
+                    )
+                yield buf.getvalue().encode()
+                buf.seek(0)
+                buf.truncate()
+        if buf.tell():
+            yield buf.getvalue().encode()
+
+    return Stream(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="certificates.csv"'},
+    )
+
+
+handlers = [feed, export_csv]

@@ -1,0 +1,194 @@
+"""Public: verification (JSON and web page), the key set, issuer profile, achievements, status lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import MediaType, Request, Response, get, post
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.certification import store
+from services.certification.api.common import issuer_of
+from services.certification.domain import credential as vc
+from services.certification.domain import page
+from services.certification.domain.serial import parse_serial
+from services.certification.domain.statuslist import PURPOSES
+from services.certification.schemas import LevelName, VerificationOut, VerifyRequest
+from services.common.db import utcnow
+from services.common.errors import Problem
+
+PUBLIC = {"public": True}
+
+
+def status_of(row: Any, now: datetime) -> str:
+    if row.status == "active":
+        return "expired" if row.valid_until is not None and row.valid_until <= now else "valid"
+    return str(row.status)
+
+
+async def _successor_serial(session: AsyncSession, row: Any) -> str | None:
+    if row.superseded_by_id is None:
+        return None
+    return (await session.execute(select(store.CERT.c.serial).where(store.CERT.c.id == row.superseded_by_id))).scalar()
+
+
+async def _verification(
+    request: Request[Any, Any, Any], session: AsyncSession, row: Any, **extra: Any
+) -> VerificationOut:
+    status = status_of(row, utcnow())
+    info = vc.LEVELS[row.level]
+    return VerificationOut(
+        valid=status == "valid",
+        status=status,
+        serial=row.serial,
+        certificate_id=row.id,
+        holder_name=row.official_name,
+        level=row.level,
+        level_name=LevelName(en=info.en, ko=info.ko),
+        issued_at=row.issued_at,
+        valid_until=row.valid_until,
+        reason=row.status_reason if status in ("revoked", "suspended", "superseded") else None,
+        superseded_by=await _successor_serial(session, row),
+        verify_url=issuer_of(request).verify_url(row.serial),
+        kid=row.kid,
+        **extra,
+    )
+
+
+@get("/v1/verify/{serial:str}", opt=PUBLIC, tags=["verify"], cache_control=None)
+async def verify_serial(request: Request[Any, Any, Any], session: AsyncSession, serial: str) -> VerificationOut:
+    """Status of a certificate by its serial: valid, revoked (with reason), suspended, expired or superseded."""
+    if parse_serial(serial) is None:
+        raise Problem(
+            400,
+            "invalid-serial",
+            "This is not a certificate serial (expected PREFIX-YYYY-LN-NNNNNN-C with a matching check digit); "
+            "check it for typing errors.",
+        )
+    row = await store.by_serial(session, serial.strip().upper())
+    if row is None:
+        raise Problem(404, "not-found", f"No certificate has the serial {serial}.")
+    return await _verification(request, session, row)
+
+
+@post("/v1/verify", opt=PUBLIC, tags=["verify"], status_code=200)
+async def verify_credential(
+    request: Request[Any, Any, Any], session: AsyncSession, data: VerifyRequest
+) -> VerificationOut:
+    """Verify a VC-JWT: header (EdDSA, vc+jwt, a published kid), signature, claims, and its current
+    status. An invalid credential is a 200 answer with ``valid: false`` and an error code."""
+    issuer = issuer_of(request)
+    token = data.credential.strip()
+    import jwt as pyjwt
+
+    try:
+        kid = pyjwt.get_unverified_header(token).get("kid")
+    except pyjwt.PyJWTError:
+        kid = None
+    keys = await issuer.keyring.public_keys(want=kid if isinstance(kid, str) else None)
+    try:
+        claims = vc.verify(token, keys, issuer_url=issuer.settings.issuer_url, check_expiry=False)
+    except vc.CredentialError as exc:
+        return VerificationOut(valid=False, status="invalid", error=exc.code, error_detail=exc.message)
+    jti = str(claims["jti"])
+    try:
+        import uuid
+
+        cert_id = uuid.UUID(jti.removeprefix("urn:uuid:"))
+    except ValueError:
+        return VerificationOut(valid=False, status="invalid", error="unknown-credential", error_detail="Unknown id.")
+    row = await store.get(session, cert_id)
+    if row is None or row.vc_jwt != token:
+        # Signed by us but not a credential we hold (or an older rendering): report the signature only.
+        return VerificationOut(
+            valid=False,
+            status="invalid",
+            error="unknown-credential",
+            error_detail="The signature is ours but this credential is not on record.",
+        )
+    return await _verification(request, session, row)
+
+
+@get("/verify/{serial:str}", opt=PUBLIC, tags=["verify"], media_type=MediaType.HTML, include_in_schema=True)
+async def verify_page(
+    request: Request[Any, Any, Any], session: AsyncSession, serial: str, lang: str | None = None
+) -> Response[str]:
+    """The verification web page (Korean or English: ?lang=ko|en, else Accept-Language)."""
+    language = page.choose_language(lang, request.headers.get("accept-language"))
+    issuer = issuer_of(request)
+    name = issuer.settings.issuer_name_ko if language == "ko" else issuer.settings.issuer_name
+    status_code = 200
+    if parse_serial(serial) is None:
+        facts = page.PageFacts(serial=serial[:64], status="invalid-serial")
+        status_code = 400
+    else:
+        row = await store.by_serial(session, serial.strip().upper())
+        if row is None:
+            facts = page.PageFacts(serial=serial, status="not-found")
+            status_code = 404
+        else:
+            status = status_of(row, utcnow())
+            facts = page.PageFacts(
+                serial=row.serial,
+                status=status,
+                holder_name=row.official_name,
+                level=row.level,
+                issued_at=row.issued_at,
+                valid_until=row.valid_until,
+                reason=row.status_reason,
+                superseded_by=await _successor_serial(session, row),
+                issuer_name=name,
+            )
+    return Response(
+        page.render(facts, language),
+        media_type=MediaType.HTML,
+        status_code=status_code,
+        headers={"Content-Language": language, "Vary": "Accept-Language", "Cache-Control": "no-cache"},
+    )
+
+
+@get("/.well-known/jwks.json", opt=PUBLIC, tags=["keys"])
+async def jwks(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Every credential-signing public key, current and retired (old certificates keep verifying)."""
+    keys = await issuer_of(request).keyring.jwks()
+    return Response({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})
+
+
+@get("/v1/issuer", opt=PUBLIC, tags=["keys"])
+async def issuer_profile(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The Open Badges issuer Profile."""
+    s = issuer_of(request).settings
+    return vc.issuer_profile(s.issuer_url, s.issuer_name, s.issuer_name_ko)
+
+
+@get("/v1/achievements/{slug:str}", opt=PUBLIC, tags=["keys"])
+async def achievement(request: Request[Any, Any, Any], slug: str) -> dict[str, Any]:
+    """The Achievement of a level (its id is stable: /v1/achievements/level-N)."""
+    level = slug.removeprefix("level-")
+    if not slug.startswith("level-") or not level.isdigit() or int(level) not in vc.LEVELS:
+        raise Problem(404, "not-found", "Achievements are /v1/achievements/level-0 to level-4.")
+    return {
+        "@context": [vc.VC_CONTEXT, vc.OB_CONTEXT],
+        **vc.achievement(issuer_of(request).settings.issuer_url, int(level)),
+    }
+
+
+@get("/v1/status-lists/{list_no:int}/{purpose:str}", opt=PUBLIC, tags=["keys"])
+async def status_list(request: Request[Any, Any, Any], list_no: int, purpose: str) -> Response[str]:
+    """A Bitstring Status List credential (VC-JWT), with ETag and Cache-Control."""
+    if purpose not in PURPOSES:
+        raise Problem(404, "not-found", "Status lists are /v1/status-lists/{n}/revocation or /suspension.")
+    entry = await request.app.state.status_lists.get(list_no, purpose)
+    if entry is None:
+        raise Problem(404, "not-found", f"There is no status list {list_no}.")
+    max_age = issuer_of(request).settings.status_list_max_age
+    headers = {"ETag": entry.etag, "Cache-Control": f"public, max-age={max_age}"}
+    inm = request.headers.get("if-none-match", "")
+    if entry.etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
+        return Response("", status_code=304, headers=headers, media_type="application/vc+jwt")
+    return Response(entry.body, media_type="application/vc+jwt", headers=headers)
+
+
+handlers = [verify_serial, verify_credential, verify_page, jwks, issuer_profile, achievement, status_list]

@@ -1,0 +1,1 @@
+"""Pure certification logic: no I/O, tested on its own."""

@@ -1,0 +1,79 @@
+"""Signed status-list credentials, served from an in-process cache that is checked against the
+list's version counter in the database on every request (one indexed read), so every replica
+serves a fresh list right after a revocation committed anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.certification.domain import credential as vc
+from services.certification.domain import statuslist
+from services.certification.keyring import KeyRing
+from services.certification.settings import Settings
+from services.common.db import utcnow
+
+# Which certificate statuses set the bit in each list. A superseded (re-issued) certificate is
+# no longer valid, so it is marked in the revocation list too.
+BITS_FOR = {"revocation": ("revoked", "superseded"), "suspension": ("suspended",)}
+
+
+@dataclass(frozen=True)
+class Entry:
+    version: int
+    etag: str
+    body: str
+
+
+class StatusListCache:
+    def __init__(self, engine: AsyncEngine, keyring: KeyRing, settings: Settings) -> None:
+        self.engine, self.keyring, self.settings = engine, keyring, settings
+        self._entries: dict[tuple[int, str], Entry] = {}
+        self.hits = 0
+        self.builds = 0
+
+    async def get(self, list_no: int, purpose: str) -> Entry | None:
+        """The current signed list, or None when no such list exists."""
+        async with self.engine.connect() as conn:
+            version = (
+                await conn.execute(text("SELECT version FROM status_list WHERE id = :id"), {"id": list_no})
+            ).scalar()
+            version = int(version or 0)
+            cached = self._entries.get((list_no, purpose))
+            if cached is not None and cached.version == version:
+                self.hits += 1
+                return cached
+            # Read the bits after the version: the content is at least as new as the version it is
+            # cached under, so a later bump always triggers a rebuild.
+            rows = (
+                await conn.execute(
+                    text("SELECT status_index, status FROM certificate WHERE status_list = :id AND status = ANY(:s)"),
+                    {"id": list_no, "s": list(BITS_FOR[purpose])},
+                )
+            ).all()
+            if not rows and version == 0:
+                exists = (
+                    await conn.execute(
+                        text("SELECT 1 FROM certificate WHERE status_list = :id LIMIT 1"), {"id": list_no}
+                    )
+                ).scalar()
+                if not exists:
+                    return None
+        url = vc.status_list_url(self.settings.public_url, list_no, purpose)
+        credential = vc.status_list_credential(
+            url=url,
+            purpose=purpose,
+            encoded_list=statuslist.encode(r.status_index for r in rows),
+            issuer_url=self.settings.issuer_url,
+            valid_from=utcnow(),
+        )
+        kid, key = await self.keyring.signer()
+        body = vc.sign_status_list(credential, key, kid)
+        # The same on every replica: the bits of a version are the same everywhere.
+        etag = f'"sl-{list_no}-{purpose}-v{version}"'
+        entry = Entry(version, etag, body)
+        self._entries[(list_no, purpose)] = entry
+        self.builds += 1
+        return entry

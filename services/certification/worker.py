@@ -1,0 +1,149 @@
+"""Webhook delivery worker: claims due deliveries with ``FOR UPDATE SKIP LOCKED`` (any number of
+replicas may run it), sends each signed as Standard Webhooks, retries with exponential backoff, and
+when a delivery still fails after the retry horizon marks it failed and disables the subscription
+with a visible reason."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.certification.domain import webhooks as wh
+from services.certification.settings import Settings
+from services.common.db import utcnow
+
+log = structlog.get_logger()
+SENT = Counter("lms_certification_webhooks_delivered_total", "Webhook deliveries acknowledged with 2xx")
+FAILED = Counter("lms_certification_webhook_attempts_failed_total", "Failed webhook delivery attempts")
+
+CLAIM = text(
+    "SELECT d.id, d.subscription_id, d.event, d.payload, d.attempts, d.retry_from, s.url, s.secret"
+    " FROM webhook_delivery d JOIN webhook_subscription s ON s.id = d.subscription_id"
+    " WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now() AND s.enabled"
+    " ORDER BY d.next_attempt_at LIMIT :batch FOR UPDATE OF d SKIP LOCKED"
+)
+
+
+def webhook_id(delivery_id: Any) -> str:
+    return f"msg_{delivery_id.hex}"
+
+
+def body_of(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+class WebhookWorker:
+    def __init__(self, engine: AsyncEngine, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self.engine, self.settings = engine, settings
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.webhook_timeout_seconds, connect=min(settings.webhook_timeout_seconds, 3.0)),
+            follow_redirects=False,
+            headers={"user-agent": "lms-certification-webhooks/1"},
+        )
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _send(self, row: Any) -> tuple[int | None, str | None]:
+        body = body_of(row.payload)
+        headers = wh.headers(row.secret, webhook_id(row.id), int(time.time()), body)
+        try:
+            response = await self.client.post(row.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        return response.status_code, f"HTTP {response.status_code}: {response.text[:300]}"
+
+    async def run_once(self) -> int:
+        s = self.settings
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(CLAIM, {"batch": s.webhook_batch})).all()
+            if not rows:
+                return 0
+            outcomes = await asyncio.gather(*(self._send(r) for r in rows))
+            now = utcnow()
+            for row, (status, error) in zip(rows, outcomes, strict=True):
+                attempts = row.attempts + 1
+                if error is None:
+                    SENT.inc()
+                    await conn.execute(
+                        text(
+                            "UPDATE webhook_delivery SET attempts = :a, last_status = :st, last_error = NULL,"
+                            " delivered_at = :now WHERE id = :id"
+                        ),
+                        {"a": attempts, "st": status, "now": now, "id": row.id},
+                    )
+                    continue
+                FAILED.inc()
+                wait = wh.backoff(attempts, s.webhook_backoff_base, s.webhook_backoff_cap)
+                next_at = now + timedelta(seconds=wait)
+                horizon_end = row.retry_from + timedelta(seconds=s.webhook_retry_horizon_seconds)
+                if next_at > horizon_end:
+                    reason = (
+                        f"Deliveries to {row.url} kept failing for {s.webhook_retry_horizon_seconds:.0f} s "
+                        f"(last error: {error}); re-enable the subscription once the endpoint works."
+                    )
+                    await conn.execute(
+                        text(
+                            "UPDATE webhook_delivery SET attempts = :a, last_status = :st, last_error = :err,"
+                            " failed_at = :now WHERE id = :id"
+                        ),
+                        {"a": attempts, "st": status, "err": error, "now": now, "id": row.id},
+                    )
+                    await conn.execute(
+                        text(
+                            "UPDATE webhook_subscription SET enabled = false, disabled_reason = :r,"
+                            " disabled_at = :now, updated_at = :now WHERE id = :id AND enabled"
+                        ),
+                        {"r": reason[:2000], "now": now, "id": row.subscription_id},
+                    )
+                    log.warning("webhook_subscription_disabled", subscription=str(row.subscription_id))
+                else:
+                    await conn.execute(
+                        text(
+                            "UPDATE webhook_delivery SET attempts = :a, last_status = :st, last_error = :err,"
+                            " next_attempt_at = :next WHERE id = :id"
+                        ),
+                        {"a": attempts, "st": status, "err": error, "next": next_at, "id": row.id},
+                    )
+            return len(rows)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database down: keep going
+                log.warning("webhook_worker_error", error=str(exc)[:300])
+                done = 0
+            if done < self.settings.webhook_batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.webhook_poll_seconds)
+                except TimeoutError:
+                    pass
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run_forever(), name="webhook-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.client.aclose()
