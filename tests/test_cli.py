@@ -11,19 +11,23 @@ from pathlib import Path
 
 import httpx
 import jwt
+import pytest
 
-from tests.support import free_port
+from tests.support import create_database, free_port
 
 LMS = [sys.executable, "-m", "services.cli"]
 
 
-def env_for(tmp: Path, admin_url: str, ports: dict[str, int]) -> dict[str, str]:
+@pytest.fixture
+async def up_env(tmp_path: Path, pg_admin: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Environment for `lms up`: free ports and one fresh, unmigrated database per service."""
+    ports = {"placement": free_port(), "progress": free_port(), "certification": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
-    env["LMS_DATA_DIR"] = str(tmp)
-    env["LMS_DATABASE_URL"] = admin_url  # a real server: `up` migrates the given database
+    env["LMS_DATA_DIR"] = str(tmp_path)
     for service, port in ports.items():
         env[f"LMS_{service.upper()}_PORT"] = str(port)
-    return env
+        env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+    return env, ports
 
 
 def test_help_documents_every_command() -> None:
@@ -50,13 +54,8 @@ def test_token_prints_a_valid_jwt(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "king" in bad.stderr
 
 
-async def test_up_serves_all_three_then_stops_cleanly(tmp_path: Path, pg_admin: str) -> None:
-    from tests.support import create_database
-
-    ports = {"placement": free_port(), "progress": free_port(), "certification": free_port()}
-    env = env_for(tmp_path, pg_admin, ports)
-    for service in ports:  # one fresh database per service, as an admin would provision them
-        env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], dict[str, int]]) -> None:
+    env, ports = up_env
     proc = subprocess.Popen([*LMS, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
@@ -85,13 +84,8 @@ async def test_up_serves_all_three_then_stops_cleanly(tmp_path: Path, pg_admin: 
             pass
 
 
-async def test_up_exits_non_zero_when_a_service_dies(tmp_path: Path, pg_admin: str) -> None:
-    from tests.support import create_database
-
-    ports = {"placement": free_port(), "progress": free_port(), "certification": free_port()}
-    env = env_for(tmp_path, pg_admin, ports)
-    for service in ports:
-        env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+def test_up_exits_non_zero_when_a_service_dies(up_env: tuple[dict[str, str], dict[str, int]]) -> None:
+    env, ports = up_env
     blocker = subprocess.Popen([sys.executable, "-m", "http.server", str(ports["certification"]), "-b", "127.0.0.1"])
     try:
         time.sleep(0.5)  # certification's port is taken, so that service dies at start
