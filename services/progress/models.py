@@ -1,10 +1,34 @@
-"""Progress tables (SQLModel). The HTTP contract lives in schemas.py, not here."""
+"""Progress tables (SQLModel). The HTTP contract lives in schemas.py, not here.
+
+Progress is keyed by the stable module *code*, not by a curriculum version, so a republished
+curriculum re-reads the same progress rows instead of breaking them.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import SQLModel
+import uuid
+from datetime import date, datetime
+from typing import Any
 
-from services.common.db import service_registry
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from services.common.db import service_registry, utcnow, uuid7
 from services.common.outbox import OutboxFields, outbox_indexes
 
 
@@ -12,6 +36,269 @@ class Base(SQLModel, registry=service_registry()):
     """Tables of this service only (its own metadata)."""
 
 
-class Outbox(OutboxFields, Base, table=True):  # type: ignore[call-arg]
+def _ts(nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=DateTime(timezone=True), nullable=nullable, **kw)
+
+
+class Outbox(OutboxFields, Base, table=True):
     __tablename__ = "outbox"
     __table_args__ = outbox_indexes()
+
+
+class CurriculumVersion(Base, table=True):
+    """A whole programme: draft (editable), published (immutable, at most one), retired."""
+
+    __tablename__ = "curriculum_version"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'published', 'retired')", name="status"),
+        Index(
+            "ix_curriculum_version_one_published", "status", unique=True, postgresql_where=text("status = 'published'")
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    version: str = Field(max_length=64, unique=True)
+    title: str = Field(max_length=200)
+    status: str = Field(default="draft", max_length=16)
+    definition: dict[str, Any] = Field(sa_type=JSONB)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    published_at: datetime | None = _ts(nullable=True, default=None)
+    retired_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class Official(Base, table=True):
+    """An official's learning path: placed level and current level (5 = every level done)."""
+
+    __tablename__ = "official"
+    __table_args__ = (
+        CheckConstraint("placed_level BETWEEN 0 AND 4", name="placed_level"),
+        CheckConstraint("current_level BETWEEN 0 AND 5", name="current_level"),
+        Index("ix_official_org_levels", "org", "placed_level", "current_level"),
+    )
+
+    id: str = Field(primary_key=True, max_length=128)
+    name: str = Field(default="", max_length=200)
+    org: str = Field(default="", max_length=64)
+    placed_level: int
+    current_level: int
+    placement_result_id: str = Field(max_length=128)
+    placement_completed_at: datetime = _ts()
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class PlacementResult(Base, table=True):
+    """Every placement result received, idempotent on its id; ``response`` is replayed verbatim."""
+
+    __tablename__ = "placement_result"
+    __table_args__ = (Index("ix_placement_result_official", "official_id"),)
+
+    result_id: str = Field(primary_key=True, max_length=128)
+    official_id: str = Field(max_length=128)
+    level: int
+    ability: float
+    standard_error: float
+    completed_at: datetime = _ts()
+    content_hash: str = Field(max_length=64)
+    applied: bool
+    response: dict[str, Any] = Field(sa_type=JSONB)
+    received_at: datetime = _ts(default_factory=utcnow)
+
+
+class LevelCompletion(Base, table=True):
+    """A completed level; the certificate id and serial arrive later from certification."""
+
+    __tablename__ = "level_completion"
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 0 AND 4", name="level"),
+        Index("ix_level_completion_review", "official_id", postgresql_where=text("needs_review")),
+    )
+
+    official_id: str = Field(primary_key=True, max_length=128)
+    level: int = Field(primary_key=True)
+    completed_at: datetime = _ts()
+    recorded_at: datetime = _ts(default_factory=utcnow)
+    curriculum_version: str = Field(max_length=64)
+    certificate_id: uuid.UUID | None = Field(default=None, nullable=True)
+    certificate_serial: str | None = Field(default=None, max_length=64, nullable=True)
+    certificate_recorded_at: datetime | None = _ts(nullable=True, default=None)
+    needs_review: bool = Field(default=False)
+    review_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
+    flagged_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class Waiver(Base, table=True):
+    __tablename__ = "waiver"
+
+    official_id: str = Field(primary_key=True, max_length=128)
+    level: int = Field(primary_key=True)
+    target: str = Field(primary_key=True, max_length=200)
+    reason: str = Field(sa_type=Text)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class CohortSession(Base, table=True):
+    """A cohort session; ``enrolled_count`` is kept under the session row lock and checked by
+    the database (never more than ``seats``)."""
+
+    __tablename__ = "cohort_session"
+    __table_args__ = (
+        CheckConstraint("seats > 0", name="seats_positive"),
+        CheckConstraint("enrolled_count >= 0 AND enrolled_count <= seats", name="not_overbooked"),
+        CheckConstraint("waitlisted_count >= 0", name="waitlisted_count"),
+        CheckConstraint("level BETWEEN 0 AND 4", name="level"),
+        CheckConstraint("starts_on <= ends_on", name="dates"),
+        Index("ix_cohort_session_level_starts", "level", "starts_on"),
+        Index("ix_cohort_session_instructor", "instructor_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    level: int
+    title: str = Field(max_length=200)
+    place: str = Field(default="", max_length=200)
+    instructor_id: str | None = Field(default=None, max_length=128, nullable=True)
+    seats: int
+    waitlist_limit: int | None = Field(default=None, nullable=True)
+    enrolment_open: bool = Field(default=True)
+    days: list[date] = Field(sa_column=Column(ARRAY(Date), nullable=False))
+    starts_on: date
+    ends_on: date
+    enrolled_count: int = Field(default=0)
+    waitlisted_count: int = Field(default=0)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class Enrolment(Base, table=True):
+    __tablename__ = "enrolment"
+    __table_args__ = (
+        CheckConstraint("status IN ('enrolled', 'waitlisted', 'withdrawn')", name="status"),
+        Index(
+            "ix_enrolment_one_active_per_level",
+            "official_id",
+            "level",
+            unique=True,
+            postgresql_where=text("status IN ('enrolled', 'waitlisted')"),
+        ),
+        Index("ix_enrolment_session_status_seq", "session_id", "status", "seq"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False, unique=True))
+    session_id: uuid.UUID = Field(sa_column=Column(ForeignKey("cohort_session.id"), nullable=False))
+    official_id: str = Field(max_length=128, index=True)
+    level: int
+    status: str = Field(max_length=16)
+    override_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    promoted_at: datetime | None = _ts(nullable=True, default=None)
+    withdrawn_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class IdempotencyRecord(Base, table=True):
+    """The first answer to a request carrying an ``Idempotency-Key`` (per caller)."""
+
+    __tablename__ = "idempotency_record"
+
+    principal: str = Field(primary_key=True, max_length=128)
+    key: str = Field(primary_key=True, max_length=200)
+    route: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: int
+    body: dict[str, Any] = Field(sa_type=JSONB)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class AttendanceRecord(Base, table=True):
+    __tablename__ = "attendance"
+    __table_args__ = (
+        CheckConstraint("status IN ('present', 'late', 'excused', 'absent')", name="status"),
+        Index("ix_attendance_official", "official_id"),
+    )
+
+    session_id: uuid.UUID = Field(sa_column=Column(ForeignKey("cohort_session.id"), primary_key=True, nullable=False))
+    official_id: str = Field(primary_key=True, max_length=128)
+    day: date = Field(primary_key=True)
+    status: str = Field(max_length=16)
+    recorded_by: str = Field(max_length=128)
+    recorded_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    revision: int = Field(default=1)
+
+
+class AttendanceAudit(Base, table=True):
+    """Every change to an attendance mark: who, when, from what, to what, and why."""
+
+    __tablename__ = "attendance_audit"
+    __table_args__ = (Index("ix_attendance_audit_session_day", "session_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    session_id: uuid.UUID
+    official_id: str = Field(max_length=128)
+    day: date
+    old_status: str | None = Field(default=None, max_length=16, nullable=True)
+    new_status: str = Field(max_length=16)
+    changed_by: str = Field(max_length=128)
+    changed_at: datetime = _ts(default_factory=utcnow)
+    reason: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
+class LearningEvent(Base, table=True):
+    """Every learning event as received (the source of truth recomputation replays)."""
+
+    __tablename__ = "learning_event"
+    __table_args__ = (
+        CheckConstraint("verb IN ('started', 'completed', 'passed', 'failed', 'attended')", name="verb"),
+        Index("ix_learning_event_official_module", "official_id", "module_code"),
+    )
+
+    event_id: str = Field(primary_key=True, max_length=128)
+    official_id: str = Field(max_length=128)
+    module_code: str = Field(max_length=64)
+    verb: str = Field(max_length=16)
+    score: float | None = Field(default=None, sa_type=Float, nullable=True)
+    occurred_at: datetime = _ts()
+    content_hash: str = Field(max_length=32)
+    source: str = Field(default="api", max_length=16)
+    voided_at: datetime | None = _ts(nullable=True, default=None)
+    received_at: datetime = _ts(default_factory=utcnow)
+
+
+class ModuleProgressRow(Base, table=True):
+    """One row per (official, module), merged forward only: earliest times, best score."""
+
+    __tablename__ = "module_progress"
+
+    official_id: str = Field(primary_key=True, max_length=128)
+    module_code: str = Field(primary_key=True, max_length=64)
+    started_at: datetime | None = _ts(nullable=True, default=None)
+    completed_at: datetime | None = _ts(nullable=True, default=None)
+    passed_at: datetime | None = _ts(nullable=True, default=None)
+    best_score: float | None = Field(default=None, sa_type=Float, nullable=True)
+    attended_at: datetime | None = _ts(nullable=True, default=None)
+    event_count: int = Field(default=0, sa_type=Integer)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class XapiStatement(Base, table=True):
+    __tablename__ = "xapi_statement"
+    __table_args__ = (
+        Index("ix_xapi_statement_stored", "stored", "seq"),
+        Index("ix_xapi_statement_actor", "actor_name"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False, unique=True))
+    stored: datetime = _ts()
+    timestamp: datetime = _ts()
+    actor_name: str = Field(max_length=128)
+    verb_id: str = Field(sa_type=Text)
+    object_id: str = Field(sa_type=Text)
+    statement: dict[str, Any] = Field(sa_type=JSONB)
+    content_hash: str = Field(max_length=64)
+    voided: bool = Field(default=False)
+    voids: uuid.UUID | None = Field(default=None, nullable=True)

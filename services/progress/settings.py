@@ -9,7 +9,13 @@ from services.common.settings import ServiceSettings, load_settings
 
 @dataclasses.dataclass
 class Settings(ServiceSettings):
-    pass
+    # xAPI: statements whose object id starts with this prefix drive module progress
+    # (the rest of the id is the module code); account actors' ``name`` is the official id.
+    xapi_activity_prefix: str = "urn:lms:module:"
+    xapi_account_homepage: str = "https://lms.example.go.kr"
+    xapi_max_limit: int = 500
+    # Officials recomputed per transaction when a curriculum is republished.
+    recompute_chunk: int = 500
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -1,0 +1,261 @@
+"""Completion rules: pure functions over a level's definition and an official's merged progress.
+
+No I/O here. The service loads the curriculum, the official's module progress, attendance and
+waivers, and asks :func:`evaluate_level` whether the level is complete and what is missing.
+
+Rules per module (openedx/completion-style merged progress, so arrival order never matters):
+
+- ``completed``: a completion was recorded.
+- ``passed``: a pass was recorded and, if the module has ``min_score``, the best score reaches it.
+- ``completed_and_passed``: both of the above.
+- ``attended``: an "attended" event was recorded (a workshop or live module).
+
+A level is complete when every required module meets its rule (or is waived), the attendance
+rate at the official's session reaches the level's threshold (or is waived; levels without a
+threshold need no attendance), and the final assessment module, if the level has one, is passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+
+
+class Rule(StrEnum):
+    COMPLETED = "completed"
+    PASSED = "passed"
+    COMPLETED_AND_PASSED = "completed_and_passed"
+    ATTENDED = "attended"
+
+
+class Verb(StrEnum):
+    STARTED = "started"
+    COMPLETED = "completed"
+    PASSED = "passed"
+    FAILED = "failed"
+    ATTENDED = "attended"
+
+
+@dataclass(frozen=True)
+class ModuleDef:
+    code: str
+    level: int
+    course: str
+    rule: Rule
+    required: bool = True
+    weight: float = 1.0
+    order: int = 0
+    prerequisites: tuple[str, ...] = ()
+    min_score: float | None = None
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class LevelDef:
+    level: int
+    modules: tuple[ModuleDef, ...]
+    attendance_threshold: float | None = 0.8
+
+    @property
+    def final_module(self) -> ModuleDef | None:
+        return next((m for m in self.modules if m.final), None)
+
+
+@dataclass(frozen=True)
+class ModuleProgress:
+    """Merged progress of one official on one module; every field only ever moves forward."""
+
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    passed_at: datetime | None = None
+    best_score: float | None = None
+    attended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """An official's attendance at the session they took for a level."""
+
+    session_days: int
+    present: int = 0
+    late: int = 0
+    excused: int = 0
+    last_attended: date | None = None
+
+    @property
+    def rate(self) -> float:
+        """Present or late days over session days; excused days leave the denominator."""
+        counted = self.session_days - self.excused
+        if counted <= 0:
+            return 1.0 if self.session_days > 0 else 0.0
+        return (self.present + self.late) / counted
+
+
+@dataclass(frozen=True)
+class LevelEvaluation:
+    met: bool
+    met_at: datetime | None
+    percent: float
+    required_total: int
+    required_met: int
+    missing: tuple[str, ...]
+    attendance_rate: float | None
+    attendance_ok: bool
+    final_ok: bool
+    next_module: str | None
+    met_modules: frozenset[str] = field(default_factory=frozenset)
+
+
+def fold_event(
+    progress: ModuleProgress | None, verb: str, occurred_at: datetime, score: float | None
+) -> ModuleProgress:
+    """Merge one event into progress, moving only forward (earliest times, best score)."""
+    p = progress or ModuleProgress()
+
+    def earliest(current: datetime | None) -> datetime:
+        return occurred_at if current is None or occurred_at < current else current
+
+    best = p.best_score
+    if score is not None and (best is None or score > best):
+        best = score
+    started = earliest(p.started_at)
+    completed, passed, attended = p.completed_at, p.passed_at, p.attended_at
+    if verb == Verb.COMPLETED:
+        completed = earliest(completed)
+    elif verb == Verb.PASSED:
+        passed = earliest(passed)
+    elif verb == Verb.ATTENDED:
+        attended = earliest(attended)
+    return ModuleProgress(started, completed, passed, best, attended)
+
+
+def module_met_at(module: ModuleDef, progress: ModuleProgress | None) -> datetime | None:
+    """When the module first met its rule, or None if it has not."""
+    if progress is None:
+        return None
+    passed_at = progress.passed_at
+    if passed_at is not None and module.min_score is not None:
+        if progress.best_score is None or progress.best_score < module.min_score:
+            passed_at = None
+    if module.rule is Rule.COMPLETED:
+        return progress.completed_at
+    if module.rule is Rule.PASSED:
+        return passed_at
+    if module.rule is Rule.ATTENDED:
+        return progress.attended_at
+    if progress.completed_at is None or passed_at is None:
+        return None
+    return max(progress.completed_at, passed_at)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def evaluate_level(
+    level: LevelDef,
+    progress: Mapping[str, ModuleProgress],
+    attendance: Attendance | None,
+    waivers: Mapping[str, datetime] | None = None,
+) -> LevelEvaluation:
+    """Is ``level`` complete for an official, when did it become so, and what is missing.
+
+    ``waivers`` maps a waived target (``module:<code>``, ``attendance`` or ``final``) to when the
+    waiver was granted; a waived target counts as met from that time."""
+    waivers = waivers or {}
+    met_times: list[datetime] = []
+    met_codes: set[str] = set()
+    missing: list[str] = []
+    total_weight = met_weight = 0.0
+    required_total = required_met = 0
+    for module in level.modules:
+        at = module_met_at(module, progress.get(module.code))
+        waived = waivers.get(f"module:{module.code}")
+        if module.final and waived is None:
+            waived = waivers.get("final")
+        if at is None and waived is not None:
+            at = waived
+        if at is not None:
+            met_codes.add(module.code)
+        if not (module.required or module.final):
+            continue
+        required_total += 1
+        total_weight += module.weight
+        if at is None:
+            missing.append(f"module:{module.code}")
+        else:
+            required_met += 1
+            met_weight += module.weight
+            met_times.append(at)
+    final = level.final_module
+    final_ok = final is None or final.code in met_codes
+    attendance_rate: float | None = None
+    attendance_ok = True
+    if level.attendance_threshold is not None:
+        waived_at = waivers.get("attendance")
+        if attendance is not None:
+            attendance_rate = round(attendance.rate, 4)
+        if waived_at is not None:
+            met_times.append(waived_at)
+        elif attendance is None or attendance.rate + 1e-9 < level.attendance_threshold:
+            attendance_ok = False
+            missing.append("attendance")
+        elif attendance.last_attended is not None:
+            met_times.append(_day_start(attendance.last_attended))
+    met = not missing
+    percent = 100.0 if total_weight == 0 else round(100.0 * met_weight / total_weight, 1)
+    return LevelEvaluation(
+        met=met,
+        met_at=max(met_times) if met and met_times else None,
+        percent=percent,
+        required_total=required_total,
+        required_met=required_met,
+        missing=tuple(missing),
+        attendance_rate=attendance_rate,
+        attendance_ok=attendance_ok,
+        final_ok=final_ok,
+        next_module=next_module(level, met_codes),
+        met_modules=frozenset(met_codes),
+    )
+
+
+def next_module(level: LevelDef, met: set[str] | frozenset[str]) -> str | None:
+    """The next required module to take: the first unmet one (in order) whose prerequisites are
+    met, else the first unmet one."""
+    pending = sorted(
+        (m for m in level.modules if (m.required or m.final) and m.code not in met),
+        key=lambda m: (m.final, m.order),
+    )
+    for module in pending:
+        if all(p in met for p in module.prerequisites):
+            return module.code
+    return pending[0].code if pending else None
+
+
+def check_prerequisites(modules: Iterable[ModuleDef]) -> list[str]:
+    """Problems with prerequisite links: unknown codes and cycles."""
+    by_code = {m.code: m for m in modules}
+    problems = [
+        f"module {m.code}: prerequisite {p} is not a module of this curriculum"
+        for m in by_code.values()
+        for p in m.prerequisites
+        if p not in by_code
+    ]
+    state: dict[str, int] = {}
+
+    def visit(code: str, trail: tuple[str, ...]) -> None:
+        if state.get(code) == 2 or code not in by_code:
+            return
+        if state.get(code) == 1:
+            problems.append(f"prerequisites form a cycle: {' -> '.join((*trail, code))}")
+            return
+        state[code] = 1
+        for p in by_code[code].prerequisites:
+            visit(p, (*trail, code))
+        state[code] = 2
+
+    for code in by_code:
+        visit(code, ())
+    return problems

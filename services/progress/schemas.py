@@ -1,0 +1,324 @@
+"""msgspec Structs: the HTTP contract of the progress service (kept apart from the tables)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+Level = Annotated[int, Meta(ge=0, le=4)]
+Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+OfficialId = Annotated[str, Meta(min_length=1, max_length=128)]
+Text200 = Annotated[str, Meta(max_length=200)]
+RuleName = Literal["completed", "passed", "completed_and_passed", "attended"]
+
+
+# --- curriculum -------------------------------------------------------------------------------
+
+
+class ModuleIn(Struct, forbid_unknown_fields=True):
+    code: Code
+    title_ko: Text200
+    title_en: Text200
+    rule: RuleName = "completed"
+    required: bool = True
+    weight: Annotated[float, Meta(gt=0, le=100)] = 1.0
+    order: int = 0
+    prerequisites: list[Code] = field(default_factory=list)
+    min_score: Annotated[float, Meta(ge=0, le=100)] | None = None
+    final: bool = False
+
+
+class CourseIn(Struct, forbid_unknown_fields=True):
+    code: Code
+    title_ko: Text200
+    title_en: Text200
+    modules: Annotated[list[ModuleIn], Meta(min_length=1)]
+    order: int = 0
+
+
+class LevelIn(Struct, forbid_unknown_fields=True):
+    level: Level
+    title_ko: Text200
+    title_en: Text200
+    duration_days: Annotated[int, Meta(ge=1, le=60)]
+    seats_per_session: Annotated[int, Meta(ge=1, le=1000)]
+    courses: Annotated[list[CourseIn], Meta(min_length=1)]
+    attendance_threshold: Annotated[float, Meta(ge=0, le=1)] | None = 0.8
+
+
+class CurriculumIn(Struct, forbid_unknown_fields=True):
+    version: Annotated[str, Meta(min_length=1, max_length=64)]
+    title: Text200
+    levels: Annotated[list[LevelIn], Meta(min_length=5, max_length=5)]
+
+
+class CurriculumOut(Struct):
+    id: uuid.UUID
+    version: str
+    title: str
+    status: str
+    levels: list[LevelIn]
+    created_at: datetime
+    published_at: datetime | None
+    retired_at: datetime | None
+
+
+class CurriculumSummary(Struct):
+    id: uuid.UUID
+    version: str
+    title: str
+    status: str
+    created_at: datetime
+    published_at: datetime | None
+    retired_at: datetime | None
+
+
+class RecomputeSummary(Struct):
+    officials: int
+    levels_completed: int
+    flagged: int
+
+
+class PublishOut(Struct):
+    curriculum: CurriculumSummary
+    recomputed: RecomputeSummary
+
+
+# --- placement intake -------------------------------------------------------------------------
+
+
+class OfficialIn(Struct):
+    id: OfficialId
+    name: Annotated[str, Meta(max_length=200)] = ""
+    org: Annotated[str, Meta(max_length=64)] = ""
+
+
+class PlacementIn(Struct, forbid_unknown_fields=False):
+    official: OfficialIn
+    level: Level
+    ability: float
+    standard_error: Annotated[float, Meta(ge=0)]
+    completed_at: datetime
+
+
+# --- sessions and enrolments ------------------------------------------------------------------
+
+
+class SessionIn(Struct, forbid_unknown_fields=True):
+    level: Level
+    title: Text200
+    days: Annotated[list[date], Meta(min_length=1, max_length=60)]
+    seats: Annotated[int, Meta(ge=1, le=1000)]
+    place: Text200 = ""
+    instructor_id: Annotated[str, Meta(max_length=128)] | None = None
+    waitlist_limit: Annotated[int, Meta(ge=0, le=10000)] | None = None
+    enrolment_open: bool = True
+
+
+class SessionPatch(Struct, forbid_unknown_fields=True):
+    title: Text200 | None = None
+    place: Text200 | None = None
+    instructor_id: Annotated[str, Meta(max_length=128)] | None = None
+    seats: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    waitlist_limit: Annotated[int, Meta(ge=0, le=10000)] | None = None
+    enrolment_open: bool | None = None
+
+
+class SessionOut(Struct):
+    id: uuid.UUID
+    level: int
+    title: str
+    place: str
+    instructor_id: str | None
+    seats: int
+    enrolled: int
+    waitlisted: int
+    free_seats: int
+    waitlist_limit: int | None
+    enrolment_open: bool
+    days: list[date]
+    starts_on: date
+    ends_on: date
+
+
+class EnrolIn(Struct, forbid_unknown_fields=True):
+    official_id: OfficialId | None = None
+    override_reason: Annotated[str, Meta(min_length=3, max_length=500)] | None = None
+
+
+class EnrolmentOut(Struct):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    official_id: str
+    level: int
+    status: str
+    seq: int
+    waitlist_position: int | None
+    created_at: datetime
+    promoted_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    override_reason: str | None = None
+
+
+class WithdrawOut(Struct):
+    enrolment: EnrolmentOut
+    promoted: EnrolmentOut | None
+
+
+# --- attendance -------------------------------------------------------------------------------
+
+AttendanceStatus = Literal["present", "late", "excused", "absent"]
+
+
+class AttendanceMark(Struct, forbid_unknown_fields=True):
+    official_id: OfficialId
+    status: AttendanceStatus
+
+
+class RosterIn(Struct, forbid_unknown_fields=True):
+    records: Annotated[list[AttendanceMark], Meta(min_length=1, max_length=1000)]
+    reason: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class AttendanceOut(Struct):
+    official_id: str
+    day: date
+    status: str
+    recorded_by: str
+    updated_at: datetime
+    revision: int
+
+
+class RosterOut(Struct):
+    session_id: uuid.UUID
+    day: date
+    records: list[AttendanceOut]
+    changed: int
+
+
+class AuditOut(Struct):
+    official_id: str
+    day: date
+    old_status: str | None
+    new_status: str
+    changed_by: str
+    changed_at: datetime
+    reason: str | None
+
+
+# --- learning events --------------------------------------------------------------------------
+
+VerbName = Literal["started", "completed", "passed", "failed", "attended"]
+
+
+class EventIn(Struct, forbid_unknown_fields=True):
+    id: Annotated[str, Meta(min_length=1, max_length=128)]
+    official_id: OfficialId
+    module: Code
+    verb: VerbName
+    occurred_at: datetime
+    score: Annotated[float, Meta(ge=0, le=100)] | None = None
+
+
+class EventBatch(Struct, forbid_unknown_fields=True):
+    events: Annotated[list[EventIn], Meta(min_length=1, max_length=1000)]
+
+
+class LevelDone(Struct):
+    official_id: str
+    level: int
+    completed_at: datetime
+
+
+class BatchOut(Struct):
+    accepted: int
+    duplicates: int
+    completed_levels: list[LevelDone]
+
+
+class WaiverIn(Struct, forbid_unknown_fields=True):
+    level: Level
+    target: Annotated[str, Meta(pattern=r"^(attendance|final|module:[A-Za-z0-9][A-Za-z0-9_.:-]*)$")]
+    reason: Annotated[str, Meta(min_length=3, max_length=1000)]
+
+
+class WaiverOut(Struct):
+    official_id: str
+    level: int
+    target: str
+    reason: str
+    created_by: str
+    created_at: datetime
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+class ModuleStatus(Struct):
+    code: str
+    title_ko: str
+    title_en: str
+    required: bool
+    rule: str
+    met: bool
+    best_score: float | None
+
+
+class Certificate(Struct):
+    level: int
+    completed_at: datetime
+    curriculum_version: str
+    certificate_id: uuid.UUID | None
+    serial: str | None
+    status: Literal["requested", "issued"]
+
+
+class LevelStatus(Struct):
+    level: int
+    title_ko: str
+    title_en: str
+    status: Literal["placed_out", "completed", "current", "locked"]
+    percent_complete: float
+    completed_at: datetime | None = None
+    modules: list[ModuleStatus] | None = None
+    attendance_rate: float | None = None
+    missing: list[str] | None = None
+    needs_review: bool = False
+
+
+class NextStep(Struct):
+    kind: Literal["module", "session", "enrolled", "attendance", "done", "wait"]
+    detail: str
+    module: str | None = None
+    session_id: uuid.UUID | None = None
+    starts_on: date | None = None
+
+
+class UpcomingDay(Struct):
+    session_id: uuid.UUID
+    day: date
+    title: str
+    place: str
+
+
+class DashboardOut(Struct):
+    official_id: str
+    name: str
+    org: str
+    placed_level: int
+    current_level: int | None
+    path_percent_complete: float
+    curriculum_version: str | None
+    levels: list[LevelStatus]
+    next_step: NextStep
+    enrolments: list[EnrolmentOut]
+    upcoming_days: list[UpcomingDay]
+    certificates: list[Certificate]
+
+
+def to_builtins(obj: Any) -> Any:
+    return msgspec.to_builtins(obj)
