@@ -198,7 +198,8 @@ async def record_change(session: AsyncSession, issuer: Issuer, cert: Row[Any], e
         text(
             "INSERT INTO webhook_delivery (id, subscription_id, event, payload, created_at, next_attempt_at,"
             " retry_from, attempts) SELECT gen_random_uuid(), s.id, :event, CAST(:payload AS jsonb), now(), now(),"
-            " now(), 0 FROM webhook_subscription s WHERE s.enabled AND s.event_types @> jsonb_build_array(CAST(:event_filter AS text))"
+            " now(), 0 FROM webhook_subscription s"
+            " WHERE s.enabled AND s.event_types @> jsonb_build_array(CAST(:event_filter AS text))"
         ),
         {"event": event_type, "event_filter": event_type, "payload": json.dumps(payload)},
     )
