@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from services.common.app import ServiceSpec, build_app
+from services.placement.api import ROUTES
+from services.placement.bank import VersionCache
 from services.placement.models import Outbox
 from services.placement.settings import Settings, get_settings
-from services.common.app import ServiceSpec, build_app
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    settings.test_config()  # fail at start-up on a bad test configuration
     spec = ServiceSpec(
         title="LMS placement service",
         description="Adaptive diagnostic that places each official at Level 0-4.",
-        route_handlers=[],
+        route_handlers=ROUTES,
         outbox=Outbox,
         peers=("progress",),
     )
-    return build_app(settings, spec)
+    app = build_app(settings, spec)
+    app.state.placement_versions = VersionCache()
+    return app

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from sqlmodel import SQLModel
+import uuid
+from datetime import datetime
+from typing import Any
 
-from services.common.db import service_registry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field, SQLModel
+
+from services.common.db import service_registry, utcnow, uuid7
 from services.common.outbox import OutboxFields, outbox_indexes
 
 
@@ -12,6 +32,178 @@ class Base(SQLModel, registry=service_registry()):
     """Tables of this service only (its own metadata)."""
 
 
-class Outbox(OutboxFields, Base, table=True):  # type: ignore[call-arg]
+TZ = DateTime(timezone=True)
+
+
+class Outbox(OutboxFields, Base, table=True):
     __tablename__ = "outbox"
     __table_args__ = outbox_indexes()
+
+
+class Item(Base, table=True):
+    """The editable item bank. Sessions never read it: they use a published, frozen version."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        CheckConstraint("a > 0", name="a_positive"),
+        CheckConstraint("c >= 0 AND c < 0.5", name="c_range"),
+        CheckConstraint("status IN ('active', 'pretest', 'retired')", name="status_known"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    domain: str = Field(max_length=64, index=True)
+    stem: Any = Field(sa_type=JSONB)
+    options: Any = Field(sa_type=JSONB)
+    answer: int
+    a: float
+    b: float
+    c: float = 0.0
+    status: str = Field(default="active", max_length=16)
+    calibrated: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+
+
+class BankVersion(Base, table=True):
+    """A published, immutable snapshot of the bank. At most one is active (new sessions use it)."""
+
+    __tablename__ = "bank_version"
+    __table_args__ = (Index("uq_bank_version_active", "active", unique=True, postgresql_where=text("active")),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: uuid.UUID = Field(default_factory=uuid7, unique=True)
+    content_hash: str = Field(max_length=64, unique=True)
+    note: str = Field(default="", max_length=500)
+    domains: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    active: bool = False
+    calibrated: bool = False
+    item_count: int = 0
+    sessions_started: int = Field(default=0, sa_type=BigInteger)
+    published_by: str = Field(default="", max_length=200)
+    published_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+
+
+class VersionItem(Base, table=True):
+    """One item as frozen in a bank version; ``idx`` is its position in the engine's arrays.
+    ``administered`` is the live exposure count (the only column that changes after publishing)."""
+
+    __tablename__ = "version_item"
+    __table_args__ = (UniqueConstraint("version_id", "item_id"),)
+
+    version_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("bank_version.id", ondelete="CASCADE"), primary_key=True)
+    )
+    idx: int = Field(primary_key=True)
+    item_id: uuid.UUID = Field(foreign_key="item.id")
+    code: str = Field(max_length=64)
+    domain: str = Field(max_length=64)
+    stem: Any = Field(sa_type=JSONB)
+    options: Any = Field(sa_type=JSONB)
+    answer: int
+    a: float
+    b: float
+    c: float
+    pretest: bool = False
+    administered: int = Field(default=0, sa_type=BigInteger)
+
+
+class DiagnosticSession(Base, table=True):
+    """One diagnostic attempt. The engine state lives in the row (arrays), so an answer needs
+    only this row and the cached bank version."""
+
+    __tablename__ = "diagnostic_session"
+    __table_args__ = (
+        Index(
+            "uq_diagnostic_session_one_active", "official_id", unique=True, postgresql_where=text("status = 'active'")
+        ),
+        CheckConstraint("status IN ('active', 'completed', 'expired')", name="status_known"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    official_id: str = Field(max_length=200, index=True)
+    official_name: str = Field(default="", max_length=200)
+    official_org: str = Field(default="", max_length=64)
+    version_id: int = Field(foreign_key="bank_version.id", index=True)
+    status: str = Field(default="active", max_length=16)
+    config: dict[str, Any] = Field(sa_type=JSONB)
+    items: list[int] = Field(default_factory=list, sa_column=Column(ARRAY(Integer), nullable=False))
+    scored: list[bool] = Field(default_factory=list, sa_column=Column(ARRAY(Boolean), nullable=False))
+    responses: list[int] = Field(default_factory=list, sa_column=Column(ARRAY(SmallInteger), nullable=False))
+    current_idx: int | None = None
+    current_pretest: bool = False
+    theta: float = 0.0
+    se: float = 1.0
+    started_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    ended_at: datetime | None = Field(default=None, sa_type=TZ)
+
+
+class Response(Base, table=True):
+    """One answer; (session, position) is its natural key, and ``reply`` the response first sent."""
+
+    __tablename__ = "response"
+    __table_args__ = (UniqueConstraint("session_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    session_id: uuid.UUID = Field(foreign_key="diagnostic_session.id")
+    position: int
+    version_id: int = Field(index=True)
+    idx: int
+    item_id: uuid.UUID = Field(index=True)
+    choice: int
+    correct: bool
+    scored: bool
+    answered_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    reply: str = Field(sa_type=Text)  # the exact JSON first sent, returned again on a replay
+
+
+class Result(Base, table=True):
+    __tablename__ = "result"
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    session_id: uuid.UUID = Field(foreign_key="diagnostic_session.id", unique=True)
+    official_id: str = Field(max_length=200, index=True)
+    version_id: int = Field(foreign_key="bank_version.id")
+    level: int
+    ability: float
+    standard_error: float
+    level_probabilities: list[float] = Field(sa_column=Column(ARRAY(Float), nullable=False))
+    domains: dict[str, Any] = Field(sa_type=JSONB)
+    items: list[dict[str, Any]] = Field(sa_type=JSONB)
+    length: int
+    stop_reason: str = Field(max_length=32)
+    completed_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+
+
+class RetakeGrant(Base, table=True):
+    """An admin's permission for one early retake; used by the next start."""
+
+    __tablename__ = "retake_grant"
+    __table_args__ = (
+        Index("uq_retake_grant_open", "official_id", unique=True, postgresql_where=text("used_at IS NULL")),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    official_id: str = Field(max_length=200)
+    granted_by: str = Field(max_length=200)
+    reason: str = Field(default="", max_length=500)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    used_at: datetime | None = Field(default=None, sa_type=TZ)
+
+
+class CalibrationRun(Base, table=True):
+    __tablename__ = "calibration_run"
+    __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status_known"),)
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    status: str = Field(default="draft", max_length=16)
+    model: str = Field(max_length=8)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    responses: int = 0
+    examinees: int = 0
+    iterations: int = 0
+    converged: bool = False
+    items: list[dict[str, Any]] = Field(sa_type=JSONB)
+    published_version_id: int | None = Field(default=None, foreign_key="bank_version.id")

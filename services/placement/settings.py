@@ -1,15 +1,65 @@
-"""Placement settings: the kernel's, read from LMS_PLACEMENT_* then LMS_* variables."""
+"""Placement settings: the kernel's, read from LMS_PLACEMENT_* then LMS_* variables.
+
+The test configuration fields (cuts, lengths, SPRT, exposure, content, pretest) are the defaults
+chosen with `lms placement simulate`; every session records the configuration it started with.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
 from services.common.settings import ServiceSettings, load_settings
+from services.placement.engine.cat import TestConfig
 
 
 @dataclasses.dataclass
 class Settings(ServiceSettings):
-    pass
+    cuts: tuple[str, ...] = ("-1.5", "-0.5", "0.5", "1.5")
+    min_items: int = 8
+    max_items: int = 30
+    stop_rule: str = "sprt"
+    sprt_delta: float = 0.3
+    sprt_alpha: float = 0.05
+    sprt_beta: float = 0.05
+    prior_mean: float = 0.0
+    prior_sd: float = 1.0
+    kl_items: int = 3
+    cut_window: float = 0.0
+    randomesque_items: int = 3
+    randomesque_k: int = 5
+    max_exposure: float = 0.25
+    exposure_warmup: int = 100
+    content_tolerance: float = 0.0
+    pretest_rate: float = 0.1
+    pretest_max: int = 2
+    session_idle_minutes: float = 60.0
+    retake_cooldown_days: float = 90.0
+
+    def test_config(self) -> TestConfig:
+        try:
+            cuts = tuple(float(c) for c in self.cuts)
+        except ValueError as exc:
+            raise SystemExit(f"LMS_PLACEMENT_CUTS must be numbers: {exc}") from exc
+        return TestConfig(
+            cuts=cuts,
+            min_items=self.min_items,
+            max_items=self.max_items,
+            stop_rule=self.stop_rule,
+            delta=self.sprt_delta,
+            alpha=self.sprt_alpha,
+            beta=self.sprt_beta,
+            prior_mean=self.prior_mean,
+            prior_sd=self.prior_sd,
+            kl_items=self.kl_items,
+            cut_window=self.cut_window,
+            randomesque_items=self.randomesque_items,
+            randomesque_k=self.randomesque_k,
+            r_max=self.max_exposure,
+            exposure_warmup=self.exposure_warmup,
+            content_tolerance=self.content_tolerance,
+            pretest_rate=self.pretest_rate,
+            pretest_max=self.pretest_max,
+        )
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -1,0 +1,326 @@
+"""Item bank rules: the programme's domains, import validation, export rows, publishing versions,
+and the in-process cache of published (immutable) versions as engine arrays."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from services.placement.engine.cat import Bank
+
+# The five domains of the programme, in order (Levels 0-4 follow the same arc).
+DOMAINS: dict[str, dict[str, str]] = {
+    "data-literacy": {"en": "Data literacy basics", "ko": "데이터 리터러시 기초"},
+    "data-collection": {"en": "Collecting data for policy", "ko": "정책을 위한 데이터 수집"},
+    "data-analysis": {"en": "Data analysis and statistics", "ko": "데이터 분석과 통계"},
+    "analysis-tools": {"en": "Analysis and visualisation tools", "ko": "분석·시각화 도구"},
+    "modelling-ai": {"en": "Data modelling and AI", "ko": "데이터 모델링과 AI"},
+}
+STATUSES = ("active", "pretest", "retired")
+FIELDS = ("code", "domain", "a", "b", "c", "stem", "options", "answer", "status", "calibrated")
+REQUIRED = ("code", "domain", "a", "b", "stem", "options", "answer")
+LANGS = ("ko", "en")
+
+
+class ImportErrors(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} problems")
+        self.errors = errors
+
+
+def _text(value: Any) -> str | None:
+    """Why ``value`` is not a valid text (plain string or {"ko", "en"}), or None if it is."""
+    if isinstance(value, str):
+        return None if value.strip() else "must not be empty"
+    if isinstance(value, dict):
+        if not value:
+            return 'must have "ko" and/or "en"'
+        extra = set(value) - set(LANGS)
+        if extra:
+            return f"unknown languages {sorted(extra)}; use ko and en"
+        if not all(isinstance(v, str) and v.strip() for v in value.values()):
+            return "every language must be a non-empty string"
+        return None
+    return 'must be a string or {"ko": ..., "en": ...}'
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def validate_row(raw: Any, row: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A normalised item, or the list of every problem with it (row, field, reason)."""
+    errors: list[dict[str, Any]] = []
+
+    def bad(field: str, reason: str) -> None:
+        errors.append({"row": row, "field": field, "reason": reason})
+
+    if not isinstance(raw, dict):
+        bad("row", "must be an object with the item's fields")
+        return None, errors
+    for key in raw:
+        if key not in FIELDS:
+            bad(str(key), f"unknown field; expected {', '.join(FIELDS)}")
+    for key in REQUIRED:
+        if raw.get(key) in (None, ""):
+            bad(key, "is required")
+    out: dict[str, Any] = {}
+    code = raw.get("code")
+    if code not in (None, ""):
+        if (
+            not isinstance(code, str)
+            or not code.strip()
+            or len(code) > 64
+            or any(not (ch.isalnum() or ch in "._-") for ch in code)
+        ):
+            bad("code", "must be 1-64 characters of letters, digits, '.', '_' or '-'")
+        else:
+            out["code"] = code.strip()
+    domain = raw.get("domain")
+    if domain not in (None, ""):
+        if domain not in DOMAINS:
+            bad("domain", f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+        else:
+            out["domain"] = domain
+    for name in ("a", "b", "c"):
+        value = raw.get(name)
+        if value in (None, ""):
+            if name == "c":
+                out["c"] = 0.0
+            continue
+        number = _number(value)
+        if number is None or math.isnan(number):
+            bad(name, "must be a number (NaN is not one)")
+            continue
+        if math.isinf(number):
+            bad(name, "must be finite")
+        elif name == "a" and number <= 0:
+            bad("a", "must be positive")
+        elif name == "c" and not 0 <= number < 0.5:
+            bad("c", "must be in [0, 0.5)")
+        elif name == "b" and abs(number) > 10:
+            bad("b", "must be between -10 and 10")
+        elif name == "a" and number > 10:
+            bad("a", "must be at most 10")
+        else:
+            out[name] = number
+    stem = raw.get("stem")
+    if stem not in (None, ""):
+        why = _text(stem)
+        if why:
+            bad("stem", why)
+        else:
+            out["stem"] = stem
+    options = raw.get("options")
+    if options not in (None, ""):
+        if not isinstance(options, list) or not 2 <= len(options) <= 6:
+            bad("options", "must be a list of 2 to 6 options")
+        else:
+            reasons = [f"option {i}: {why}" for i, o in enumerate(options) if (why := _text(o))]
+            if reasons:
+                bad("options", "; ".join(reasons))
+            else:
+                out["options"] = options
+    answer = raw.get("answer")
+    if answer not in (None, ""):
+        index = _number(answer)
+        if index is None or index != int(index):
+            bad("answer", "must be the integer index of the correct option")
+        elif isinstance(options, list) and not 0 <= int(index) < len(options):
+            bad("answer", f"index {int(index)} is out of range for {len(options)} options (0-{len(options) - 1})")
+        else:
+            out["answer"] = int(index)
+    status = raw.get("status")
+    if status in (None, ""):
+        out["status"] = "active"
+    elif status not in STATUSES:
+        bad("status", f"must be one of {', '.join(STATUSES)}")
+    else:
+        out["status"] = status
+    calibrated = raw.get("calibrated", False)
+    if isinstance(calibrated, str):
+        calibrated = calibrated.strip().lower() in {"1", "true", "yes"}
+    out["calibrated"] = bool(calibrated)
+    return (None if errors else out), errors
+
+
+def validate_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    """All rows normalised, or :class:`ImportErrors` listing every problem (all-or-nothing)."""
+    errors: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    if not rows:
+        raise ImportErrors([{"row": 0, "field": "items", "reason": "the file has no items"}])
+    for row, raw in enumerate(rows, start=1):
+        item, problems = validate_row(raw, row)
+        errors.extend(problems)
+        code = raw.get("code") if isinstance(raw, dict) else None
+        if isinstance(code, str) and code:
+            if code in seen:
+                errors.append(
+                    {"row": row, "field": "code", "reason": f"duplicate code {code!r} (first on row {seen[code]})"}
+                )
+            else:
+                seen[code] = row
+        if item is not None:
+            items.append(item)
+    if errors:
+        raise ImportErrors(errors)
+    return items
+
+
+def parse_json(body: bytes) -> list[Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ImportErrors([{"row": 0, "field": "body", "reason": f"not valid JSON: {exc}"}]) from exc
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        data = data["items"]
+    if not isinstance(data, list):
+        raise ImportErrors([{"row": 0, "field": "body", "reason": 'expected a JSON list of items or {"items": [...]}'}])
+    return data
+
+
+def _cell_json(value: str) -> Any:
+    value = value.strip()
+    if value.startswith(("{", "[")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_csv(body: bytes) -> list[Any]:
+    """CSV with a header row; ``stem`` is text or a JSON object, ``options`` a JSON list."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportErrors([{"row": 0, "field": "body", "reason": "CSV must be UTF-8"}]) from exc
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ImportErrors([{"row": 0, "field": "header", "reason": "the CSV has no header row"}])
+    rows: list[Any] = []
+    for record in reader:
+        row: dict[str, Any] = {}
+        for key, value in record.items():
+            if key is None:
+                row["(extra cells)"] = value
+                continue
+            value = value or ""
+            if key in ("stem", "options"):
+                row[key] = _cell_json(value)
+                if key == "options" and isinstance(row[key], str) and row[key]:
+                    row[key] = "not a JSON list"
+            else:
+                row[key] = value.strip()
+        rows.append(row)
+    return rows
+
+
+def export_row(item: Any) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "domain": item.domain,
+        "a": item.a,
+        "b": item.b,
+        "c": item.c,
+        "stem": item.stem,
+        "options": item.options,
+        "answer": item.answer,
+        "status": item.status,
+        "calibrated": item.calibrated,
+    }
+
+
+def csv_line(row: dict[str, Any], header: bool = False) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(FIELDS)
+    writer.writerow(
+        [
+            json.dumps(row[f], ensure_ascii=False)
+            if f in ("stem", "options") and not isinstance(row[f], str)
+            else row[f]
+            for f in FIELDS
+        ]
+    )
+    return buffer.getvalue()
+
+
+def snapshot_hash(rows: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A published version as the engine and the answer path need it (immutable, so cacheable)."""
+
+    id: int
+    bank: Bank
+    item_ids: list[Any]
+    codes: list[str]
+    domains: list[str]
+    stems: list[Any]
+    options: list[Any]
+    answers: list[int]
+
+
+class VersionCache:
+    """Published versions by id (an id's content never changes); least recently used evicted."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._data: OrderedDict[int, LoadedVersion] = OrderedDict()
+
+    async def get(self, conn: Any, version_id: int) -> LoadedVersion:
+        hit = self._data.get(version_id)
+        if hit is not None:
+            self._data.move_to_end(version_id)
+            return hit
+        rows = await conn.fetch(
+            "SELECT idx, item_id, code, domain, stem, options, answer, a, b, c, pretest "
+            "FROM version_item WHERE version_id = $1 ORDER BY idx",
+            version_id,
+        )
+        names = tuple(await conn.fetchval("SELECT domains FROM bank_version WHERE id = $1", version_id))
+        index = {d: i for i, d in enumerate(names)}
+        loaded = LoadedVersion(
+            id=version_id,
+            bank=Bank(
+                np.array([r["a"] for r in rows]),
+                np.array([r["b"] for r in rows]),
+                np.array([r["c"] for r in rows]),
+                np.array([index[r["domain"]] for r in rows], dtype=np.int64),
+                names,
+                np.array([r["pretest"] for r in rows], dtype=bool),
+            ),
+            item_ids=[r["item_id"] for r in rows],
+            codes=[r["code"] for r in rows],
+            domains=[r["domain"] for r in rows],
+            stems=[json.loads(r["stem"]) if isinstance(r["stem"], str) else r["stem"] for r in rows],
+            options=[json.loads(r["options"]) if isinstance(r["options"], str) else r["options"] for r in rows],
+            answers=[r["answer"] for r in rows],
+        )
+        self._data[version_id] = loaded
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
+        return loaded

@@ -1,0 +1,443 @@
+"""Diagnostic sessions on the hot path: start or resume, answer, expire.
+
+Each call is one transaction on the request's connection, in raw SQL over asyncpg (the ORM is
+too slow for ~1,000 answers/s on one worker). The session row is locked with FOR UPDATE, so two
+submissions of one answer serialise: the second finds the first's stored reply and returns it.
+The one-active-session rule is a partial unique index; exposure counts live in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import utcnow, uuid7
+from services.common.errors import Problem, not_found
+from services.common.outbox import enqueue
+from services.placement.bank import LoadedVersion, VersionCache
+from services.placement.engine.cat import Step, TestConfig, TestState, step
+from services.placement.models import Outbox
+from services.placement.schemas import AnswerIn, AnswerOut, ResultSummary, ServedItem, SessionOut
+from services.placement.settings import Settings
+
+SESSION_COLUMNS = (
+    "id, official_id, version_id, status, config, items, scored, responses, current_idx, "
+    "current_pretest, theta, se, started_at, last_activity_at, ended_at"
+)
+_rng = np.random.default_rng()
+
+
+async def driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, inside its transaction."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+@lru_cache(maxsize=64)
+def config_from_json(text: str) -> TestConfig:
+    data = json.loads(text)
+    data["cuts"] = tuple(data["cuts"])
+    data["content_targets"] = tuple(tuple(x) for x in data.get("content_targets", ()))
+    return TestConfig(**data)
+
+
+def config_json(cfg: TestConfig) -> str:
+    data = {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}
+    return json.dumps(data, sort_keys=True)
+
+
+def served(version: LoadedVersion, idx: int, position: int) -> ServedItem:
+    return ServedItem(
+        position=position,
+        item_id=version.item_ids[idx],
+        domain=version.domains[idx],
+        stem=version.stems[idx],
+        options=version.options[idx],
+    )
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def eligibility_counts(conn: Any, version: LoadedVersion, cfg: TestConfig, sessions: int) -> np.ndarray:
+    """Live exposure counts reduced to what the eligibility rule needs: the items at or over the
+    ceiling ``r_max * max(sessions, warmup)`` carry the ceiling, the rest zero."""
+    counts = np.zeros(len(version.bank), dtype=np.int64)
+    if cfg.r_max >= 1:
+        return counts
+    ceiling = cfg.r_max * max(sessions, cfg.exposure_warmup)
+    rows = await conn.fetch(
+        "SELECT idx FROM version_item WHERE version_id = $1 AND administered >= $2", version.id, ceiling
+    )
+    if rows:
+        counts[[r["idx"] for r in rows]] = int(np.ceil(ceiling)) + 1
+    return counts
+
+
+def session_out(row: Any, version: LoadedVersion | None, idle: timedelta, result: ResultSummary | None) -> SessionOut:
+    active = row["status"] == "active"
+    current = None
+    if active and version is not None and row["current_idx"] is not None:
+        current = served(version, row["current_idx"], len(row["items"]) + 1)
+    return SessionOut(
+        id=row["id"],
+        status=row["status"],
+        answered=len(row["items"]),
+        started_at=row["started_at"],
+        last_activity_at=row["last_activity_at"],
+        expires_at=row["last_activity_at"] + idle if active else None,
+        current_item=current,
+        result=result,
+    )
+
+
+async def result_summary(conn: Any, session_id: uuid.UUID) -> ResultSummary | None:
+    row = await conn.fetchrow(
+        "SELECT id, level, ability, standard_error, level_probabilities FROM result WHERE session_id = $1", session_id
+    )
+    if row is None:
+        return None
+    return ResultSummary(
+        row["id"], row["level"], row["ability"], row["standard_error"], list(row["level_probabilities"])
+    )
+
+
+async def expire_idle(conn: Any, official_id: str, idle: timedelta) -> None:
+    await conn.execute(
+        "UPDATE diagnostic_session SET status = 'expired', ended_at = $3 "
+        "WHERE official_id = $1 AND status = 'active' AND last_activity_at < $2",
+        official_id,
+        utcnow() - idle,
+        utcnow(),
+    )
+
+
+async def start(
+    session: AsyncSession, cache: VersionCache, settings: Settings, principal: Any
+) -> tuple[SessionOut, bool]:
+    """Resume the official's active session, or start one. Returns (session, created)."""
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    conn = await driver(session)
+    await expire_idle(conn, principal.sub, idle)
+    existing = await conn.fetchrow(
+        f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'",  # noqa: S608
+        principal.sub,
+    )
+    if existing is not None:
+        await session.commit()
+        return session_out(existing, await cache.get(conn, existing["version_id"]), idle, None), False
+
+    last = await conn.fetchval(
+        "SELECT completed_at FROM result WHERE official_id = $1 ORDER BY completed_at DESC LIMIT 1", principal.sub
+    )
+    now = utcnow()
+    cooldown = timedelta(days=settings.retake_cooldown_days)
+    if last is not None and now < last + cooldown:
+        granted = await conn.fetchval(
+            "UPDATE retake_grant SET used_at = $2 WHERE official_id = $1 AND used_at IS NULL RETURNING id",
+            principal.sub,
+            now,
+        )
+        if granted is None:
+            retry = last + cooldown
+            raise Problem(
+                409,
+                "retake-cooldown",
+                f"You completed a diagnostic on {last.isoformat()}; you may retake it from {retry.isoformat()}, "
+                "or ask an administrator to grant an early retake.",
+                retry_after=retry.isoformat(),
+            )
+    active = await conn.fetchrow("SELECT id, sessions_started FROM bank_version WHERE active")
+    if active is None:
+        raise Problem(
+            503, "no-active-bank", "No item bank version is published yet; an administrator must publish one."
+        )
+    version = await cache.get(conn, active["id"])
+    cfg = settings.test_config()
+    sessions = active["sessions_started"] + 1
+    first = step(version.bank, cfg, TestState(), await eligibility_counts(conn, version, cfg, sessions), sessions, _rng)
+    if first.done or first.item is None:
+        raise Problem(
+            503, "bank-unusable", "The active item bank has no item to give; publish a bank with active items."
+        )
+    sid = uuid7()
+    inserted = await conn.fetchval(
+        "INSERT INTO diagnostic_session (id, official_id, official_name, official_org, version_id, status, config, "
+        "items, scored, responses, current_idx, current_pretest, theta, se, started_at, last_activity_at) "
+        "VALUES ($1, $2, $3, $4, $5, 'active', $6, '{}', '{}', '{}', $7, $8, $9, $10, $11, $11) "
+        "ON CONFLICT (official_id) WHERE status = 'active' DO NOTHING RETURNING id",
+        sid,
+        principal.sub,
+        principal.name,
+        principal.org,
+        version.id,
+        config_json(cfg),
+        first.item,
+        first.pretest,
+        first.theta,
+        first.se,
+        now,
+    )
+    if inserted is None:  # a concurrent start won: resume that one
+        await session.rollback()
+        conn = await driver(session)
+        existing = await conn.fetchrow(
+            f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'",  # noqa: S608
+            principal.sub,
+        )
+        await session.commit()
+        if existing is None:
+            raise Problem(409, "conflict", "Another start is in progress; try again.")
+        return session_out(existing, await cache.get(conn, existing["version_id"]), idle, None), False
+    await conn.execute("UPDATE bank_version SET sessions_started = sessions_started + 1 WHERE id = $1", version.id)
+    await conn.execute(
+        "UPDATE version_item SET administered = administered + 1 WHERE version_id = $1 AND idx = $2",
+        version.id,
+        first.item,
+    )
+    await session.commit()
+    out = SessionOut(
+        id=sid,
+        status="active",
+        answered=0,
+        started_at=now,
+        last_activity_at=now,
+        expires_at=now + idle,
+        current_item=served(version, first.item, 1),
+    )
+    return out, True
+
+
+async def get(
+    session: AsyncSession, cache: VersionCache, settings: Settings, principal: Any, sid: uuid.UUID
+) -> SessionOut:
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    conn = await driver(session)
+    await expire_idle(conn, principal.sub, idle)
+    row = await conn.fetchrow(
+        f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE id = $1 AND official_id = $2",  # noqa: S608
+        sid,
+        principal.sub,
+    )
+    if row is None:
+        raise not_found("diagnostic session", sid)
+    await session.commit()
+    version = await cache.get(conn, row["version_id"])
+    summary = await result_summary(conn, sid) if row["status"] == "completed" else None
+    return session_out(row, version, idle, summary)
+
+
+_encoder = msgspec.json.Encoder()
+
+
+async def answer(
+    session: AsyncSession,
+    cache: VersionCache,
+    settings: Settings,
+    principal: Any,
+    sid: uuid.UUID,
+    data: AnswerIn,
+    wake: Any,
+) -> AnswerOut | bytes:
+    """Record one answer and choose what comes next. A replay returns the stored first reply."""
+    conn = await driver(session)
+    row = await conn.fetchrow(
+        f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE id = $1 AND official_id = $2 FOR UPDATE",  # noqa: S608
+        sid,
+        principal.sub,
+    )
+    if row is None:
+        raise not_found("diagnostic session", sid)
+    previous = await conn.fetchrow(
+        "SELECT item_id, choice, reply FROM response WHERE session_id = $1 AND position = $2", sid, data.position
+    )
+    if previous is not None:
+        await session.rollback()
+        if previous["item_id"] == data.item_id and previous["choice"] == data.choice:
+            return str(previous["reply"]).encode()
+        raise Problem(
+            409,
+            "answer-already-recorded",
+            f"Position {data.position} was already answered with a different choice or item; "
+            "answers cannot be changed.",
+        )
+    now = utcnow()
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    if row["status"] == "active" and row["last_activity_at"] < now - idle:
+        await conn.execute("UPDATE diagnostic_session SET status = 'expired', ended_at = $2 WHERE id = $1", sid, now)
+        await session.commit()
+        raise Problem(409, "session-expired", "This session expired after inactivity; start a new diagnostic.")
+    if row["status"] != "active":
+        raise Problem(
+            409,
+            "session-ended",
+            f"This session is {row['status']}; no more answers are accepted.",
+            session_status=row["status"],
+        )
+    version = await cache.get(conn, row["version_id"])
+    position = len(row["items"]) + 1
+    idx = row["current_idx"]
+    if data.position != position or data.item_id != version.item_ids[idx]:
+        raise Problem(
+            409,
+            "not-current-item",
+            f"That is not the current item: answer position {position}, item {version.item_ids[idx]}.",
+            current_position=position,
+            current_item_id=str(version.item_ids[idx]),
+        )
+    n_options = len(version.options[idx])
+    if data.choice >= n_options:
+        raise Problem(
+            400,
+            "validation",
+            f"choice must be an option index from 0 to {n_options - 1}.",
+            title="Invalid request",
+            errors=[{"field": "choice", "source": "body", "message": f"must be below {n_options}"}],
+        )
+    correct = data.choice == version.answers[idx]
+    scored = not row["current_pretest"]
+    state = TestState(
+        items=[*row["items"], idx], scored=[*row["scored"], scored], responses=[*row["responses"], int(correct)]
+    )
+    cfg = config_from_json(row["config"] if isinstance(row["config"], str) else json.dumps(row["config"]))
+    sessions = await conn.fetchval("SELECT sessions_started FROM bank_version WHERE id = $1", version.id)
+    nxt = step(version.bank, cfg, state, await eligibility_counts(conn, version, cfg, sessions), sessions, _rng)
+    summary = None
+    result_id = None
+    if nxt.done:
+        result_id = uuid7()
+        summary = ResultSummary(
+            result_id, int(nxt.level or 0), nxt.theta, nxt.se, [round(p, 6) for p in nxt.level_probs]
+        )
+    reply = AnswerOut(
+        session_id=sid,
+        position=position,
+        status="completed" if nxt.done else "active",
+        answered=position,
+        next_item=None if nxt.done or nxt.item is None else served(version, nxt.item, position + 1),
+        result=summary,
+    )
+    body = _encoder.encode(reply)
+    await conn.execute(
+        "INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, "
+        "answered_at, reply) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        sid,
+        position,
+        version.id,
+        idx,
+        version.item_ids[idx],
+        data.choice,
+        correct,
+        scored,
+        now,
+        body.decode(),
+    )
+    if not nxt.done:
+        await conn.execute(
+            "UPDATE diagnostic_session SET items = $2, scored = $3, responses = $4, current_idx = $5, "
+            "current_pretest = $6, theta = $7, se = $8, last_activity_at = $9 WHERE id = $1",
+            sid,
+            state.items,
+            state.scored,
+            state.responses,
+            nxt.item,
+            nxt.pretest,
+            nxt.theta,
+            nxt.se,
+            now,
+        )
+        await conn.execute(
+            "UPDATE version_item SET administered = administered + 1 WHERE version_id = $1 AND idx = $2",
+            version.id,
+            nxt.item,
+        )
+        await session.commit()
+        return body
+    assert result_id is not None and summary is not None
+    await complete(session, conn, row, version, state, nxt, result_id, now, principal)
+    await session.commit()
+    if wake is not None:
+        wake()
+    return body
+
+
+async def complete(
+    session: AsyncSession,
+    conn: Any,
+    row: Any,
+    version: LoadedVersion,
+    state: TestState,
+    final: Step,
+    result_id: uuid.UUID,
+    now: datetime,
+    principal: Any,
+) -> None:
+    """Write the result, close the session and queue the message to progress, in one transaction."""
+    domains: dict[str, dict[str, int]] = {}
+    items = []
+    for position, (idx, scored, resp) in enumerate(zip(state.items, state.scored, state.responses, strict=True), 1):
+        domain = version.domains[idx]
+        if scored:
+            summary = domains.setdefault(domain, {"items": 0, "correct": 0})
+            summary["items"] += 1
+            summary["correct"] += resp
+        items.append(
+            {
+                "position": position,
+                "item_id": str(version.item_ids[idx]),
+                "code": version.codes[idx],
+                "domain": domain,
+                "scored": scored,
+                "correct": bool(resp),
+            }
+        )
+    level = int(final.level or 0)
+    await conn.execute(
+        "INSERT INTO result (id, session_id, official_id, version_id, level, ability, standard_error, "
+        "level_probabilities, domains, items, length, stop_reason, completed_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        result_id,
+        row["id"],
+        row["official_id"],
+        version.id,
+        level,
+        final.theta,
+        final.se,
+        [round(p, 6) for p in final.level_probs],
+        json.dumps(domains),
+        json.dumps(items),
+        final.n_scored,
+        final.reason,
+        now,
+    )
+    await conn.execute(
+        "UPDATE diagnostic_session SET items = $2, scored = $3, responses = $4, current_idx = NULL, "
+        "current_pretest = false, theta = $5, se = $6, last_activity_at = $7, ended_at = $7, status = 'completed' "
+        "WHERE id = $1",
+        row["id"],
+        state.items,
+        state.scored,
+        state.responses,
+        final.theta,
+        final.se,
+        now,
+    )
+    body = {
+        "official": {"id": principal.sub, "name": principal.name, "org": principal.org},
+        "level": level,
+        "ability": round(final.theta, 6),
+        "standard_error": round(final.se, 6),
+        "completed_at": now.isoformat().replace("+00:00", "Z"),
+    }
+    enqueue(session, Outbox, "progress", "PUT", f"/v1/placements/{result_id}", body)
+    await session.flush()
