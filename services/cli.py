@@ -42,13 +42,51 @@ def _database_url(service: str) -> str:
 
 @main.command()
 @click.argument("services", nargs=-1, type=SERVICE_CHOICE)
-def migrate(services: tuple[str, ...]) -> None:
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=None,
+    help="Do not migrate: wait up to this many seconds until the schema is at this release's head "
+    "(an init container's gate while a migration job runs).",
+)
+def migrate(services: tuple[str, ...], wait_seconds: float | None) -> None:
     """Apply every migration (alembic upgrade head) to SERVICES, or to all three."""
     from services.common import migrations
 
     for service in services or tuple(SERVICES):
-        migrations.upgrade(service, _database_url(service))
+        url = _database_url(service)
+        if wait_seconds is None:
+            migrations.upgrade(service, url)
+        else:
+            heads = migrations.head_revisions(service)
+            deadline = time.monotonic() + wait_seconds
+            while (current := asyncio.run(_revision(service, url))) not in heads:
+                if time.monotonic() > deadline:
+                    raise click.ClickException(f"{service}: schema at {current}, not at head {sorted(heads)}")
+                time.sleep(2)
         click.echo(f"{service}: schema at head")
+
+
+async def _revision(service: str, url: str) -> str | None:
+    from services.common.db import create_engine, schema_revision
+
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        return await schema_revision(engine, service)
+    except Exception:
+        return None
+    finally:
+        await engine.dispose()
+
+
+@main.command()
+def keys() -> None:
+    """Create the development signing key and its JWKS under LMS_DATA_DIR/keys (once) and print both paths."""
+    from services.common.auth import ensure_dev_keys
+
+    private_file, jwks_file = ensure_dev_keys(data_dir() / "keys")
+    click.echo(f"private key: {private_file}\nkey set:     {jwks_file}")
 
 
 @main.command()

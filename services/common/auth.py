@@ -40,15 +40,13 @@ class Principal:
         return bool(self.roles.intersection(roles))
 
 
-class KeySet:
-    """Public keys from a JWKS file (re-read when it changes) or URL (re-fetched on unknown kid)."""
+class _Source:
+    """One JWKS source: a file (re-read when it changes) or a URL (re-fetched on an unknown kid)."""
 
-    def __init__(self, source: str, refresh_interval: float = 30.0) -> None:
-        self.source = source
-        self.refresh_interval = refresh_interval
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._stamp: float = -1.0
-        self._last_fetch = -1e9
+    def __init__(self, location: str, refresh_interval: float) -> None:
+        self.location, self.refresh_interval = location, refresh_interval
+        self.keys: dict[str, jwt.PyJWK] = {}
+        self._stamp, self._checked = -1.0, -1e9
 
     def _load(self, data: dict[str, Any]) -> None:
         keys = {}
@@ -59,25 +57,42 @@ class KeySet:
                 keys[raw["kid"]] = jwt.PyJWK(raw)
             except jwt.PyJWKError:
                 continue
-        self._keys = keys
+        self.keys = keys
 
-    async def get(self, kid: str) -> jwt.PyJWK | None:
-        if self.source.startswith(("http://", "https://")):
-            if kid not in self._keys and time.monotonic() - self._last_fetch > self.refresh_interval:
-                self._last_fetch = time.monotonic()
+    async def refresh(self, kid: str) -> None:
+        if self.location.startswith(("http://", "https://")):
+            if kid not in self.keys and time.monotonic() - self._checked > self.refresh_interval:
+                self._checked = time.monotonic()
                 async with httpx.AsyncClient(timeout=5.0) as client:
-                    response = await client.get(self.source)
+                    response = await client.get(self.location)
                     response.raise_for_status()
                     self._load(response.json())
-        elif time.monotonic() - self._last_fetch > 1.0:
+        elif time.monotonic() - self._checked > 1.0:
             # A stat of a small local file, at most once a second, so a rotated key set is picked up.
-            self._last_fetch = time.monotonic()
-            path = Path(self.source)
+            self._checked = time.monotonic()
+            path = Path(self.location)
             stamp = path.stat().st_mtime if path.exists() else 0.0  # noqa: ASYNC240
             if stamp != self._stamp:
                 self._stamp = stamp
                 self._load(json.loads(path.read_text()) if stamp else {})  # noqa: ASYNC240
-        return self._keys.get(kid)
+
+
+class KeySet:
+    """Trusted public keys from one or more comma-separated JWKS sources (URLs or files), e.g. the
+    identity provider's key set and the services' own."""
+
+    def __init__(self, sources: str, refresh_interval: float = 30.0) -> None:
+        self.sources = [_Source(s.strip(), refresh_interval) for s in sources.split(",") if s.strip()]
+
+    async def get(self, kid: str) -> jwt.PyJWK | None:
+        for source in self.sources:
+            try:
+                await source.refresh(kid)
+            except (httpx.HTTPError, OSError, ValueError):
+                continue  # an unreachable source must not hide the keys of the others
+            if kid in source.keys:
+                return source.keys[kid]
+        return None
 
 
 class AuthError(Exception):

@@ -188,3 +188,13 @@ async def test_cors_preflight(client) -> None:
     assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
     r = await client.get("/health/live", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+async def test_key_set_from_several_sources_survives_an_unreachable_one(keys: Keys, tmp_path) -> None:
+    from services.common.auth import KeySet, verify_token
+
+    other = Keys(tmp_path)
+    keyset = KeySet(f"http://127.0.0.1:9/unreachable.json,{keys.jwks_file},{other.jwks_file}")
+    principal = await verify_token(other.token("hr", sub="h-1"), keyset, issuer=ISSUER, audience=AUDIENCE)
+    assert principal.sub == "h-1" and principal.roles == {"hr"}
+    assert await KeySet(str(keys.jwks_file)).get(other.private["kid"]) is None
