@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 from litestar import Litestar
 
 from services.common.db import utcnow
@@ -18,6 +20,12 @@ SEOUL = ZoneInfo("Asia/Seoul")
 def today() -> date:
     """The calendar day where people are (sessions are scheduled in Asia/Seoul)."""
     return utcnow().astimezone(SEOUL).date()
+
+
+def jsonb(value: Any) -> Any:
+    """A JSONB column's value: the engine's connections decode JSONB already (and take it encoded
+    as text); a bare asyncpg connection hands back the text."""
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
 def iso(ts: datetime) -> str:

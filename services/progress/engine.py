@@ -18,7 +18,7 @@ import msgspec
 
 from services.common.db import utcnow, uuid7
 from services.common.observability import request_id_var
-from services.progress.db import iso
+from services.progress.db import iso, jsonb
 from services.progress.domain.completion import (
     Attendance,
     LevelDef,
@@ -97,7 +97,7 @@ async def by_id(conn: Conn, cid: uuid.UUID) -> Curriculum | None:
     row = await conn.fetchrow("SELECT id, version, status, definition FROM curriculum_version WHERE id = $1", cid)
     if row is None:
         return None
-    parsed = parse_curriculum(row["id"], row["version"], msgspec.json.decode(row["definition"], type=CurriculumIn))
+    parsed = parse_curriculum(row["id"], row["version"], msgspec.convert(jsonb(row["definition"]), CurriculumIn))
     if row["status"] != "draft":
         _cache[cid] = parsed
     return parsed

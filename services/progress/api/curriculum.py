@@ -14,7 +14,7 @@ from services.common.auth import allow
 from services.common.errors import Problem, not_found
 from services.progress import engine
 from services.progress.api.util import wake_relay
-from services.progress.db import connect
+from services.progress.db import connect, jsonb
 from services.progress.domain.completion import check_prerequisites
 from services.progress.schemas import (
     CurriculumIn,
@@ -73,7 +73,7 @@ def summary(r: Any) -> CurriculumSummary:
 
 
 def full(r: Any) -> CurriculumOut:
-    spec = msgspec.json.decode(r["definition"], type=CurriculumIn)
+    spec = msgspec.convert(jsonb(r["definition"]), CurriculumIn)
     return CurriculumOut(
         r["id"],
         r["version"],

@@ -23,7 +23,7 @@ from services.common.auth import Principal, allow
 from services.common.errors import Problem
 from services.progress import engine
 from services.progress.api.util import wake_relay
-from services.progress.db import connect, iso
+from services.progress.db import connect, iso, jsonb
 from services.progress.schemas import PlacementIn
 
 
@@ -102,7 +102,7 @@ async def receive_placement(
                     "a result is immutable, send a new result id.",
                     result_id=result_id,
                 )
-            return Response(msgspec.json.decode(existing["response"]), status_code=200)
+            return Response(jsonb(existing["response"]), status_code=200)
         curriculum = await engine.published(conn)
         applied, detail = True, f"The learning path starts at level {data.level}."
         if created is None:

@@ -11,6 +11,7 @@ from litestar import Request, Response
 
 from services.common.auth import Principal
 from services.common.errors import Problem
+from services.progress.db import jsonb
 from services.progress.engine import Conn
 
 
@@ -50,7 +51,7 @@ async def idempotent_replay(
             "This Idempotency-Key was already used for a different request; use a new key for a new request.",
         )
     return Response(
-        msgspec.json.decode(row["body"]),
+        jsonb(row["body"]),
         status_code=row["status"],
         headers={"Idempotent-Replayed": "true"},
     )
