@@ -23,9 +23,8 @@ _KEY_LOCK = 0x43455254_4B455931
 
 async def create_key(conn: AsyncConnection, passphrase: str) -> str:
     kid, jwk, pem, _ = keydomain.new_key(passphrase)
-    await conn.execute(
-        insert(SigningKey.__table__).values(kid=kid, public_jwk=jwk, private_pkcs8=pem, created_at=utcnow())
-    )
+    table = SigningKey.__table__  # type: ignore[attr-defined]
+    await conn.execute(insert(table).values(kid=kid, public_jwk=jwk, private_pkcs8=pem, created_at=utcnow()))
     return kid
 
 

@@ -224,4 +224,3 @@ async def test_key_is_created_once_when_replicas_start_together(database_url: st
         ra = (await a.issue("official-x", level=0)).json()
         rb = await b.issue("official-x", level=0)
         assert rb.status_code == 200 and rb.json()["id"] == ra["id"]
-
