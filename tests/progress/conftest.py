@@ -81,7 +81,9 @@ class Api:
             headers["Idempotency-Key"] = key
         return await self.client.post(f"/v1/sessions/{session_id}/enrolments", json={}, headers=headers)
 
-    async def admin_enrol(self, session_id: str, official: str, reason: str | None = "late registration") -> httpx.Response:
+    async def admin_enrol(
+        self, session_id: str, official: str, reason: str | None = "late registration"
+    ) -> httpx.Response:
         body: dict[str, Any] = {"official_id": official}
         if reason:
             body["override_reason"] = reason
@@ -91,7 +93,9 @@ class Api:
         return await self.client.post("/v1/events", json={"events": events}, headers=headers or self.service)
 
 
-def event(eid: str, official: str, module: str, verb: str, at: str = "2026-04-01T10:00:00Z", score: float | None = None) -> dict[str, Any]:
+def event(
+    eid: str, official: str, module: str, verb: str, at: str = "2026-04-01T10:00:00Z", score: float | None = None
+) -> dict[str, Any]:
     e: dict[str, Any] = {"id": eid, "official_id": official, "module": module, "verb": verb, "occurred_at": at}
     if score is not None:
         e["score"] = score
@@ -116,7 +120,10 @@ async def outbox_rows(database_url: str) -> list[dict[str, Any]]:
 
     conn = await asyncpg.connect(plain_url(database_url))
     try:
-        return [dict(r) for r in await conn.fetch("SELECT destination, method, path, body::text AS body FROM outbox ORDER BY id")]
+        return [
+            dict(r)
+            for r in await conn.fetch("SELECT destination, method, path, body::text AS body FROM outbox ORDER BY id")
+        ]
     finally:
         await conn.close()
 

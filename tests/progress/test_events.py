@@ -21,7 +21,9 @@ async def test_batch_rules(api: Api, database_url: str) -> None:
     r = await api.events(batch)
     assert r.status_code == 200 and r.json() == {"accepted": 0, "duplicates": 2, "completed_levels": []}
     # same id, different content: 409 naming it, and nothing else in the batch is stored
-    r = await api.events([event("e3", "o", "L0-M2", "completed"), event("e2", "o", "L0-M1", "completed", "2026-04-02T10:00:00Z")])
+    r = await api.events(
+        [event("e3", "o", "L0-M2", "completed"), event("e2", "o", "L0-M1", "completed", "2026-04-02T10:00:00Z")]
+    )
     assert r.status_code == 409 and "e2" in r.json()["detail"]
     assert r.json()["errors"] == [{"index": 1, "id": "e2", "reason": r.json()["errors"][0]["reason"]}]
     assert await sql(database_url, "SELECT 1 FROM learning_event WHERE event_id = 'e3'") == []
@@ -129,7 +131,8 @@ async def test_failing_score_below_minimum_does_not_complete(api: Api, database_
     await api.publish()
     await api.place("low", 0)
     await api.client.post(
-        "/v1/officials/low/waivers", json={"level": 0, "target": "attendance", "reason": "remote worker"},
+        "/v1/officials/low/waivers",
+        json={"level": 0, "target": "attendance", "reason": "remote worker"},
         headers=api.admin,
     )
     r = await api.events(
@@ -152,7 +155,8 @@ async def test_failing_score_below_minimum_does_not_complete(api: Api, database_
     )
     assert r.status_code == 409
     r = await api.client.post(
-        "/v1/officials/low/waivers", json={"level": 1, "target": "module:L0-M1", "reason": "wrong level"},
+        "/v1/officials/low/waivers",
+        json={"level": 1, "target": "module:L0-M1", "reason": "wrong level"},
         headers=api.admin,
     )
     assert r.status_code == 422

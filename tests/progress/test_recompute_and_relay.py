@@ -1,0 +1,169 @@
+"""Recomputation after a republish or a voided event flags instead of revoking; the outbox relay
+delivers certificate requests to a real certification stand-in and records the serial."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from typing import Any
+
+import pytest
+from litestar import Litestar, Request, put
+from litestar.exceptions import HTTPException
+
+from services.progress.app import create_app
+from services.progress.seed import programme
+from services.progress.settings import get_settings
+from tests.progress.conftest import Api, event, outbox_rows, sql
+from tests.progress.test_events import complete_level_zero
+from tests.support import Keys, client_for, free_port, serve
+
+SERVICE = "progress"
+
+
+async def test_republish_flags_completed_levels_and_completes_newly_met(api: Api, database_url: str) -> None:
+    await api.publish()
+    await complete_level_zero(api, "rc")
+    # rc2 has everything for level 0 but the quiz
+    await api.place("rc2", 0)
+    await api.client.post(
+        "/v1/officials/rc2/waivers", json={"level": 0, "target": "attendance", "reason": "remote"}, headers=api.admin
+    )
+    await api.events([event("z1", "rc2", "L0-M1", "completed"), event("z2", "rc2", "L0-M2", "completed")])
+    assert len(await outbox_rows(database_url)) == 1
+    doc = copy.deepcopy(programme("2026.2"))
+    l0 = doc["levels"][0]["courses"][0]["modules"]
+    l0.append({"code": "L0-NEW", "title_ko": "새 모듈", "title_en": "New module", "rule": "completed"})
+    next(m for m in l0 if m["code"] == "L0-Q")["required"] = False
+    out = await api.publish(doc)
+    assert out["recomputed"] == {"officials": 2, "levels_completed": 0, "flagged": 1}
+    # rc's level 0 no longer meets the rules: flagged for an admin, still completed, no new message
+    completion = await sql(
+        database_url, "SELECT needs_review, review_reason FROM level_completion WHERE official_id = 'rc'"
+    )
+    assert completion[0]["needs_review"] is True and "L0-NEW" in completion[0]["review_reason"]
+    path = (await api.client.get("/v1/me/path", headers=api.learner("rc"))).json()
+    assert path["levels"][0]["status"] == "completed" and path["levels"][0]["needs_review"] is True
+    reviews = (await api.client.get("/v1/reviews", headers=api.admin)).json()
+    assert [r["official_id"] for r in reviews] == ["rc"]
+    r = await api.client.post("/v1/officials/rc/levels/0/review", headers=api.admin)
+    assert r.status_code == 200 and (await api.client.get("/v1/reviews", headers=api.admin)).json() == []
+    # rc2 completes once L0-NEW is done (the quiz is optional now)
+    r = await api.events([event("z3", "rc2", "L0-NEW", "completed")])
+    assert [d["level"] for d in r.json()["completed_levels"]] == [0]
+    messages = await outbox_rows(database_url)
+    assert len(messages) == 2 and json.loads(messages[1]["body"])["curriculum_version"] == "2026.2"
+    # published versions are immutable; a draft can change
+    versions = (await api.client.get("/v1/curricula", headers=api.admin)).json()
+    assert [v["status"] for v in versions] == ["published", "retired"]
+    r = await api.client.put(f"/v1/curricula/{versions[0]['id']}", json=doc, headers=api.admin)
+    assert r.status_code == 409 and r.json()["type"] == "urn:lms:problem:curriculum-immutable"
+
+
+async def test_voiding_an_event_flags_instead_of_revoking(api: Api, database_url: str) -> None:
+    await api.publish()
+    await complete_level_zero(api, "vv", prefix="vv")
+    r = await api.client.post("/v1/events/vv3/void", headers=api.admin)
+    assert r.status_code == 200 and r.json()["flagged"] == 1
+    rows = await sql(database_url, "SELECT needs_review FROM level_completion WHERE official_id = 'vv'")
+    assert rows == [{"needs_review": True}]
+    progress = await sql(database_url, "SELECT best_score FROM module_progress WHERE module_code = 'L0-Q'")
+    assert progress == []  # rebuilt from the remaining events
+    assert len(await outbox_rows(database_url)) == 1
+    assert (await api.client.post("/v1/events/nope/void", headers=api.admin)).status_code == 404
+
+
+async def test_invalid_curriculum_lists_every_problem(api: Api) -> None:
+    doc = copy.deepcopy(programme("bad"))
+    doc["levels"][1]["courses"][0]["modules"][0]["code"] = "L0-M1"  # duplicate code
+    doc["levels"][0]["courses"][0]["modules"][0]["prerequisites"] = ["L4-M1"]  # higher level
+    r = await api.client.post("/v1/curricula", json=doc, headers=api.admin)
+    assert r.status_code == 422
+    messages = [e["message"] for e in r.json()["errors"]]
+    assert any("used twice" in m for m in messages)
+    doc = copy.deepcopy(programme("bad2"))
+    doc["levels"][0]["courses"][0]["modules"][0]["prerequisites"] = ["L4-M1"]
+    r = await api.client.post("/v1/curricula", json=doc, headers=api.admin)
+    assert r.status_code == 422 and "higher level" in r.json()["errors"][0]["message"]
+    assert (await api.client.post("/v1/curricula", json=programme("ok"), headers=api.learner("x"))).status_code == 403
+
+
+class Certification:
+    """A stand-in for the certification service: PUT certificate, 201 then 200, or a set status."""
+
+    def __init__(self, keys: Keys) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.status = 201
+        self.issued: dict[str, dict[str, str]] = {}
+
+        @put("/v1/officials/{official:str}/levels/{level:int}/certificate", opt={"public": True})
+        async def certificate(official: str, level: int, request: Request[Any, Any, Any]) -> Any:
+            self.calls.append(
+                {
+                    "path": request.url.path,
+                    "body": await request.json(),
+                    "auth": request.headers.get("authorization", ""),
+                }
+            )
+            if self.status >= 400:
+                raise HTTPException(status_code=self.status, detail="told to fail")
+            key = f"{official}/{level}"
+            if key not in self.issued:
+                self.issued[key] = {"id": str(uuid.uuid4()), "serial": f"LMS-2026-{len(self.issued) + 1:06d}-3"}
+            from litestar import Response
+
+            return Response(self.issued[key], status_code=201 if len(self.calls) == 1 else 200)
+
+        self.app = Litestar([certificate])
+
+
+async def wait_for(check: Any, seconds: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("status", [201, 409])
+async def test_relay_delivers_and_records_serial(
+    database_url: str, keys: Keys, status: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert = Certification(keys)
+    cert.status = status
+    port = free_port()
+    monkeypatch.setenv("LMS_CERTIFICATION_URL", f"http://127.0.0.1:{port}")
+    settings = get_settings(database_url=database_url, relay_enabled=True, relay_poll_seconds=0.05)
+    async with serve(cert.app, port), client_for(create_app(settings)) as client:
+        api = Api(client, keys)
+        await api.publish()
+        await complete_level_zero(api, "rl")
+        if status == 201:
+            rows = await wait_for(
+                lambda: sql(
+                    database_url,
+                    "SELECT certificate_serial, certificate_id FROM level_completion "
+                    "WHERE certificate_serial IS NOT NULL",
+                )
+            )
+            assert rows[0]["certificate_serial"] == cert.issued["rl/0"]["serial"]
+            assert str(rows[0]["certificate_id"]) == cert.issued["rl/0"]["id"]
+            assert cert.calls[0]["path"] == "/v1/officials/rl/levels/0/certificate"
+            assert cert.calls[0]["auth"].startswith("Bearer ")
+            path = (await client.get("/v1/me/path", headers=api.learner("rl"))).json()
+            assert path["certificates"][0]["serial"] == cert.issued["rl/0"]["serial"]
+            delivered = await sql(database_url, "SELECT delivered_at FROM outbox")
+            assert delivered[0]["delivered_at"] is not None
+        else:
+            dead = await wait_for(
+                lambda: sql(database_url, "SELECT dead_at, last_error FROM outbox WHERE dead_at IS NOT NULL")
+            )
+            assert "409" in dead[0]["last_error"]
+            assert (await sql(database_url, "SELECT certificate_serial FROM level_completion"))[0][
+                "certificate_serial"
+            ] is None
