@@ -19,9 +19,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    LMS_DATA_DIR=/tmp/lms \
+    LMS_DATA_DIR=/var/lib/lms \
     LMS_HOST=0.0.0.0
-RUN groupadd --system --gid 10001 lms && useradd --system --uid 10001 --gid lms --no-create-home lms
+RUN groupadd --system --gid 10001 lms && useradd --system --uid 10001 --gid lms --no-create-home lms \
+    && mkdir -p /var/lib/lms/keys && chown -R 10001:10001 /var/lib/lms
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src/alembic.ini ./

@@ -24,6 +24,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 LOCK = ROOT / "requirements.lock"
 BENCH_LOCK = ROOT / "requirements-bench.lock"  # a superset of LOCK with the benchmark extras
 STAMP = VENV / ".lms-installed"
+DEPLOY_VENV = ROOT / ".venv-deploy"  # validation tools (checkov, ...) pin versions our app cannot share
+DEPLOY_LOCK = ROOT / "deploy" / "tools" / "requirements.lock"
 
 
 def run(*cmd: str | Path) -> int:
@@ -70,7 +72,23 @@ def test(args: list[str]) -> int:
     if code == 5:
         print("pytest collected no tests: that is a failure.", file=sys.stderr)
         return 1
-    return code
+    if code != 0 or args:
+        return code
+    print("== deployment checks", flush=True)
+    return deploy_check()
+
+
+def deploy_check() -> int:
+    """kubectl kustomize, kubernetes-validate, checkov, hadolint and yamllint (deploy/tools/check.py)."""
+    stamp = DEPLOY_VENV / ".installed"
+    wanted = hashlib.sha256(DEPLOY_LOCK.read_bytes()).hexdigest()
+    if not (stamp.exists() and stamp.read_text() == wanted):
+        venv.EnvBuilder(with_pip=True, clear=True).create(DEPLOY_VENV)
+        pip = [DEPLOY_VENV / BIN.name / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        if run(*pip, "--require-hashes", "-r", DEPLOY_LOCK) != 0:
+            return 1
+        stamp.write_text(wanted)
+    return run(DEPLOY_VENV / BIN.name / "python", ROOT / "deploy" / "tools" / "check.py")
 
 
 def main() -> int:
