@@ -13,6 +13,7 @@ from services.progress.api.intake import receive_placement
 from services.progress.api.reports import ReportController
 from services.progress.api.sessions import EnrolmentController, SessionController
 from services.progress.api.xapi import XapiController
+from services.progress.db import close_pool, open_pool
 from services.progress.models import Outbox
 from services.progress.relay import certificate_sender
 from services.progress.settings import Settings, get_settings
@@ -40,5 +41,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         outbox=Outbox,
         peers=("certification",),
         relay_sender=certificate_sender,
+        on_startup=[open_pool],
+        on_shutdown=[close_pool],
     )
     return build_app(settings, spec)

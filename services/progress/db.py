@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 from litestar import Litestar
 
-from services.common.db import utcnow
+from services.common.db import plain_url, utcnow
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -32,14 +32,30 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+async def open_pool(app: Litestar) -> None:
+    """A plain asyncpg pool on the engine's database for this service's explicit SQL: no ORM
+    layer and no pre-ping round trip per checkout on the hot paths (startup hook)."""
+    settings = app.state.settings
+    app.state.pg = await asyncpg.create_pool(
+        plain_url(app.state.engine.url),
+        min_size=1,
+        max_size=settings.db_pool_size + settings.db_max_overflow,
+        server_settings={"timezone": "UTC"},
+    )
+
+
+async def close_pool(app: Litestar) -> None:
+    pool = getattr(app.state, "pg", None)
+    if pool is not None:
+        await pool.close()
+
+
 @asynccontextmanager
 async def connect(app: Litestar, *, transaction: bool = True) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    """An asyncpg connection from the engine's pool, inside a transaction unless told otherwise.
+    """A connection from the service's asyncpg pool, inside a transaction unless told otherwise.
 
     The transaction commits when the block exits normally and rolls back on any exception."""
-    async with app.state.engine.connect() as sa_conn:
-        raw = await sa_conn.get_raw_connection()
-        conn: asyncpg.Connection[asyncpg.Record] = raw.driver_connection
+    async with app.state.pg.acquire() as conn:
         if not transaction:
             yield conn
             return
