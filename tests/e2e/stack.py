@@ -61,7 +61,7 @@ class Stack:
     def start(self, service: str, port: int | None = None, wait: bool = True) -> subprocess.Popen[bytes]:
         """Start one process of ``service`` (another replica when ``port`` differs)."""
         port = port or self.ports[service]
-        log = open(self.log_dir / f"{service}-{port}.log", "ab")  # noqa: SIM115 (owned by the process)
+        log = open(self.log_dir / f"{service}-{port}.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", service, "--port", str(port)],
             env=self.env(service),
@@ -122,13 +122,13 @@ async def provision(admin: str, keys: Keys, log_dir: Path, seed: bool = True) ->
     return Stack(keys=keys, urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir)
 
 
-async def eventually(check, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+async def eventually(check, within: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
     """Poll ``await check()`` until it returns something truthy; return that value."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = await check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+            raise AssertionError(f"condition not met within {within}s (last value {value!r})")
         await asyncio.sleep(interval)
