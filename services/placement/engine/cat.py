@@ -24,6 +24,7 @@ from services.placement.engine.stopper import CutStopper, level_of
 
 @dataclass(frozen=True)
 class TestConfig:
+    __test__ = False  # not a pytest test class
     cuts: tuple[float, ...] = (-1.5, -0.5, 0.5, 1.5)
     min_items: int = 8
     max_items: int = 30
@@ -132,6 +133,8 @@ class Bank:
 class TestState:
     """What one examinee has been given: item indices, whether each was scored, and the answers
     (1 right, 0 wrong) in order."""
+
+    __test__ = False
 
     items: list[int] = field(default_factory=list)
     scored: list[bool] = field(default_factory=list)

@@ -1,0 +1,209 @@
+"""Admin statistics, calibration over HTTP on simulated responses, pretest items in live
+sessions, the seed bank and the simulate command."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import numpy as np
+from click.testing import CliRunner
+
+from services.common.db import plain_url
+from services.placement.cli import cli
+from services.placement.engine.model import prob
+from services.placement.seed import seed, seed_rows
+from tests.placement.conftest import DOMAIN_NAMES, bank_rows, finish, learner, load_bank, make_app
+from tests.support import Keys, client_for
+
+SERVICE = "placement"
+
+
+async def test_stats_exposure_lengths_and_levels(client, bank, keys: Keys) -> None:
+    for k in range(3):
+        await finish(client, learner(keys, f"stat-{k}"), bank, right=k != 1)
+    await client.post("/v1/sessions", headers=learner(keys, "stat-open"))
+    stats = (await client.get("/v1/admin/stats", headers=keys.headers("admin"))).json()
+    assert stats["sessions_started"] == 4 and stats["sessions_completed"] == 3
+    assert sum(d["count"] for d in stats["level_distribution"]) == 3
+    assert sum(d["count"] for d in stats["length_distribution"]) == 3
+    assert all(3 <= d["value"] <= 5 for d in stats["length_distribution"])
+    used = [i for i in stats["items"] if i["administered"]]
+    assert used and all(i["exposure_rate"] == round(i["administered"] / 4, 4) for i in used)
+    assert stats["max_exposure_rate"] == max(i["exposure_rate"] for i in stats["items"])
+    assert sum(i["answered"] for i in stats["items"]) >= 9
+    assert (await client.get("/v1/admin/stats", headers=learner(keys, "x"))).status_code == 403
+
+
+async def test_pretest_items_served_unscored(database_url: str, keys: Keys) -> None:
+    async with client_for(make_app(database_url, min_items=3, max_items=4, pretest_rate=0.95, pretest_max=1)) as c:
+        bank = await load_bank(c, keys, bank_rows(per_domain=4, pretest=1))
+        reply = await finish(c, learner(keys, "pre-1"), bank)
+        result = (await c.get(f"/v1/results/{reply['result']['id']}", headers=keys.headers("admin"))).json()
+    pretest_codes = {f"T-{d}-004" for d in range(5)}
+    used = [(i["code"], i["scored"]) for i in result["items"]]
+    assert any(code in pretest_codes and not scored for code, scored in used), used
+    assert all(scored for code, scored in used if code not in pretest_codes)
+    assert result["length"] == sum(1 for _, scored in used if scored)
+
+
+async def test_calibration_run_review_and_publish(client, keys: Keys, database_url: str) -> None:
+    admin = keys.headers("admin", sub="calibrator")
+    rng = np.random.default_rng(5)
+    true_a = rng.uniform(0.8, 2.0, 10)
+    true_b = rng.normal(0, 0.8, 10)
+    rows = [
+        {
+            "code": f"CAL-{k}",
+            "domain": DOMAIN_NAMES[k % 5],
+            "a": 1.0,
+            "b": 0.0,
+            "stem": f"Item {k}",
+            "options": ["x", "y"],
+            "answer": 0,
+            "status": "pretest" if k == 9 else "active",
+        }
+        for k in range(10)
+    ]
+    assert (await client.post("/v1/items/import", json=rows, headers=admin)).status_code == 200
+    assert (await client.post("/v1/bank/versions", headers=admin)).status_code == 201
+    r = await client.post("/v1/calibrations", headers=admin)
+    assert r.status_code == 409 and r.json()["type"] == "urn:lms:problem:no-responses"
+    # simulated officials answered every item: write their sessions and responses directly
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        version = await conn.fetchval("SELECT id FROM bank_version WHERE active")
+        items = await conn.fetch("SELECT idx, item_id, code FROM version_item WHERE version_id = $1", version)
+        order = {r["code"]: r for r in items}
+        people = 2000
+        theta = rng.standard_normal(people)
+        p = prob(theta[:, None], true_a[None, :], true_b[None, :], np.zeros((1, 10)))
+        u = rng.random(p.shape) < p
+        now = datetime.now(UTC)
+        sessions, responses = [], []
+        for person in range(people):
+            sid = uuid.uuid4()
+            sessions.append(
+                (sid, f"sim-{person}", "", "", version, "completed", "{}", [], [], [], False, 0.0, 1.0, now, now)
+            )
+            for k in range(10):
+                row = order[f"CAL-{k}"]
+                responses.append(
+                    (sid, k + 1, version, row["idx"], row["item_id"], 0, bool(u[person, k]), k != 9, now, "{}")
+                )
+        await conn.copy_records_to_table(
+            "diagnostic_session",
+            records=sessions,
+            columns=[
+                "id",
+                "official_id",
+                "official_name",
+                "official_org",
+                "version_id",
+                "status",
+                "config",
+                "items",
+                "scored",
+                "responses",
+                "current_pretest",
+                "theta",
+                "se",
+                "started_at",
+                "last_activity_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "response",
+            records=responses,
+            columns=[
+                "session_id",
+                "position",
+                "version_id",
+                "idx",
+                "item_id",
+                "choice",
+                "correct",
+                "scored",
+                "answered_at",
+                "reply",
+            ],
+        )
+    finally:
+        await conn.close()
+    r = await client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=admin)
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert run["status"] == "draft" and run["responses"] == 20000 and run["examinees"] == 2000
+    by_code = {i["code"]: i for i in run["items"]}
+    est_a = np.array([by_code[f"CAL-{k}"]["new"]["a"] for k in range(10)])
+    est_b = np.array([by_code[f"CAL-{k}"]["new"]["b"] for k in range(10)])
+    assert np.abs(est_a - true_a).max() < 0.35 and np.abs(est_b - true_b).max() < 0.25
+    assert all(i["old"] == {"a": 1.0, "b": 0.0, "c": 0.0} for i in run["items"])
+    assert all(i["fit_chi2"] is not None and i["standard_errors"]["b"] > 0 for i in run["items"])
+    # nothing changes until it is published
+    assert (await client.get(f"/v1/calibrations/{run['id']}", headers=admin)).json()["status"] == "draft"
+    listed = (await client.get("/v1/items", headers=admin)).json()["items"]
+    assert all(i["a"] == 1.0 for i in listed)
+    published = await client.post(f"/v1/calibrations/{run['id']}/publish", headers=admin)
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    assert published.json()["published_version"] == 2 and published.json()["bank_version"] == 2
+    again = await client.post(f"/v1/calibrations/{run['id']}/publish", headers=admin)
+    assert again.json()["published_version"] == 2
+    items = {i["code"]: i for i in (await client.get("/v1/items", headers=admin)).json()["items"]}
+    assert items["CAL-3"]["calibrated"] is True and items["CAL-3"]["a"] == by_code["CAL-3"]["new"]["a"]
+    assert items["CAL-9"]["status"] == "active"  # the pretest item graduated
+    version = (await client.get("/v1/bank/versions/2", headers=admin)).json()
+    assert version["active"] and version["calibrated"]
+    assert (await client.post("/v1/calibrations", headers=learner(keys, "l"))).status_code == 403
+
+
+async def test_seed_is_idempotent(database_url: str, keys: Keys) -> None:
+    rows = seed_rows()
+    assert len(rows) >= 120 and {r["domain"] for r in rows} == set(DOMAIN_NAMES)
+    assert all(isinstance(r["stem"], dict) and r["stem"]["ko"] and r["stem"]["en"] for r in rows)
+    assert not any(r["calibrated"] for r in rows)
+    first = await seed(database_url)
+    assert f"{len(rows)} of {len(rows)} items added" in first and "not yet calibrated" in first
+    second = await seed(database_url)
+    assert f"0 of {len(rows)} items added" in second
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM item") == len(rows)
+        assert await conn.fetchval("SELECT count(*) FROM bank_version") == 1
+        assert await conn.fetchval("SELECT calibrated FROM bank_version WHERE active") is False
+    finally:
+        await conn.close()
+    async with client_for(make_app(database_url)) as c:
+        r = await c.post("/v1/sessions", headers=learner(keys, "seeded"))
+        assert r.status_code == 201 and r.json()["current_item"]["stem"]["ko"]
+
+
+def test_simulate_command(tmp_path) -> None:
+    runner = CliRunner()
+    bank_file = tmp_path / "bank.json"
+    made = runner.invoke(cli, ["synth-bank", "--items", "150", "--model", "2pl", "--out", str(bank_file)])
+    assert made.exit_code == 0, made.output
+    r = runner.invoke(cli, ["simulate", "--bank", str(bank_file), "--examinees", "60", "--seed", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    figures = json.loads(r.output)
+    for key in (
+        "exact_level_accuracy",
+        "within_one_level_accuracy",
+        "mean_length",
+        "p95_length",
+        "ability_rmse",
+        "max_exposure_rate",
+        "step_p50_us",
+    ):
+        assert key in figures
+    assert figures["examinees"] == 60 and 0 <= figures["exact_level_accuracy"] <= 1
+    same = runner.invoke(cli, ["simulate", "--bank", str(bank_file), "--examinees", "60", "--seed", "3", "--json"])
+    assert json.loads(same.output)["mean_length"] == figures["mean_length"]  # reproducible by seed
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps([{"code": "x", "domain": "nope", "a": -1, "b": 0, "stem": "s", "options": ["a"], "answer": 0}])
+    )
+    r = runner.invoke(cli, ["simulate", "--bank", str(bad), "--examinees", "5"])
+    assert r.exit_code != 0 and "row 1" in r.output

@@ -1,0 +1,230 @@
+"""The engine's strategies, each on its own (pure numpy, no I/O)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.placement.engine.calibration import calibrate
+from services.placement.engine.cat import Bank, TestConfig, TestState, step
+from services.placement.engine.content import allowed_domains, uncovered
+from services.placement.engine.estimator import EAPEstimator
+from services.placement.engine.exposure import eligible, randomesque
+from services.placement.engine.model import fisher_information, kl_between, prob
+from services.placement.engine.simulate import simulate, synthetic_bank
+from services.placement.engine.stopper import ABOVE, BELOW, UNDECIDED, CutStopper, level_of
+
+CUTS = (-1.5, -0.5, 0.5, 1.5)
+
+
+def small_bank(n: int = 100, seed: int = 0, pretest: int = 0) -> Bank:
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.8, 2.0, n)
+    b = rng.normal(0, 1.2, n)
+    c = rng.uniform(0, 0.2, n)
+    pre = np.zeros(n, dtype=bool)
+    pre[n - pretest :] = True
+    return Bank(a, b, c, np.arange(n) % 5, tuple("abcde"), pre)
+
+
+def test_probability_and_information_are_finite_at_extremes() -> None:
+    a, b, c = np.array([6.0, 0.2, 1.0]), np.array([-10.0, 10.0, 0.0]), np.array([0.0, 0.3, 0.1])
+    for theta in (-50.0, -5.0, 0.0, 5.0, 50.0):
+        p = prob(theta, a, b, c)
+        assert np.all((p > 0) & (p < 1))
+        info = fisher_information(theta, a, b, c)
+        assert np.all(np.isfinite(info)) and np.all(info >= 0)
+        assert np.all(np.isfinite(kl_between(theta + 0.3, theta - 0.3, a, b, c)))
+    # 3PL lower asymptote and 2PL at b
+    assert prob(-50.0, a, b, c)[1] == pytest.approx(0.3, abs=1e-4)
+    assert prob(0.0, np.array([1.0]), np.array([0.0]), np.array([0.0]))[0] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("answer", [0, 1])
+def test_eap_is_finite_for_all_wrong_and_all_right(answer: int) -> None:
+    est = EAPEstimator()
+    n = 30
+    a, b, c = np.full(n, 2.5), np.linspace(-3, 3, n), np.zeros(n)
+    result = est.estimate(est.log_likelihood(a, b, c, np.full(n, answer)))
+    assert np.isfinite(result.theta) and np.isfinite(result.se) and result.se > 0
+    assert not np.any(np.isnan(result.log_posterior))
+    assert (result.theta > 1.5) if answer else (result.theta < -1.5)
+    assert abs(result.theta) < 5
+
+
+def test_eap_without_responses_is_the_prior_and_incremental_matches_batch() -> None:
+    est = EAPEstimator(prior_mean=0.5, prior_sd=0.8)
+    prior = est.estimate(np.zeros_like(est.grid))
+    assert prior.theta == pytest.approx(0.5, abs=1e-3) and prior.se == pytest.approx(0.8, abs=1e-2)
+    a, b, c, u = np.array([1.2, 0.7, 2.0]), np.array([0.0, 1.0, -1.0]), np.array([0.1, 0.0, 0.2]), np.array([1, 0, 1])
+    loglik = np.zeros_like(est.grid)
+    for i in range(3):
+        loglik = est.add(loglik, a[i], b[i], c[i], int(u[i]))
+    assert np.allclose(loglik, est.log_likelihood(a, b, c, u))
+    with pytest.raises(ValueError):
+        EAPEstimator(prior_sd=0)
+
+
+def test_eligibility_and_randomesque() -> None:
+    counts = np.array([0, 30, 10, 25])
+    assert eligible(counts, sessions=100, r_max=0.25).tolist() == [True, False, True, False]
+    assert eligible(counts, sessions=10, r_max=0.25, warmup=200).tolist() == [True, True, True, True]
+    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    mask = np.array([False, True, True, True, True])
+    rng = np.random.default_rng(0)
+    assert randomesque(scores, mask, 1, rng) == 1
+    picks = {randomesque(scores, mask, 3, rng) for _ in range(200)}
+    assert picks == {1, 2, 3}
+    assert randomesque(scores, np.zeros(5, dtype=bool), 3, rng) == -1
+
+
+def test_selection_respects_exposure() -> None:
+    bank = small_bank()
+    cfg = TestConfig(randomesque_items=0, kl_items=0, pretest_rate=0)
+    state = TestState()
+    free = step(bank, cfg, state, np.zeros(len(bank), dtype=np.int64), 1000, np.random.default_rng(1))
+    assert free.item is not None
+    counts = np.zeros(len(bank), dtype=np.int64)
+    counts[free.item] = 300  # over 0.25 of 1000 sessions
+    limited = step(bank, cfg, state, counts, 1000, np.random.default_rng(1))
+    assert limited.item is not None and limited.item != free.item
+
+
+def test_content_balancing_largest_deficit_first() -> None:
+    targets = np.full(5, 0.2)
+    given = np.array([2, 2, 0, 1, 2])
+    allowed = allowed_domains(given, targets, np.ones(5, dtype=bool))
+    assert allowed.tolist() == [False, False, True, False, False]
+    # a domain without available items is skipped
+    allowed = allowed_domains(given, targets, np.array([True, True, False, True, True]))
+    assert allowed.tolist() == [False, False, False, True, False]
+    assert uncovered(given, targets) == 1
+    bank = small_bank()
+    cfg = TestConfig(randomesque_items=0, pretest_rate=0)
+    items = [i for i in range(len(bank)) if bank.domain[i] in (0, 1)][:4]
+    state = TestState(items=items, scored=[True] * 4, responses=[1, 0, 1, 0])
+    nxt = step(bank, cfg, state, rng=np.random.default_rng(0))
+    assert nxt.item is not None and bank.domain[nxt.item] in (2, 3, 4)
+
+
+def test_every_domain_before_stopping() -> None:
+    bank = small_bank()
+    cfg = TestConfig(min_items=2, max_items=30, pretest_rate=0)
+    hard = [i for i in np.argsort(-bank.b) if bank.domain[i] == 0][:6]
+    state = TestState(items=list(hard), scored=[True] * 6, responses=[1] * 6)
+    s = step(bank, cfg, state, rng=np.random.default_rng(0))
+    assert not s.done and s.item is not None and bank.domain[s.item] != 0
+
+
+def test_sprt_decisions_and_levels() -> None:
+    stopper = CutStopper(CUTS, 0.3, 0.05, 0.05)
+    assert stopper.upper == pytest.approx(np.log(19)) and stopper.lower == pytest.approx(-np.log(19))
+    dec = stopper.decisions(np.array([5.0, 5.0, -5.0, -5.0]))
+    assert dec.tolist() == [ABOVE, ABOVE, BELOW, BELOW]
+    assert stopper.decided_level(dec) == 2
+    assert stopper.decided_level(stopper.decisions(np.array([-5.0, -5.0, -5.0, -5.0]))) == 0
+    assert stopper.decided_level(stopper.decisions(np.array([5.0, 5.0, 5.0, 5.0]))) == 4
+    undecided = stopper.decisions(np.array([5.0, 0.5, -5.0, -5.0]))
+    assert undecided.tolist()[1] == UNDECIDED and stopper.decided_level(undecided) is None
+    assert level_of(np.array([-2.0, -1.5, 0.0, 0.49, 0.5, 3.0]), CUTS).tolist() == [0, 1, 2, 2, 3, 4]
+    with pytest.raises(ValueError):
+        CutStopper(CUTS, rule="bogus")
+
+
+@pytest.mark.parametrize("rule", ["sprt", "glr"])
+def test_stop_decides_a_clear_level_and_max_length_uses_posterior(rule: str) -> None:
+    bank = synthetic_bank(500, seed=3)
+    cfg = TestConfig(stop_rule=rule, pretest_rate=0, randomesque_items=0)
+    rng = np.random.default_rng(5)
+    # an examinee far above the top cut: answers right with certainty
+    state = TestState()
+    for _ in range(cfg.max_items):
+        s = step(bank, cfg, state, rng=rng)
+        if s.done:
+            break
+        assert s.item is not None
+        state.items.append(s.item)
+        state.scored.append(True)
+        state.responses.append(1)
+    assert s.done and s.reason == rule and s.level == 4 and s.n_scored >= cfg.min_items
+    # a coin-flipping examinee at a cut runs to the maximum, then takes the most probable level
+    capped = TestConfig(stop_rule=rule, pretest_rate=0, max_items=10, min_items=8)
+    state = TestState()
+    while True:
+        s = step(bank, capped, state, rng=rng)
+        if s.done:
+            break
+        assert s.item is not None
+        state.items.append(s.item)
+        state.scored.append(True)
+        state.responses.append(len(state.items) % 2)
+    if s.reason == "max-length":
+        assert s.level == int(np.argmax(s.level_probs))
+    assert s.n_scored <= 10 and abs(sum(s.level_probs) - 1) < 1e-9
+
+
+def test_pretest_items_are_given_but_not_scored() -> None:
+    bank = small_bank(pretest=10)
+    cfg = TestConfig(pretest_rate=0.99, pretest_max=2, randomesque_items=0)
+    rng = np.random.default_rng(2)
+    first = step(bank, cfg, TestState(), rng=rng)
+    assert first.item is not None and not first.pretest  # never as the first item
+    state = TestState(items=[first.item], scored=[True], responses=[1])
+    nxt = step(bank, cfg, state, rng=rng)
+    assert nxt.pretest and nxt.item is not None and bank.pretest[nxt.item]
+    with_pretest = TestState(items=[first.item, nxt.item], scored=[True, False], responses=[1, 0])
+    again = step(bank, cfg, with_pretest, rng=rng)
+    assert again.theta == pytest.approx(nxt.theta) and again.n_scored == 1
+    # at most pretest_max pretest items
+    pre = [int(i) for i in np.flatnonzero(bank.pretest)[:2]]
+    full = TestState(items=[first.item, *pre], scored=[True, False, False], responses=[1, 0, 0])
+    assert not step(bank, cfg, full, rng=rng).pretest
+
+
+def test_first_items_are_randomesque_then_deterministic() -> None:
+    bank = small_bank(200)
+    cfg = TestConfig(pretest_rate=0, randomesque_items=1, randomesque_k=5)
+    firsts = {step(bank, cfg, TestState(), rng=np.random.default_rng(s)).item for s in range(40)}
+    assert 2 <= len(firsts) <= 5
+    state = TestState(items=[0], scored=[True], responses=[1])
+    seconds = {step(bank, cfg, state, rng=np.random.default_rng(s)).item for s in range(10)}
+    assert len(seconds) == 1
+
+
+def test_simulation_holds_exposure_and_places_sensibly() -> None:
+    bank = synthetic_bank(300, seed=11)
+    report = simulate(bank, TestConfig(pretest_rate=0), 200, seed=4)
+    assert report.max_exposure <= 0.25 + 1e-9
+    assert report.exact_accuracy > 0.6 and report.within_one_accuracy > 0.95
+    assert 8 <= report.mean_length <= 30
+
+
+def _simulated_responses(a, b, c, people: int, seed: int, answered: float):
+    rng = np.random.default_rng(seed)
+    theta = rng.standard_normal(people)
+    p = prob(theta[:, None], a[None, :], b[None, :], c[None, :])
+    u = (rng.random(p.shape) < p).astype(float)
+    seen = rng.random(p.shape) < answered
+    return u, seen
+
+
+def test_calibration_recovers_2pl_from_a_sparse_matrix() -> None:
+    rng = np.random.default_rng(21)
+    n = 30
+    a, b = rng.uniform(0.7, 2.2, n), rng.normal(0, 1, n)
+    u, seen = _simulated_responses(a, b, np.zeros(n), 3000, 22, answered=0.35)
+    cal = calibrate(u, seen)
+    assert cal.converged and np.all(np.isfinite(cal.a)) and np.all(np.isfinite(cal.b))
+    assert np.abs(cal.a - a).mean() < 0.15 and np.abs(cal.b - b).mean() < 0.12
+    assert np.corrcoef(cal.b, b)[0, 1] > 0.98 and np.corrcoef(cal.a, a)[0, 1] > 0.9
+    assert np.all(cal.se_a > 0) and np.all(cal.df >= 1)
+
+
+def test_calibration_3pl_with_prior_on_c() -> None:
+    rng = np.random.default_rng(31)
+    n = 20
+    a, b, c = rng.uniform(0.9, 2.0, n), rng.normal(0, 0.8, n), rng.uniform(0.1, 0.25, n)
+    u, seen = _simulated_responses(a, b, c, 3000, 32, answered=1.0)
+    cal = calibrate(u, seen, three_pl=True)
+    assert np.all((cal.c >= 0) & (cal.c < 0.5))
+    assert np.abs(cal.b - b).mean() < 0.2 and np.abs(cal.c - c).mean() < 0.07 and np.abs(cal.a - a).mean() < 0.25
