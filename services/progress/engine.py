@@ -1,4 +1,3 @@
-# ruff: noqa: S608  (SQL is assembled from constant fragments only; every value is a bound parameter)
 """The service layer between HTTP and the pure completion rules: loads what the rules need for a
 set of officials in a few set-based queries, applies the outcome (completions, the next current
 level, review flags) and writes the certificate request to the outbox in the same transaction."""
@@ -130,52 +129,69 @@ def progress_from_row(r: Any) -> ModuleProgress:
     return ModuleProgress(r["started_at"], r["completed_at"], r["passed_at"], r["best_score"], r["attended_at"])
 
 
+class _State(msgspec.Struct, array_like=True):
+    id: str
+    name: str
+    org: str
+    placed_level: int
+    current_level: int
+    progress: list[tuple[str, datetime | None, datetime | None, datetime | None, float | None, datetime | None]]
+    attendance: list[tuple[int, int, int, int, int, date | None]]
+    waivers: list[tuple[int, str, datetime]]
+    completions: list[tuple[int, datetime, str, uuid.UUID | None, str | None, bool]]
+
+
+_states = msgspec.json.Decoder(list[_State])
+
+STATE_SQL = """
+SELECT coalesce(json_agg(json_build_array(
+    o.id, o.name, o.org, o.placed_level, o.current_level,
+    (SELECT coalesce(json_agg(json_build_array(p.module_code, p.started_at, p.completed_at, p.passed_at,
+                                               p.best_score, p.attended_at)), '[]')
+     FROM module_progress p WHERE p.official_id = o.id),
+    (SELECT coalesce(json_agg(json_build_array(x.level, x.days, x.present, x.late, x.excused, x.last_attended)), '[]')
+     FROM (SELECT e.level, cardinality(s.days) AS days,
+                  count(a.day) FILTER (WHERE a.status = 'present') AS present,
+                  count(a.day) FILTER (WHERE a.status = 'late') AS late,
+                  count(a.day) FILTER (WHERE a.status = 'excused') AS excused,
+                  max(a.day) FILTER (WHERE a.status IN ('present', 'late')) AS last_attended
+           FROM enrolment e
+           JOIN cohort_session s ON s.id = e.session_id
+           LEFT JOIN attendance a ON a.session_id = e.session_id AND a.official_id = e.official_id
+           WHERE e.official_id = o.id AND e.status = 'enrolled'
+           GROUP BY e.id, e.level, s.days) AS x),
+    (SELECT coalesce(json_agg(json_build_array(w.level, w.target, w.created_at)), '[]')
+     FROM waiver w WHERE w.official_id = o.id),
+    (SELECT coalesce(json_agg(json_build_array(c.level, c.completed_at, c.curriculum_version, c.certificate_id,
+                                               c.certificate_serial, c.needs_review)), '[]')
+     FROM level_completion c WHERE c.official_id = o.id)
+) ORDER BY o.id), '[]')::text
+FROM (SELECT * FROM official WHERE id = ANY($1::text[]) ORDER BY id {lock}) AS o
+"""
+
+
 async def load_states(conn: Conn, official_ids: list[str], *, lock: bool) -> dict[str, OfficialState]:
-    """Everything the rules need for ``official_ids`` in five queries (rows locked if ``lock``)."""
-    ids = sorted(set(official_ids))
-    rows = await conn.fetch(
-        "SELECT id, name, org, placed_level, current_level FROM official WHERE id = ANY($1::text[]) ORDER BY id"
-        + (" FOR UPDATE" if lock else ""),
-        ids,
-    )
-    states = {r["id"]: OfficialState(r["id"], r["name"], r["org"], r["placed_level"], r["current_level"]) for r in rows}
-    if not states:
-        return states
-    known = list(states)
-    for r in await conn.fetch(
-        "SELECT official_id, module_code, started_at, completed_at, passed_at, best_score, attended_at "
-        "FROM module_progress WHERE official_id = ANY($1::text[])",
-        known,
-    ):
-        states[r["official_id"]].progress[r["module_code"]] = progress_from_row(r)
-    for r in await conn.fetch(
-        """
-        SELECT e.official_id, e.level, cardinality(s.days) AS days,
-               count(a.day) FILTER (WHERE a.status = 'present') AS present,
-               count(a.day) FILTER (WHERE a.status = 'late') AS late,
-               count(a.day) FILTER (WHERE a.status = 'excused') AS excused,
-               max(a.day) FILTER (WHERE a.status IN ('present', 'late')) AS last_attended
-        FROM enrolment e
-        JOIN cohort_session s ON s.id = e.session_id
-        LEFT JOIN attendance a ON a.session_id = e.session_id AND a.official_id = e.official_id
-        WHERE e.official_id = ANY($1::text[]) AND e.status = 'enrolled'
-        GROUP BY e.id, e.official_id, e.level, s.days
-        """,
-        known,
-    ):
-        states[r["official_id"]].attendance[r["level"]] = Attendance(
-            r["days"], r["present"], r["late"], r["excused"], r["last_attended"]
-        )
-    for r in await conn.fetch(
-        "SELECT official_id, level, target, created_at FROM waiver WHERE official_id = ANY($1::text[])", known
-    ):
-        states[r["official_id"]].waivers[r["level"]][r["target"]] = r["created_at"]
-    for r in await conn.fetch(
-        "SELECT official_id, level, completed_at, curriculum_version, certificate_id, certificate_serial, "
-        "needs_review FROM level_completion WHERE official_id = ANY($1::text[])",
-        known,
-    ):
-        states[r["official_id"]].completions[r["level"]] = dict(r)
+    """Everything the rules need for ``official_ids`` in one round trip (official rows locked, in
+    id order so concurrent callers cannot deadlock, if ``lock``)."""
+    raw = await conn.fetchval(STATE_SQL.format(lock="FOR UPDATE" if lock else ""), sorted(set(official_ids)))
+    states: dict[str, OfficialState] = {}
+    for r in _states.decode(raw):
+        state = OfficialState(r.id, r.name, r.org, r.placed_level, r.current_level)
+        for code, started, completed, passed, best, attended in r.progress:
+            state.progress[code] = ModuleProgress(started, completed, passed, best, attended)
+        for level, days, present, late, excused, last in r.attendance:
+            state.attendance[level] = Attendance(days, present, late, excused, last)
+        for level, target, created in r.waivers:
+            state.waivers[level][target] = created
+        for level, completed_at, version, cid, serial, review in r.completions:
+            state.completions[level] = {
+                "completed_at": completed_at,
+                "curriculum_version": version,
+                "certificate_id": cid,
+                "certificate_serial": serial,
+                "needs_review": review,
+            }
+        states[r.id] = state
     return states
 
 
