@@ -168,7 +168,7 @@ exception_handlers: dict[Any, Any] = {
     OperationalError: _handle_db_down,
     InterfaceError: _handle_db_down,
     DBAPIError: _handle_db_down,
-    ConnectionError: _handle_db_down,
+    OSError: _handle_db_down,  # e.g. the database's socket is gone while it restarts
     Exception: _handle_crash,
 }
 
