@@ -54,6 +54,17 @@ async def test_batch_rules(api: Api, database_url: str) -> None:
     assert r.status_code == 422 and "own events" in r.json()["errors"][0]["reason"]
     r = await api.events([event("l2", "me", "L0-M1", "started")], headers=api.learner("me"))
     assert r.status_code == 200
+    # instructors record results only for officials enrolled in a session they teach
+    await api.place("taught", 0)
+    s = await api.session(0, instructor="t-9")
+    assert (await api.enrol(s["id"], "taught")).status_code == 201
+    r = await api.events(
+        [event("i1", "taught", "L0-Q", "passed", score=90), event("i2", "me", "L0-Q", "passed", score=90)],
+        headers=api.instructor("t-9"),
+    )
+    assert r.status_code == 422 and [e["id"] for e in r.json()["errors"]] == ["i2"]
+    r = await api.events([event("i1", "taught", "L0-Q", "passed", score=90)], headers=api.instructor("t-9"))
+    assert r.status_code == 200 and r.json()["accepted"] == 1
 
 
 async def test_merges_move_forward_only_in_any_order(api: Api, database_url: str) -> None:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from litestar import Controller, Request, get, put
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from services.common.auth import Principal, allow
 from services.common.errors import Problem
@@ -38,7 +38,7 @@ class AttendanceController(Controller):
         principal: Principal,
         session_id: uuid.UUID,
         day: date,
-        data: RosterIn,
+        data: JSONBody[RosterIn],
     ) -> RosterOut:
         """Record (or correct) the roster for one day: present, late, excused or absent for
         officials enrolled in the session. Changing a mark needs a ``reason`` and is audited."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post, put
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from services.common.auth import allow
 from services.common.errors import Problem, not_found
@@ -118,7 +118,7 @@ class CurriculumController(Controller):
     tags = ["curriculum"]
 
     @post("/", guards=[allow("admin")], status_code=201)
-    async def create(self, request: Request[Any, Any, Any], data: CurriculumIn) -> CurriculumOut:
+    async def create(self, request: Request[Any, Any, Any], data: JSONBody[CurriculumIn]) -> CurriculumOut:
         """Create a draft curriculum version (five levels with courses and modules)."""
         validate(data)
         async with connect(request.app) as conn:
@@ -161,7 +161,7 @@ class CurriculumController(Controller):
 
     @put("/{curriculum_id:uuid}", guards=[allow("admin")])
     async def replace(
-        self, request: Request[Any, Any, Any], curriculum_id: uuid.UUID, data: CurriculumIn
+        self, request: Request[Any, Any, Any], curriculum_id: uuid.UUID, data: JSONBody[CurriculumIn]
     ) -> CurriculumOut:
         """Replace a draft. Published and retired versions are immutable (409)."""
         validate(data)

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from services.common.auth import Principal, allow
 from services.common.errors import Problem, not_found
@@ -112,6 +112,21 @@ async def ingest(
             for i, e in enumerate(events)
             if e.module not in curriculum.modules
         ]
+        if principal.has("instructor") and not principal.has("admin", "service"):
+            taught = {
+                r["official_id"]
+                for r in await conn.fetch(
+                    "SELECT e.official_id FROM enrolment e JOIN cohort_session s ON s.id = e.session_id "
+                    "WHERE s.instructor_id = $1 AND e.status = 'enrolled' AND e.official_id = ANY($2::text[])",
+                    principal.sub,
+                    sorted({e.official_id for e in events}),
+                )
+            }
+            errors += [
+                {"index": i, "id": e.id, "reason": "instructors may only record results for officials they teach"}
+                for i, e in enumerate(events)
+                if e.official_id not in taught
+            ]
         if errors:
             errors.sort(key=lambda x: x["index"])
             raise Problem(422, "invalid-events", "No event was stored: fix every listed event.", errors=errors)
@@ -172,7 +187,9 @@ class EventController(Controller):
     tags = ["learning events"]
 
     @post("/events", guards=[allow("service", "admin", "instructor", "learner")], status_code=200)
-    async def post_events(self, request: Request[Any, Any, Any], principal: Principal, data: EventBatch) -> BatchOut:
+    async def post_events(
+        self, request: Request[Any, Any, Any], principal: Principal, data: JSONBody[EventBatch]
+    ) -> BatchOut:
         """Ingest up to 1,000 learning events (started, completed, passed, failed, attended).
         Replays of known events are no-ops; the batch is all-or-nothing."""
         return await ingest(request, principal, data.events)
@@ -209,7 +226,7 @@ class AdminOfficialController(Controller):
 
     @post("/waivers", guards=[allow("admin")], status_code=201)
     async def waive(
-        self, request: Request[Any, Any, Any], principal: Principal, official_id: str, data: WaiverIn
+        self, request: Request[Any, Any, Any], principal: Principal, official_id: str, data: JSONBody[WaiverIn]
     ) -> WaiverOut:
         """Waive a module (``module:<code>``), the attendance threshold or the final assessment of a
         level for one official, with a recorded reason; the level is re-evaluated at once."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, put
+from litestar.params import JSONBody
 
 from services.common.auth import Principal, allow
 from services.common.errors import Problem
@@ -27,7 +28,7 @@ from services.progress.db import connect, iso, jsonb
 from services.progress.schemas import PlacementIn
 
 
-def canonical(data: PlacementIn) -> str:
+def canonical(data: JSONBody[PlacementIn]) -> str:
     return engine.content_hash(
         data.official.id,
         data.official.name,
@@ -58,7 +59,7 @@ async def activity_levels(conn: engine.Conn, curriculum: engine.Curriculum | Non
 
 @put("/v1/placements/{result_id:str}", guards=[allow("service")], tags=["placement intake"])
 async def receive_placement(
-    request: Request[Any, Any, Any], principal: Principal, result_id: str, data: PlacementIn
+    request: Request[Any, Any, Any], principal: Principal, result_id: str, data: JSONBody[PlacementIn]
 ) -> Response[Any]:
     """Receive a placement result; create or update the official's learning path."""
     if not 1 <= len(result_id) <= 128:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, Parameter
 
 from services.common.auth import Principal, allow
 from services.common.db import uuid7
@@ -86,8 +86,8 @@ class SessionController(Controller):
         self,
         request: Request[Any, Any, Any],
         principal: Principal,
-        data: SessionIn,
-        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None),
+        data: JSONBody[SessionIn],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[Any]:
         """Schedule a cohort session (level, days, place, instructor, seats, waitlist limit)."""
         days = sorted(set(data.days))
@@ -172,7 +172,9 @@ class SessionController(Controller):
         return session_out(row)
 
     @patch("/{session_id:uuid}", guards=[allow("admin")])
-    async def update(self, request: Request[Any, Any, Any], session_id: uuid.UUID, data: SessionPatch) -> SessionOut:
+    async def update(
+        self, request: Request[Any, Any, Any], session_id: uuid.UUID, data: JSONBody[SessionPatch]
+    ) -> SessionOut:
         """Change a session's place, instructor, seats, waitlist limit, or open/close enrolment.
         Seats cannot drop below the officials already enrolled."""
         async with connect(request.app) as conn:
@@ -216,8 +218,8 @@ class SessionController(Controller):
         request: Request[Any, Any, Any],
         principal: Principal,
         session_id: uuid.UUID,
-        data: EnrolIn | None = None,
-        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None),
+        data: JSONBody[EnrolIn | None] = None,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[Any]:
         """Enrol in a session: a seat if one is free, else the waitlist (in arrival order).
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
@@ -285,7 +285,7 @@ class XapiController(Controller):
         self,
         request: Request[Any, Any, Any],
         principal: Principal,
-        statement_id: str | None = Parameter(query="statementId", default=None),
+        statement_id: Annotated[str | None, QueryParameter(name="statementId")] = None,
     ) -> Response[None]:
         """Store one statement under ``statementId``; 204 whether new or an identical replay."""
         headers = version_header(request)
@@ -309,8 +309,8 @@ class XapiController(Controller):
         self,
         request: Request[Any, Any, Any],
         principal: Principal,
-        statement_id: str | None = Parameter(query="statementId", default=None),
-        voided_statement_id: str | None = Parameter(query="voidedStatementId", default=None),
+        statement_id: Annotated[str | None, QueryParameter(name="statementId")] = None,
+        voided_statement_id: Annotated[str | None, QueryParameter(name="voidedStatementId")] = None,
         agent: str | None = Parameter(default=None),
         verb: str | None = Parameter(default=None),
         activity: str | None = Parameter(default=None),
