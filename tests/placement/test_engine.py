@@ -120,12 +120,12 @@ def test_sprt_decisions_and_levels() -> None:
     stopper = CutStopper(CUTS, 0.3, 0.05, 0.05)
     assert stopper.upper == pytest.approx(np.log(19)) and stopper.lower == pytest.approx(-np.log(19))
     dec = stopper.decisions(np.array([5.0, 5.0, -5.0, -5.0]))
-    assert dec.tolist() == [ABOVE, ABOVE, BELOW, BELOW]
+    assert dec == [ABOVE, ABOVE, BELOW, BELOW]
     assert stopper.decided_level(dec) == 2
     assert stopper.decided_level(stopper.decisions(np.array([-5.0, -5.0, -5.0, -5.0]))) == 0
     assert stopper.decided_level(stopper.decisions(np.array([5.0, 5.0, 5.0, 5.0]))) == 4
     undecided = stopper.decisions(np.array([5.0, 0.5, -5.0, -5.0]))
-    assert undecided.tolist()[1] == UNDECIDED and stopper.decided_level(undecided) is None
+    assert undecided[1] == UNDECIDED and stopper.decided_level(undecided) is None
     assert level_of(np.array([-2.0, -1.5, 0.0, 0.49, 0.5, 3.0]), CUTS).tolist() == [0, 1, 2, 2, 3, 4]
     with pytest.raises(ValueError):
         CutStopper(CUTS, rule="bogus")

@@ -14,11 +14,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from services.placement.engine.content import allowed_domains, uncovered
 from services.placement.engine.estimator import EAPEstimator, Estimate
 from services.placement.engine.exposure import eligible, randomesque
 from services.placement.engine.model import Array, prob_grid
-from services.placement.engine.selector import InfoSelector
+from services.placement.engine.selector import InfoSelector, Tables
 from services.placement.engine.stopper import CutStopper, level_of
 
 
@@ -69,6 +68,11 @@ class TestConfig:
     def grid_levels(self) -> NDArray[np.int64]:
         return np.asarray(level_of(self.estimator.grid, self.cuts))
 
+    @cached_property
+    def level_matrix(self) -> Array:
+        """(grid points, levels) one-hot: posterior weights @ this = probability of each level."""
+        return np.eye(len(self.cuts) + 1)[self.grid_levels]
+
     def public(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k in self.__dataclass_fields__}
 
@@ -87,36 +91,41 @@ class Bank:
     ) -> None:
         self.a, self.b, self.c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
         self.domain = np.asarray(domain, dtype=np.int64)
+        self.domain_list: list[int] = self.domain.tolist()
         self.domains = domains
         self.pretest = np.zeros(len(self.a), dtype=bool) if pretest is None else np.asarray(pretest, dtype=bool)
         self.operational = ~self.pretest
-        self._cut_kl: dict[tuple[tuple[float, ...], float], Array] = {}
-        self._targets: dict[tuple[tuple[str, float], ...], Array] = {}
-        self._tables: dict[tuple[object, ...], tuple[Array, Array, Array, Array]] = {}
+        self.domain_masks = (
+            np.stack([self.domain == d for d in range(len(domains))])
+            if domains
+            else np.zeros((0, len(self.a)), dtype=bool)
+        )
+        self._targets: dict[tuple[tuple[str, float], ...], list[float]] = {}
+        self._tables: dict[tuple[object, ...], tuple[Array, Array, Tables]] = {}
 
-    def grid_tables(self, cfg: TestConfig) -> tuple[Array, Array, Array, Array]:
-        """log P and log(1 - P) of every item on the estimator grid and at the SPRT points,
-        computed once per bank version and configuration (a published version is immutable)."""
-        key = ("grid", cfg.prior_mean, cfg.prior_sd, cfg.cuts, cfg.delta)
+    def tables(self, cfg: TestConfig) -> tuple[Array, Array, Tables]:
+        """Log likelihood rows on the estimator grid and at the SPRT points (row ``i`` is a wrong
+        answer to item i, row ``n + i`` a right one), and the selection tables: computed once per
+        bank version and configuration (a published version is immutable, so caching is safe)."""
+        key = (cfg.prior_mean, cfg.prior_sd, cfg.cuts, cfg.delta)
         tables = self._tables.get(key)
         if tables is None:
             grid = cfg.estimator.grid
             p = prob_grid(grid, self.a, self.b, self.c)
             pts = prob_grid(cfg.stopper.points(), self.a, self.b, self.c)
-            tables = (np.log(p), np.log1p(-p), np.log(pts), np.log1p(-pts))
+            cut_kl = cfg.selector.cut_tables(self.a, self.b, self.c)
+            tables = (
+                np.vstack([np.log1p(-p), np.log(p)]),
+                np.vstack([np.log1p(-pts), np.log(pts)]),
+                Tables.build(grid, self.a, self.b, self.c, cut_kl),
+            )
             self._tables[key] = tables
         return tables
 
     def __len__(self) -> int:
         return len(self.a)
 
-    def cut_kl(self, cfg: TestConfig) -> Array:
-        key = (cfg.cuts, cfg.delta)
-        if key not in self._cut_kl:
-            self._cut_kl[key] = cfg.selector.cut_tables(self.a, self.b, self.c)
-        return self._cut_kl[key]
-
-    def targets(self, cfg: TestConfig) -> Array:
+    def targets(self, cfg: TestConfig) -> list[float]:
         key = cfg.content_targets
         if key not in self._targets:
             present = np.bincount(self.domain[self.operational], minlength=len(self.domains)) > 0
@@ -125,7 +134,7 @@ class Bank:
                 t = np.array([wanted.get(d, 0.0) for d in self.domains]) * present
             else:
                 t = present.astype(np.float64)
-            self._targets[key] = t / t.sum() if t.sum() > 0 else t
+            self._targets[key] = (t / t.sum() if t.sum() > 0 else t).tolist()
         return self._targets[key]
 
 
@@ -159,15 +168,30 @@ class Step:
     criterion: str = ""
 
 
-def estimate(
-    bank: Bank, cfg: TestConfig, state: TestState
-) -> tuple[Estimate, Array, NDArray[np.int64], NDArray[np.int64]]:
-    """EAP estimate from the scored responses (log likelihood summed from the cached tables)."""
-    items, resp = state.scored_items()
-    log_p, log_q, _, _ = bank.grid_tables(cfg)
-    right = resp.astype(bool)
-    loglik = log_p[items[right]].sum(axis=0) + log_q[items[~right]].sum(axis=0)
-    return cfg.estimator.estimate(loglik), loglik, items, resp
+def estimate(bank: Bank, cfg: TestConfig, state: TestState) -> tuple[Estimate, Array, list[int]]:
+    """EAP estimate from the scored responses (log likelihood summed from the cached tables).
+    Also returns the table rows used (``item + n * right``) for the stopper."""
+    rows_ll, _, _ = bank.tables(cfg)
+    n = len(bank)
+    rows = [i + n * r for i, s, r in zip(state.items, state.scored, state.responses, strict=True) if s]
+    loglik = np.add.reduce(rows_ll[rows], axis=0) if rows else np.zeros(rows_ll.shape[1])
+    return cfg.estimator.estimate(loglik), loglik, rows
+
+
+def content_order(given: list[int], targets: list[float], tolerance: float) -> list[list[int]]:
+    """Groups of domains to draw the next item from, best first: largest deficit
+    ``target * (n + 1) - given`` first; domains within ``tolerance`` of each other share a group."""
+    n = sum(given)
+    deficits = sorted(
+        ((t * (n + 1) - g, d) for d, (g, t) in enumerate(zip(given, targets, strict=True)) if t > 0), reverse=True
+    )
+    groups: list[list[int]] = []
+    for deficit, d in deficits:
+        if groups and groups[-1][0] - deficit <= tolerance + 1e-9:
+            groups[-1].append(d)
+        else:
+            groups.append([deficit, d])  # type: ignore[list-item]
+    return [[int(d) for d in g[1:]] for g in groups]
 
 
 def step(
@@ -178,11 +202,11 @@ def step(
     sessions: int = 0,
     rng: np.random.Generator | None = None,
 ) -> Step:
+    """One adaptive step: estimate, stop with a level, or choose the next item."""
     rng = rng or np.random.default_rng()
-    current, loglik, items, resp = estimate(bank, cfg, state)
-    n = len(items)
-    posterior = current.posterior()
-    probs = np.bincount(cfg.grid_levels, weights=posterior, minlength=len(cfg.cuts) + 1)
+    current, loglik, rows = estimate(bank, cfg, state)
+    n = len(rows)
+    probs = current.posterior() @ cfg.level_matrix
     level_probs = probs.tolist()
 
     def finish(reason: str, level: int | None = None) -> Step:
@@ -192,57 +216,56 @@ def step(
     if n >= cfg.max_items:
         return finish("max-length")
 
-    given = (
-        np.bincount(bank.domain[items], minlength=len(bank.domains))
-        if n
-        else np.zeros(len(bank.domains), dtype=np.int64)
-    )
+    given = [0] * len(bank.domains)
+    domain_of = bank.domain_list
+    for i, s in zip(state.items, state.scored, strict=True):
+        if s:
+            given[domain_of[i]] += 1
     targets = bank.targets(cfg)
-    if n >= cfg.min_items and uncovered(given, targets) == 0:
+    _, rows_pts, tables = bank.tables(cfg)
+    if n >= cfg.min_items and all(g > 0 for g, t in zip(given, targets, strict=True) if t > 0):
         stopper = cfg.stopper
         points = None
         if stopper.rule == "sprt":
-            _, _, pts_p, pts_q = bank.grid_tables(cfg)
-            right = resp.astype(bool)
-            points = pts_p[items[right]].sum(axis=0) + pts_q[items[~right]].sum(axis=0)
+            points = np.add.reduce(rows_pts[rows], axis=0)
         decided = stopper.decided_level(stopper.decisions(stopper.statistics(cfg.estimator.grid, loglik, points)))
         if decided is not None:
             return finish(stopper.rule, decided)
 
     administered = np.zeros(len(bank), dtype=bool)
-    administered[np.asarray(state.items, dtype=np.int64)] = True
+    if state.items:
+        administered[state.items] = True
 
     n_pretest = len(state.scored) - n
     if cfg.pretest_rate > 0 and n >= 1 and n_pretest < cfg.pretest_max and rng.random() < cfg.pretest_rate:
         pool = np.flatnonzero(bank.pretest & ~administered)
         if len(pool):
-            return Step(
-                False,
-                int(pool[rng.integers(len(pool))]),
-                True,
-                current.theta,
-                current.se,
-                None,
-                level_probs,
-                n,
-                "continue",
-                "pretest",
-            )
+            item = int(pool[rng.integers(len(pool))])
+            return Step(False, item, True, current.theta, current.se, None, level_probs, n, "continue", "pretest")
 
     open_items = bank.operational & ~administered
-    if not open_items.any():
-        return finish("bank-exhausted")
     candidates = open_items
     if counts is not None and cfg.r_max < 1:
         allowed = open_items & eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
-        if allowed.any():
+        if np.count_nonzero(allowed):
             candidates = allowed
-    available = np.bincount(bank.domain[candidates], minlength=len(bank.domains)) > 0
-    domains_ok = allowed_domains(given, targets, available, cfg.content_tolerance)
-    candidates = candidates & domains_ok[bank.domain]
-    scores = cfg.selector.scores(current.theta, n, bank.a, bank.b, bank.c, bank.cut_kl(cfg))
+    chosen_mask = None
+    for group in content_order(given, targets, cfg.content_tolerance):
+        mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
+        mask = candidates & mask
+        if np.count_nonzero(mask):
+            chosen_mask = mask
+            break
+    if chosen_mask is None:
+        if not np.count_nonzero(candidates):
+            return finish("bank-exhausted")
+        chosen_mask = candidates
+    scores = cfg.selector.scores(current.theta, n, tables)
     k = cfg.randomesque_k if n < cfg.randomesque_items else 1
-    chosen = randomesque(scores, candidates, k, rng)
+    if k <= 1:
+        chosen = int(np.where(chosen_mask, scores, -np.inf).argmax())
+    else:
+        chosen = randomesque(scores, chosen_mask, k, rng)
     return Step(
         False,
         chosen,

@@ -19,9 +19,10 @@ class Estimate:
     theta: float
     se: float
     log_posterior: Array  # normalised: logsumexp == 0
+    weights: Array | None = None  # exp(log_posterior), when already computed
 
     def posterior(self) -> Array:
-        return np.asarray(np.exp(self.log_posterior))
+        return self.weights if self.weights is not None else np.asarray(np.exp(self.log_posterior))
 
 
 class EAPEstimator:
@@ -31,6 +32,7 @@ class EAPEstimator:
         if not prior_sd > 0:
             raise ValueError("prior_sd must be positive")
         self.grid: Array = np.linspace(lo, hi, points)
+        self.grid_sq: Array = self.grid**2
         self.log_prior: Array = -0.5 * ((self.grid - prior_mean) / prior_sd) ** 2
 
     def log_likelihood(self, a: Array, b: Array, c: Array, responses: Array) -> Array:
@@ -48,9 +50,11 @@ class EAPEstimator:
 
     def estimate(self, loglik: Array) -> Estimate:
         log_post = self.log_prior + loglik
-        log_post = log_post - log_post.max()
-        log_post = log_post - np.log(np.exp(log_post).sum())
+        log_post -= log_post.max()  # log-sum-exp: the largest term is exp(0) = 1, nothing overflows
         w = np.exp(log_post)
+        total = w.sum()
+        w /= total
+        log_post -= np.log(total)
         theta = float(w @ self.grid)
-        var = float(w @ (self.grid - theta) ** 2)
-        return Estimate(theta=theta, se=float(np.sqrt(max(var, 1e-12))), log_posterior=log_post)
+        var = max(float(w @ self.grid_sq) - theta * theta, 1e-12)
+        return Estimate(theta=theta, se=float(np.sqrt(var)), log_posterior=log_post, weights=w)

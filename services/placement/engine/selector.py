@@ -1,7 +1,13 @@
 """Item selection criteria: maximum Fisher information, with Kullback-Leibler information early
 in the test (Chang & Ying 1996: KL over an interval around the estimate that narrows as items
 accrue) and near the cut scores (Eggen 1999: KL between the two SPRT hypotheses of the nearest
-cut, which is exactly the expected log-likelihood-ratio gain the stopper needs)."""
+cut, which is exactly the expected log-likelihood-ratio gain the stopper needs).
+
+A published bank version never changes, so everything that depends only on the bank is tabulated
+once on the estimator's grid (:class:`Tables`): information and probability per grid point (read
+with linear interpolation at the estimate) and cumulative log-probabilities (so the KL interval
+index is two column reads). That keeps one selection at a few vector operations over the bank.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,54 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.placement.engine.model import Array, fisher_information, kl_between, kl_interval
+from services.placement.engine.model import Array, fisher_information, kl_between, kl_interval, prob_grid
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Per-bank tables on a grid; rows are grid points, columns items (contiguous per point)."""
+
+    grid: Array
+    info: Array  # (points, items) Fisher information
+    p: Array  # (points, items) P(correct)
+    cum_log_p: Array  # (points + 1, items) cumulative sums of log P over grid points
+    cum_log_q: Array  # (points + 1, items) cumulative sums of log(1 - P)
+    cut_kl: Array  # (cuts, items)
+
+    @classmethod
+    def build(cls, grid: Array, a: Array, b: Array, c: Array, cut_kl: Array) -> Tables:
+        p = prob_grid(grid, a, b, c).T.copy()
+        info = np.stack([fisher_information(float(t), a, b, c) for t in grid])
+        zero = np.zeros((1, len(a)))
+        return cls(
+            grid=grid,
+            info=info,
+            p=p,
+            cum_log_p=np.vstack([zero, np.cumsum(np.log(p), axis=0)]),
+            cum_log_q=np.vstack([zero, np.cumsum(np.log1p(-p), axis=0)]),
+            cut_kl=cut_kl,
+        )
+
+    def at(self, table: Array, theta: float) -> Array:
+        """Row of ``table`` linearly interpolated at ``theta`` (clamped to the grid)."""
+        grid = self.grid
+        step = grid[1] - grid[0]
+        x = min(max((theta - grid[0]) / step, 0.0), len(grid) - 1.000001)
+        k = int(x)
+        w = x - k
+        return np.asarray(table[k] * (1.0 - w) + table[k + 1] * w)
+
+    def kl_interval(self, theta: float, radius: float) -> Array:
+        """Chang & Ying's KL index over the grid points within ``radius`` of ``theta``."""
+        grid = self.grid
+        step = grid[1] - grid[0]
+        lo = int(np.clip(np.ceil((theta - radius - grid[0]) / step), 0, len(grid) - 1))
+        hi = int(np.clip(np.floor((theta + radius - grid[0]) / step), lo, len(grid) - 1)) + 1
+        p0 = self.at(self.p, theta)
+        q0 = 1.0 - p0
+        mean_log_p = (self.cum_log_p[hi] - self.cum_log_p[lo]) / (hi - lo)
+        mean_log_q = (self.cum_log_q[hi] - self.cum_log_q[lo]) / (hi - lo)
+        return np.asarray((p0 * (np.log(p0) - mean_log_p) + q0 * (np.log(q0) - mean_log_q)) * (2.0 * radius))
 
 
 @dataclass(frozen=True)
@@ -23,8 +76,7 @@ class InfoSelector:
     kl_radius: float = 3.0
 
     def cut_tables(self, a: Array, b: Array, c: Array) -> Array:
-        """Per-cut symmetric KL of every item between cut - delta and cut + delta: (cuts, items).
-        Depends only on the bank, so it is computed once per bank version."""
+        """Per-cut symmetric KL of every item between cut - delta and cut + delta: (cuts, items)."""
         rows = []
         for cut in self.cuts:
             hi, lo = cut + self.delta, cut - self.delta
@@ -38,13 +90,25 @@ class InfoSelector:
             return "kl-cut"
         return "fisher"
 
-    def scores(self, theta: float, n_scored: int, a: Array, b: Array, c: Array, cut_kl: Array | None) -> Array:
+    def radius(self, n_scored: int) -> float:
+        return float(min(self.kl_radius / np.sqrt(max(n_scored, 1)), 3.0))
+
+    def scores(self, theta: float, n_scored: int, tables: Tables) -> Array:
+        """Scores from the bank's tables (the engine's path)."""
         kind = self.criterion(theta, n_scored)
         if kind == "kl-interval":
-            radius = min(self.kl_radius / np.sqrt(max(n_scored, 1)), 3.0)
-            return kl_interval(theta, radius, a, b, c)
+            return tables.kl_interval(theta, self.radius(n_scored))
         if kind == "kl-cut":
-            table = cut_kl if cut_kl is not None else self.cut_tables(a, b, c)
-            nearest = int(np.argmin([abs(theta - cut) for cut in self.cuts]))
-            return np.asarray(table[nearest])
+            nearest = min(range(len(self.cuts)), key=lambda k: abs(theta - self.cuts[k]))
+            return np.asarray(tables.cut_kl[nearest])
+        return tables.at(tables.info, theta)
+
+    def exact_scores(self, theta: float, n_scored: int, a: Array, b: Array, c: Array) -> Array:
+        """The same criteria computed exactly at ``theta`` (reference for the tabulated path)."""
+        kind = self.criterion(theta, n_scored)
+        if kind == "kl-interval":
+            return kl_interval(theta, self.radius(n_scored), a, b, c)
+        if kind == "kl-cut":
+            nearest = min(range(len(self.cuts)), key=lambda k: abs(theta - self.cuts[k]))
+            return np.asarray(self.cut_tables(a, b, c)[nearest])
         return fisher_information(theta, a, b, c)

@@ -11,6 +11,7 @@ says "above" and the cut above it says "below".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,11 +42,11 @@ class CutStopper:
         if list(self.cuts) != sorted(self.cuts):
             raise ValueError("cuts must be increasing")
 
-    @property
+    @cached_property
     def upper(self) -> float:
         return float(np.log((1 - self.beta) / self.alpha))
 
-    @property
+    @cached_property
     def lower(self) -> float:
         return float(np.log(self.beta / (1 - self.alpha)))
 
@@ -57,17 +58,17 @@ class CutStopper:
         """Log likelihood ratio per cut (H1 over H0)."""
         if self.rule == "sprt":
             assert loglik_points is not None
-            pairs = loglik_points.reshape(-1, 2)
-            return np.asarray(pairs[:, 1] - pairs[:, 0])
+            return np.asarray(loglik_points[1::2] - loglik_points[0::2])
         out = np.empty(len(self.cuts))
         for k, cut in enumerate(self.cuts):
             out[k] = loglik_grid[grid >= cut + self.delta].max() - loglik_grid[grid <= cut - self.delta].max()
         return out
 
-    def decisions(self, stats: Array) -> Array:
-        return np.where(stats >= self.upper, ABOVE, np.where(stats <= self.lower, BELOW, UNDECIDED))
+    def decisions(self, stats: Array) -> list[int]:
+        upper, lower = self.upper, self.lower
+        return [ABOVE if s >= upper else BELOW if s <= lower else UNDECIDED for s in stats.tolist()]
 
-    def decided_level(self, decisions: Array) -> int | None:
+    def decided_level(self, decisions: list[int]) -> int | None:
         """The level both neighbouring cuts agree on, or None while undecided."""
         k = len(self.cuts)
         for level in range(k + 1):
