@@ -83,17 +83,23 @@ class Certificate(Base, table=True):
 class Change(Base, table=True):
     """The HR feed: one row per issue/revoke/suspend/reinstate/re-issue, with a snapshot of the record.
 
-    Rows are written under a transaction-level advisory lock taken just before the insert, so the
-    sequence order equals the commit order and a reader never skips an uncommitted lower value."""
+    Each row carries the 64-bit id of the transaction that wrote it (``pg_current_xact_id()``). The
+    feed is ordered by (xid, seq) and only serves rows whose transaction is older than the oldest
+    one still running (``pg_snapshot_xmin``): every row that can still appear sorts after every row
+    already served, so a reader never skips a change that commits late, and writers never wait for
+    each other."""
 
     __tablename__ = "change"
     __table_args__ = (
         CheckConstraint(f"event IN {EVENTS!r}", name="event_known"),
-        Index("ix_change_org_seq", "org", "seq"),
+        Index("ix_change_xid_seq", "xid", "seq"),
+        Index("ix_change_org_xid_seq", "org", "xid", "seq"),
         Index("ix_change_certificate_id", "certificate_id"),
     )
 
     seq: int | None = Field(default=None, sa_type=BigInteger, sa_column_args=[Identity()], primary_key=True)
+    # pg_current_xact_id() as bigint (xid8 fits: epoch << 32 | xid).
+    xid: int = Field(sa_type=BigInteger)
     event: str = Field(max_length=16)
     certificate_id: uuid.UUID = Field()
     serial: str = Field(max_length=64)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,15 +27,24 @@ from services.common.errors import Problem
 CERT = Certificate.__table__  # type: ignore[attr-defined]
 CHANGE = Change.__table__  # type: ignore[attr-defined]
 AUDIT = Audit.__table__  # type: ignore[attr-defined]
-# Transaction-level advisory lock taken right before a change row is inserted: change writers are
-# serialised from that point to their commit, so the feed's sequence order is the commit order.
-CHANGE_LOCK = 0x43455254_43484731
 
 
 @dataclass
 class Issuer:
     settings: Settings
     keyring: KeyRing
+    serial_block: int = 20
+    _serials: list[int] = field(default_factory=list)
+
+    async def next_serial(self, session: AsyncSession) -> int:
+        """The next serial number from a per-process block taken from the database sequence (one
+        round trip per block; numbers left unused when a process stops are simply skipped)."""
+        if not self._serials:
+            rows = await session.execute(
+                text("SELECT nextval('certificate_serial_seq') FROM generate_series(1, :n)"), {"n": self.serial_block}
+            )
+            self._serials.extend(sorted((int(r[0]) for r in rows), reverse=True))
+        return self._serials.pop()
 
     @property
     def base(self) -> str:
@@ -48,11 +57,13 @@ class Issuer:
         return f"{self.base}/v1/certificates/{cert_id}"
 
 
+CURRENT = text(
+    "SELECT * FROM certificate WHERE official_id = :official_id AND level = :level AND superseded_by_id IS NULL"
+)
+
+
 async def current_for(session: AsyncSession, official_id: str, level: int) -> Row[Any] | None:
-    result = await session.execute(
-        select(CERT).where(CERT.c.official_id == official_id, CERT.c.level == level, CERT.c.superseded_by_id.is_(None))
-    )
-    return result.first()
+    return (await session.execute(CURRENT, {"official_id": official_id, "level": level})).first()
 
 
 async def get(session: AsyncSession, cert_id: uuid.UUID, *, lock: bool = False) -> Row[Any] | None:
@@ -119,7 +130,7 @@ async def _insert_certificate(session: AsyncSession, issuer: Issuer, **facts: An
     """Insert a new certificate; None when a current one for (official, level) appeared meanwhile.
     A random status index that collides is drawn again."""
     for _ in range(20):
-        serial_no = int((await session.execute(text("SELECT nextval('certificate_serial_seq')"))).scalar_one())
+        serial_no = await issuer.next_serial(session)
         values = await _signed_row(issuer, serial_no=serial_no, **facts)
         inserted = (
             await session.execute(insert(CERT).values(**values).on_conflict_do_nothing().returning(*CERT.c))
@@ -157,30 +168,41 @@ async def audit(
     )
 
 
-async def record_change(session: AsyncSession, issuer: Issuer, cert: Row[Any], event: str, reason: str | None) -> int:
-    """Append to the HR feed and queue webhooks; call last before commit (takes the change lock)."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGE_LOCK})
+RECORD = text(
+    "WITH a AS ("
+    " INSERT INTO audit (certificate_id, action, actor, actor_roles, reason, at, details)"
+    " VALUES (:a_cid, :a_action, :a_actor, :a_roles, :a_reason, :a_at, CAST(:a_details AS jsonb))),"
+    " c AS ("
+    " INSERT INTO change (xid, event, certificate_id, serial, official_id, official_name, org, level, status,"
+    " reason, issued_at, changed_at, supersedes_id)"
+    " VALUES (pg_current_xact_id()::text::bigint, :event, :cid, :serial, :official_id, :official_name, :org,"
+    " :level, :status, :reason, :issued_at, :changed_at, :supersedes_id) RETURNING seq),"
+    " d AS ("
+    " INSERT INTO webhook_delivery (id, subscription_id, event, payload, created_at, next_attempt_at, retry_from,"
+    " attempts)"
+    " SELECT gen_random_uuid(), s.id, :d_event,"
+    " jsonb_set(CAST(:d_payload AS jsonb), '{data,change_seq}', to_jsonb(c.seq)), now(), now(), now(), 0"
+    " FROM c, webhook_subscription s"
+    " WHERE s.enabled AND s.event_types @> jsonb_build_array(CAST(:d_filter AS text)))"
+    " SELECT seq FROM c"
+)
+
+
+async def record_change(
+    session: AsyncSession,
+    issuer: Issuer,
+    cert: Row[Any],
+    event: str,
+    reason: str | None,
+    *,
+    principal: Principal,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """In one statement: the audit row, the HR-feed change row (stamped with this transaction's id)
+    and a webhook delivery for every enabled subscription to the event."""
     now = utcnow()
-    seq = (
-        await session.execute(
-            insert(CHANGE)
-            .values(
-                event=event,
-                certificate_id=cert.id,
-                serial=cert.serial,
-                official_id=cert.official_id,
-                official_name=cert.official_name,
-                org=cert.org,
-                level=cert.level,
-                status=cert.status,
-                reason=reason,
-                issued_at=cert.issued_at,
-                changed_at=now,
-                supersedes_id=cert.supersedes_id,
-            )
-            .returning(CHANGE.c.seq)
-        )
-    ).scalar_one()
+    actor, roles = _actor(principal)
     event_type = f"certificate.{event}"
     payload = {
         "type": event_type,
@@ -190,20 +212,70 @@ async def record_change(session: AsyncSession, issuer: Issuer, cert: Row[Any], e
             "serial": cert.serial,
             "status": cert.status,
             "level": cert.level,
-            "change_seq": seq,
+            "change_seq": None,
             "url": issuer.record_url(cert.id),
         },
     }
-    await session.execute(
-        text(
-            "INSERT INTO webhook_delivery (id, subscription_id, event, payload, created_at, next_attempt_at,"
-            " retry_from, attempts) SELECT gen_random_uuid(), s.id, :event, CAST(:payload AS jsonb), now(), now(),"
-            " now(), 0 FROM webhook_subscription s"
-            " WHERE s.enabled AND s.event_types @> jsonb_build_array(CAST(:event_filter AS text))"
-        ),
-        {"event": event_type, "event_filter": event_type, "payload": json.dumps(payload)},
-    )
+    seq = (
+        await session.execute(
+            RECORD,
+            {
+                "a_cid": cert.id,
+                "a_action": action,
+                "a_actor": actor,
+                "a_roles": roles,
+                "a_reason": reason,
+                "a_at": now,
+                "a_details": json.dumps(details or {}),
+                "event": event,
+                "cid": cert.id,
+                "serial": cert.serial,
+                "official_id": cert.official_id,
+                "official_name": cert.official_name,
+                "org": cert.org,
+                "level": cert.level,
+                "status": cert.status,
+                "reason": reason,
+                "issued_at": cert.issued_at,
+                "changed_at": now,
+                "supersedes_id": cert.supersedes_id,
+                "d_event": event_type,
+                "d_payload": json.dumps(payload),
+                "d_filter": event_type,
+            },
+        )
+    ).scalar_one()
     return int(seq)
+
+
+CERT_COLUMNS = (
+    "id, serial, serial_no, official_id, official_name, org, level, curriculum_version, completed_at, issued_at,"
+    " valid_until, status, status_list, status_index, supersedes_id, origin, kid, vc_jwt, created_at, updated_at"
+)
+# Issue in one round trip: the certificate, its audit row, its HR-feed change row (stamped with this
+# transaction's id) and its webhook deliveries. On any unique conflict nothing is written and no row
+# comes back: either (official, level) already has a certificate, or the random status index was taken.
+ISSUE = text(
+    f"WITH cert AS (INSERT INTO certificate ({CERT_COLUMNS}) VALUES ("  # noqa: S608 - constant column list
+    ":id, :serial, :serial_no, :official_id, :official_name, :org, :level, :curriculum_version, :completed_at,"
+    " :issued_at, :valid_until, :status, :status_list, :status_index, :supersedes_id, :origin, :kid, :vc_jwt,"
+    " :created_at, :updated_at) ON CONFLICT DO NOTHING RETURNING *),"
+    " a AS (INSERT INTO audit (certificate_id, action, actor, actor_roles, reason, at, details)"
+    " SELECT cert.id, 'issue', CAST(:a_actor AS varchar), CAST(:a_roles AS varchar), CAST(:a_reason AS text),"
+    " cert.created_at, CAST(:a_details AS jsonb) FROM cert),"
+    " c AS (INSERT INTO change (xid, event, certificate_id, serial, official_id, official_name, org, level, status,"
+    " reason, issued_at, changed_at, supersedes_id)"
+    " SELECT pg_current_xact_id()::text::bigint, 'issued', cert.id, cert.serial, cert.official_id,"
+    " cert.official_name, cert.org, cert.level, cert.status, CAST(:a_reason AS text), cert.issued_at,"
+    " cert.created_at, cert.supersedes_id FROM cert RETURNING seq),"
+    " d AS (INSERT INTO webhook_delivery (id, subscription_id, event, payload, created_at, next_attempt_at,"
+    " retry_from, attempts)"
+    " SELECT gen_random_uuid(), s.id, 'certificate.issued',"
+    " jsonb_set(CAST(:d_payload AS jsonb), '{data,change_seq}', to_jsonb(c.seq)), now(), now(), now(), 0"
+    " FROM c, webhook_subscription s"
+    " WHERE s.enabled AND s.event_types @> '[\"certificate.issued\"]'::jsonb)"
+    " SELECT cert.* FROM cert"
+)
 
 
 async def issue(
@@ -225,33 +297,51 @@ async def issue(
     existing = await current_for(session, official_id, level)
     if existing is not None:
         return existing, False
-    cert = await _insert_certificate(
-        session,
-        issuer,
-        official_id=official_id,
-        name=name,
-        org=org,
-        level=level,
-        completed_at=completed_at,
-        curriculum_version=curriculum_version,
-        origin=origin,
-    )
-    if cert is None:
-        await session.rollback()
+    actor, roles = _actor(principal)
+    for _ in range(20):
+        values = await _signed_row(
+            issuer,
+            serial_no=await issuer.next_serial(session),
+            official_id=official_id,
+            name=name,
+            org=org,
+            level=level,
+            completed_at=completed_at,
+            curriculum_version=curriculum_version,
+            origin=origin,
+        )
+        payload = {
+            "type": "certificate.issued",
+            "timestamp": vc.iso(values["issued_at"]),
+            "data": {
+                "id": str(values["id"]),
+                "serial": values["serial"],
+                "status": "active",
+                "level": level,
+                "change_seq": None,
+                "url": issuer.record_url(values["id"]),
+            },
+        }
+        details = {"origin": origin, "serial": values["serial"], "curriculum_version": curriculum_version}
+        cert = (
+            await session.execute(
+                ISSUE,
+                {
+                    **values,
+                    "a_actor": actor,
+                    "a_roles": roles,
+                    "a_reason": reason,
+                    "a_details": json.dumps(details),
+                    "d_payload": json.dumps(payload),
+                },
+            )
+        ).first()
+        if cert is not None:
+            return cert, True
         existing = await current_for(session, official_id, level)
-        if existing is None:  # pragma: no cover - the winner rolled back; the caller may retry
-            raise Problem(409, "retry", "A concurrent request for this certificate failed; retry.")
-        return existing, False
-    await audit(
-        session,
-        cert.id,
-        "issue",
-        principal,
-        reason,
-        {"origin": origin, "serial": cert.serial, "curriculum_version": curriculum_version},
-    )
-    await record_change(session, issuer, cert, "issued", reason)
-    return cert, True
+        if existing is not None:  # a concurrent request created it first
+            return existing, False
+    raise Problem(503, "status-list-full", "Could not assign a status-list index; try again.")
 
 
 TRANSITIONS = {
@@ -296,8 +386,16 @@ async def change_status(
         )
     ).one()
     await bump_status_list(session, cert.status_list)
-    await audit(session, cert_id, action, principal, reason, {"from": cert.status, "to": new_status})
-    await record_change(session, issuer, updated, event, reason)
+    await record_change(
+        session,
+        issuer,
+        updated,
+        event,
+        reason,
+        principal=principal,
+        action=action,
+        details={"from": cert.status, "to": new_status},
+    )
     return updated
 
 
@@ -349,6 +447,14 @@ async def reissue(
     await session.execute(update(CERT).where(CERT.c.id == cert_id).values(superseded_by_id=new.id))
     await bump_status_list(session, old.status_list)
     await audit(session, old.id, "supersede", principal, reason, {"superseded_by": str(new.id), "serial": new.serial})
-    await audit(session, new.id, "reissue", principal, reason, {"supersedes": str(old.id), "old_serial": old.serial})
-    await record_change(session, issuer, new, "reissued", reason)
+    await record_change(
+        session,
+        issuer,
+        new,
+        "reissued",
+        reason,
+        principal=principal,
+        action="reissue",
+        details={"supersedes": str(old.id), "old_serial": old.serial},
+    )
     return new

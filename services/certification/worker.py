@@ -25,11 +25,18 @@ log = structlog.get_logger()
 SENT = Counter("lms_certification_webhooks_delivered_total", "Webhook deliveries acknowledged with 2xx")
 FAILED = Counter("lms_certification_webhook_attempts_failed_total", "Failed webhook delivery attempts")
 
+# Claim due deliveries in a short transaction by pushing their next attempt past a lease, so no
+# transaction (and no row lock) stays open while we wait for receivers; another replica takes a
+# delivery over only if this one died before recording the outcome.
 CLAIM = text(
-    "SELECT d.id, d.subscription_id, d.event, d.payload, d.attempts, d.retry_from, s.url, s.secret"
-    " FROM webhook_delivery d JOIN webhook_subscription s ON s.id = d.subscription_id"
+    "WITH due AS ("
+    " SELECT d.id FROM webhook_delivery d JOIN webhook_subscription s ON s.id = d.subscription_id"
     " WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now() AND s.enabled"
-    " ORDER BY d.next_attempt_at LIMIT :batch FOR UPDATE OF d SKIP LOCKED"
+    " ORDER BY d.next_attempt_at LIMIT :batch FOR UPDATE OF d SKIP LOCKED)"
+    " UPDATE webhook_delivery d SET next_attempt_at = now() + make_interval(secs => :lease)"
+    " FROM due, webhook_subscription s"
+    " WHERE d.id = due.id AND s.id = d.subscription_id"
+    " RETURNING d.id, d.subscription_id, d.event, d.payload, d.attempts, d.retry_from, s.url, s.secret"
 )
 
 
@@ -65,12 +72,14 @@ class WebhookWorker:
 
     async def run_once(self) -> int:
         s = self.settings
+        lease = s.webhook_timeout_seconds * 2 + 30
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(CLAIM, {"batch": s.webhook_batch})).all()
-            if not rows:
-                return 0
-            outcomes = await asyncio.gather(*(self._send(r) for r in rows))
-            now = utcnow()
+            rows = (await conn.execute(CLAIM, {"batch": s.webhook_batch, "lease": lease})).all()
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(r) for r in rows))
+        now = utcnow()
+        async with self.engine.begin() as conn:
             for row, (status, error) in zip(rows, outcomes, strict=True):
                 attempts = row.attempts + 1
                 if error is None:

@@ -22,7 +22,7 @@ from services.common.errors import Problem
 from services.common.pagination import decode_cursor, encode_cursor
 
 COLUMNS = (
-    "seq, event, certificate_id, serial, official_id, official_name, org, level, status, reason,"
+    "xid, seq, event, certificate_id, serial, official_id, official_name, org, level, status, reason,"
     " issued_at, changed_at, supersedes_id"
 )
 CSV_HEADER = [
@@ -43,25 +43,52 @@ CSV_HEADER = [
 ]
 
 
-def _after(cursor: str | None) -> int:
+def _after(cursor: str | None) -> tuple[int, int]:
+    """The feed position (transaction id, seq) the cursor points after."""
     key = decode_cursor(cursor)
     if key is None:
-        return 0
-    if not isinstance(key, dict) or not isinstance(key.get("seq"), int) or key["seq"] < 0:
+        return (-1, 0)
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"x", "s"}
+        or not all(isinstance(key[k], int) and not isinstance(key[k], bool) for k in ("x", "s"))
+        or key["x"] < -1
+        or key["s"] < 0
+    ):
         raise Problem(400, "invalid-cursor", "The cursor is not one this service issued; start without it.")
-    return int(key["seq"])
+    return int(key["x"]), int(key["s"])
+
+
+# The feed horizon: the oldest transaction of *this* database still running (or the next
+# transaction id when none is). Every change that can still commit was written by a transaction at
+# or above it, so serving only rows below it, in (xid, seq) order, never passes a change that is not
+# visible yet. Computed in its own statement, before the statement that reads the rows: anything
+# below the horizon had finished by then, so the later snapshot sees it. Only this database's
+# backends count (same role: backend_xid is visible for one's own sessions), so long transactions
+# in other databases on a shared server do not hold the feed back.
+HORIZON = text(
+    "WITH n AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS nxt)"
+    " SELECT least(n.nxt, (SELECT min(CASE WHEN f > n.nxt THEN f - 4294967296 ELSE f END) FROM"
+    " (SELECT ((n.nxt >> 32) << 32) | a.backend_xid::text::bigint AS f FROM pg_stat_activity a"
+    " WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL) t)) FROM n"
+)
+
+
+async def horizon(conn: Any) -> int:
+    """Call as the first statement of a fresh transaction (pg_stat_activity is read once per transaction)."""
+    return int((await conn.execute(HORIZON)).scalar_one())
 
 
 def _where(
-    after: int,
+    after: tuple[int, int],
     level: int | None,
     status: str | None,
     org: str | None,
     issued_from: datetime | None,
     issued_to: datetime | None,
 ) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = ["seq > :after"]
-    params: dict[str, Any] = {"after": after}
+    clauses: list[str] = ["(xid, seq) > (:after_x, :after_s)", "xid < :horizon"]
+    params: dict[str, Any] = {"after_x": after[0], "after_s": after[1]}
     if level is not None:
         if level not in range(5):
             raise Problem(400, "invalid-level", "level must be 0 to 4.")
@@ -100,16 +127,22 @@ async def feed(
     issued_from: datetime | None = None,
     issued_to: datetime | None = None,
 ) -> FeedPage:
-    """Changes after ``cursor`` in sequence order. Keep ``next_cursor`` (also when there are no new
-    items) and call again: every change arrives exactly once and in order."""
+    """Changes after ``cursor``, in the order their transactions began (then by ``seq``), which is
+    causal order for any one certificate. Keep ``next_cursor`` (also when there are no new items)
+    and call again: every change arrives exactly once and in order, even while changes are being
+    written; a change appears once no older transaction is still running."""
     after = _after(cursor)
     where, params = _where(after, level, status, org, issued_from, issued_to)
     params["limit"] = limit + 1
     base = issuer_of(request).base
     engine = request.app.state.engine
     async with engine.connect() as conn:
+        params["horizon"] = await horizon(conn)
         rows = (
-            await conn.execute(text(f"SELECT {COLUMNS} FROM change WHERE {where} ORDER BY seq LIMIT :limit"), params)  # noqa: S608
+            await conn.execute(
+                text(f"SELECT {COLUMNS} FROM change WHERE {where} ORDER BY xid, seq LIMIT :limit"),  # noqa: S608
+                params,
+            )
         ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -132,8 +165,8 @@ async def feed(
         )
         for r in rows
     ]
-    last = rows[-1].seq if rows else after
-    return FeedPage(items=items, next_cursor=encode_cursor({"seq": last}), has_more=has_more)
+    last = (rows[-1].xid, rows[-1].seq) if rows else after
+    return FeedPage(items=items, next_cursor=encode_cursor({"x": last[0], "s": last[1]}), has_more=has_more)
 
 
 @get("/v1/certificates/export.csv", guards=[allow("hr")], tags=["hr"])
@@ -157,8 +190,9 @@ async def export_csv(
         writer = csv.writer(buf)
         writer.writerow(CSV_HEADER)
         async with engine.connect() as conn:
+            params["horizon"] = await horizon(conn)
             result = await conn.stream(
-                text(f"SELECT {COLUMNS} FROM change WHERE {where} ORDER BY seq"),  # noqa: S608
+                text(f"SELECT {COLUMNS} FROM change WHERE {where} ORDER BY xid, seq"),  # noqa: S608
                 params,
                 execution_options={"yield_per": 2000},
             )
