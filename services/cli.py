@@ -240,6 +240,37 @@ def up(demo: bool, host: str) -> None:
     sys.exit(code)
 
 
+@main.command()
+@click.option("--officials", default=30, show_default=True, type=click.IntRange(5, 500))
+@click.option("--seed", default=7, show_default=True, help="Random seed for abilities and answers.")
+def demo(officials: int, seed: int) -> None:
+    """Drive the whole journey over HTTP against a running `lms up`: diagnostics, placement,
+    cohorts and waitlists, attendance, learning events, certificates, the HR feed and webhooks,
+    verification, and a revocation. Prints a summary."""
+    from rich.console import Console
+
+    from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token
+    from services.common.settings import ServiceSettings, peer_url
+    from services.demo import DemoError, print_summary, run_journey
+
+    settings = ServiceSettings()
+    key_file = os.environ.get("LMS_SERVICE_KEY_FILE") or str(ensure_dev_keys(data_dir() / "keys")[0])
+    private = load_private_jwk(key_file)
+
+    def mint(role: str, sub: str = "", name: str = "", org: str = "") -> str:
+        issuer = os.environ.get("LMS_JWT_ISSUER", settings.jwt_issuer)
+        audience = os.environ.get("LMS_JWT_AUDIENCE", settings.jwt_audience)
+        return mint_token(private, sub=sub or role, roles=[role], issuer=issuer, audience=audience, name=name, org=org)
+
+    console = Console()
+    bases = {service: peer_url(service) for service in SERVICES}
+    try:
+        summary = asyncio.run(run_journey(bases, mint, officials=officials, seed=seed, console=console))
+    except (DemoError, OSError) as exc:
+        raise click.ClickException(f"{exc} (is `lms up` running?)") from exc
+    print_summary(summary, console)
+
+
 def _register_service_commands() -> None:
     for service in SERVICES:
         try:
