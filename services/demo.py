@@ -22,8 +22,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import jwt
@@ -32,6 +33,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 Mint = Callable[..., str]  # mint(role, sub=..., name=..., org=...) -> bearer token
+SEOUL = ZoneInfo("Asia/Seoul")
 ORGS = ("SEOUL-DATA", "SEOUL-FIN", "SEOUL-WELFARE", "SEOUL-TRAFFIC")
 
 
@@ -251,6 +253,70 @@ def module_events(official: Official, modules: list[dict[str, Any]], rng: random
     return events
 
 
+async def run_cohort(
+    client: Client,
+    admin: str,
+    instructor: tuple[str, str],
+    level: int,
+    group: list[Official],
+    seats: int,
+    run: str,
+    rng: random.Random,
+) -> str:
+    """A two-day cohort that started yesterday: the admin enrols ``group`` (beyond ``seats`` they
+    are waitlisted) and the instructor records both days for those enrolled. Returns its id."""
+    today = datetime.now(SEOUL).date()  # sessions are scheduled where people are
+    instructor_id, instructor_token = instructor
+    cohort = await client.call(
+        "progress",
+        "POST",
+        "/v1/sessions",
+        admin,
+        json={
+            "level": level,
+            "title": f"Demo cohort L{level} ({run})",
+            "days": [(today - timedelta(days=1)).isoformat(), today.isoformat()],
+            "seats": seats,
+            "place": "City Hall, Room 301",
+            "instructor_id": instructor_id,
+        },
+    )
+    for official in group:
+        enrolment = await client.call(
+            "progress",
+            "POST",
+            f"/v1/sessions/{cohort['id']}/enrolments",
+            admin,
+            json={"official_id": official.id, "override_reason": "demo: a cohort that is already running"},
+            headers={"Idempotency-Key": f"demo-{run}-{official.id}"},
+        )
+        official.enrolment = enrolment["status"]
+    present = [o for o in group if o.enrolment == "enrolled"]
+    for day in (today - timedelta(days=1), today):
+        roster = [{"official_id": o.id, "status": "present" if rng.random() > 0.1 else "late"} for o in present]
+        await client.call(
+            "progress",
+            "PUT",
+            f"/v1/sessions/{cohort['id']}/attendance/{day.isoformat()}",
+            instructor_token,
+            json={"records": roster},
+        )
+    return str(cohort["id"])
+
+
+async def send_events(client: Client, token: str, events: list[dict[str, Any]]) -> tuple[int, int]:
+    """POST events in batches of 100 (ids unique within a batch); returns (duplicates, completions)."""
+    duplicates = completions = 0
+    for start in range(0, len(events), 100):
+        batch = events[start : start + 100]
+        ids = [e["id"] for e in batch]
+        unique = [e for i, e in enumerate(batch) if e["id"] not in ids[:i]]
+        result = await client.call("progress", "POST", "/v1/events", token, json={"events": unique})
+        duplicates += result["duplicates"]
+        completions += len(result["completed_levels"])
+    return duplicates, completions
+
+
 async def run_journey(
     bases: dict[str, str], mint: Mint, *, officials: int = 30, seed: int = 7, console: Console | None = None
 ) -> Summary:
@@ -311,47 +377,11 @@ async def run_journey(
             by_level: dict[int, list[Official]] = {}
             for official in people:
                 by_level.setdefault(official.level, []).append(official)
-            today = date.today()
             for level, group in sorted(by_level.items()):
-                seats = max(1, len(group) - 1) if len(group) > 1 else 1  # one too few: someone waits
-                cohort = await client.call(
-                    "progress",
-                    "POST",
-                    "/v1/sessions",
-                    admin,
-                    json={
-                        "level": level,
-                        "title": f"Demo cohort L{level} ({run})",
-                        "days": [(today - timedelta(days=1)).isoformat(), today.isoformat()],
-                        "seats": seats,
-                        "place": "City Hall, Room 301",
-                        "instructor_id": instructor_id,
-                    },
-                )
-                for official in group:
-                    enrolment = await client.call(
-                        "progress",
-                        "POST",
-                        f"/v1/sessions/{cohort['id']}/enrolments",
-                        admin,
-                        json={"official_id": official.id, "override_reason": "demo: a cohort that is already running"},
-                        headers={"Idempotency-Key": f"demo-{run}-{official.id}"},
-                    )
-                    official.enrolment = enrolment["status"]
-                    summary.enrolled += enrolment["status"] == "enrolled"
-                    summary.waitlisted += enrolment["status"] == "waitlisted"
-                present = [o for o in group if o.enrolment == "enrolled"]
-                for day in (today - timedelta(days=1), today):
-                    roster = [
-                        {"official_id": o.id, "status": "present" if rng.random() > 0.1 else "late"} for o in present
-                    ]
-                    await client.call(
-                        "progress",
-                        "PUT",
-                        f"/v1/sessions/{cohort['id']}/attendance/{day.isoformat()}",
-                        instructor,
-                        json={"records": roster},
-                    )
+                seats = max(1, len(group) - 1)  # one seat too few, so someone waits
+                await run_cohort(client, admin, (instructor_id, instructor), level, group, seats, run, rng)
+            summary.enrolled = sum(o.enrolment == "enrolled" for o in people)
+            summary.waitlisted = sum(o.enrolment == "waitlisted" for o in people)
             out.print(f"Cohorts: {summary.enrolled} enrolled, {summary.waitlisted} waitlisted; attendance recorded.")
 
             events: list[dict[str, Any]] = []
@@ -361,13 +391,7 @@ async def run_journey(
             replayed = events + rng.sample(events, k=len(events) // 3)  # duplicates ...
             rng.shuffle(replayed)  # ... and out of order
             summary.events_sent = len(replayed)
-            for start_at in range(0, len(replayed), 100):
-                batch = replayed[start_at : start_at + 100]
-                ids = [e["id"] for e in batch]
-                unique = [e for i, e in enumerate(batch) if e["id"] not in ids[:i]]
-                result = await client.call("progress", "POST", "/v1/events", admin, json={"events": unique})
-                summary.events_duplicates += result["duplicates"]
-                summary.levels_completed += len(result["completed_levels"])
+            summary.events_duplicates, summary.levels_completed = await send_events(client, admin, replayed)
             out.print(
                 f"Learning events: {summary.events_sent} sent, {summary.events_duplicates} recognised as duplicates, "
                 f"{summary.levels_completed} levels completed."
