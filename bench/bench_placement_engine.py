@@ -15,7 +15,8 @@ import os
 import time
 
 import numpy as np
-from _common import console
+from _common import ROOT  # noqa: F401  (puts the repository on sys.path)
+from rich.console import Console
 from rich.table import Table
 
 from services.placement.engine.cat import TestConfig, TestState, step
@@ -117,6 +118,7 @@ def main() -> None:
     table.add_row("catsim 0.21 (reference), every sample", f"{c50:.1f}", f"{c95:.1f}", f"{c99:.1f}")
     table.add_row("placement, per-state median", f"{m50:.1f}", f"{m95:.1f}", f"{m99:.1f}")
     table.add_row("catsim 0.21 (reference), per-state median", f"{n50:.1f}", f"{n95:.1f}", f"{n99:.1f}")
+    console = Console(width=200)
     console.print(table)
     console.print(
         f"placement p95 {o95:.1f} us over every sample, {m95:.1f} us over per-state medians (target <= 100 us); "
