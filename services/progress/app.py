@@ -5,8 +5,9 @@ from __future__ import annotations
 from litestar import Litestar
 
 from services.common.app import ServiceSpec, build_app
+from services.progress import recompute
 from services.progress.api.attendance import AttendanceController
-from services.progress.api.curriculum import CurriculumController
+from services.progress.api.curriculum import CurriculumController, recompute_job
 from services.progress.api.dashboard import my_path, official_path
 from services.progress.api.events import AdminOfficialController, EventController, reviews
 from services.progress.api.intake import receive_placement
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         description="Learning paths, cohort sessions with seats and waitlists, attendance and learning events.",
         route_handlers=[
             CurriculumController,
+            recompute_job,
             receive_placement,
             SessionController,
             EnrolmentController,
@@ -41,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         outbox=Outbox,
         peers=("certification",),
         relay_sender=certificate_sender,
-        on_startup=[open_pool],
-        on_shutdown=[close_pool],
+        on_startup=[open_pool, recompute.start],
+        on_shutdown=[recompute.stop, close_pool],
     )
     return build_app(settings, spec)

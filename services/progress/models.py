@@ -302,3 +302,27 @@ class XapiStatement(Base, table=True):
     content_hash: str = Field(max_length=64)
     voided: bool = Field(default=False)
     voids: uuid.UUID | None = Field(default=None, nullable=True)
+
+
+class RecomputeJob(Base, table=True):
+    """Re-evaluation of every official after a curriculum is published, worked through in chunks
+    by any replica (the job row is claimed with ``FOR UPDATE SKIP LOCKED``; ``after_official`` is
+    the keyset cursor), so a national population never sits in one request or one transaction."""
+
+    __tablename__ = "recompute_job"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'done')", name="status"),
+        Index("ix_recompute_job_pending", "created_at", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    curriculum_id: uuid.UUID
+    status: str = Field(default="pending", max_length=16)
+    after_official: str = Field(default="", max_length=128)
+    officials: int = Field(default=0)
+    levels_completed: int = Field(default=0)
+    flagged: int = Field(default=0)
+    note: str | None = Field(default=None, sa_type=Text, nullable=True)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    finished_at: datetime | None = _ts(nullable=True, default=None)

@@ -77,15 +77,21 @@ class CurriculumSummary(Struct):
     retired_at: datetime | None
 
 
-class RecomputeSummary(Struct):
+class RecomputeJobOut(Struct):
+    id: uuid.UUID
+    curriculum_id: uuid.UUID
+    status: str
     officials: int
     levels_completed: int
     flagged: int
+    note: str | None
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class PublishOut(Struct):
     curriculum: CurriculumSummary
-    recomputed: RecomputeSummary
+    recompute_job: RecomputeJobOut | None
 
 
 # --- placement intake -------------------------------------------------------------------------

@@ -14,8 +14,11 @@ class Settings(ServiceSettings):
     xapi_activity_prefix: str = "urn:lms:module:"
     xapi_account_homepage: str = "https://lms.example.go.kr"
     xapi_max_limit: int = 500
-    # Officials recomputed per transaction when a curriculum is republished.
+    # Re-evaluation after a publish: officials per transaction, whether this replica runs the
+    # worker, and how often it looks for work when not woken.
     recompute_chunk: int = 500
+    recompute_worker: bool = True
+    recompute_poll_seconds: float = 5.0
 
 
 def get_settings(**overrides: object) -> Settings:

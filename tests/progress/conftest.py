@@ -32,6 +32,7 @@ class Api:
         return self.keys.headers("instructor", sub=sub)
 
     async def publish(self, doc: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Create and publish a curriculum (the first publish has no officials to re-evaluate)."""
         r = await self.client.post("/v1/curricula", json=doc or programme(), headers=self.admin)
         assert r.status_code == 201, r.text
         r = await self.client.post(f"/v1/curricula/{r.json()['id']}/publish", headers=self.admin)

@@ -38,7 +38,15 @@ async def test_republish_flags_completed_levels_and_completes_newly_met(api: Api
     l0.append({"code": "L0-NEW", "title_ko": "새 모듈", "title_en": "New module", "rule": "completed"})
     next(m for m in l0 if m["code"] == "L0-Q")["required"] = False
     out = await api.publish(doc)
-    assert out["recomputed"] == {"officials": 2, "levels_completed": 0, "flagged": 1}
+    job = out["recompute_job"]
+    assert job["status"] == "pending"
+
+    async def finished() -> dict | None:
+        r = await api.client.get(f"/v1/recompute-jobs/{job['id']}", headers=api.admin)
+        return r.json() if r.json()["status"] == "done" else None
+
+    done = await wait_for(finished)
+    assert (done["officials"], done["levels_completed"], done["flagged"]) == (2, 0, 1)
     # rc's level 0 no longer meets the rules: flagged for an admin, still completed, no new message
     completion = await sql(
         database_url, "SELECT needs_review, review_reason FROM level_completion WHERE official_id = 'rc'"
@@ -167,3 +175,32 @@ async def test_relay_delivers_and_records_serial(
             assert (await sql(database_url, "SELECT certificate_serial FROM level_completion"))[0][
                 "certificate_serial"
             ] is None
+
+
+async def test_recompute_jobs_run_in_chunks_on_any_replica(database_url: str, keys: Keys) -> None:
+    """Jobs written while no worker runs are picked up by another replica; a job whose version
+    was superseded by a newer publication stops, the newer one covers everyone in chunks."""
+    idle = get_settings(database_url=database_url, relay_enabled=False, recompute_worker=False)
+    async with client_for(create_app(idle)) as client:
+        api = Api(client, keys)
+        await api.publish()
+        for i in range(5):
+            await api.place(f"ch{i}", 0)
+        first = (await api.publish(programme("2026.2")))["recompute_job"]
+        second = (await api.publish(programme("2026.3")))["recompute_job"]
+        await asyncio.sleep(0.2)
+        r = await client.get(f"/v1/recompute-jobs/{first['id']}", headers=api.admin)
+        assert r.json()["status"] == "pending"
+    worker = get_settings(database_url=database_url, relay_enabled=False, recompute_chunk=2, recompute_poll_seconds=0.1)
+    async with client_for(create_app(worker)) as client:
+        api = Api(client, keys)
+
+        async def job(job_id: str) -> dict | None:
+            body = (await client.get(f"/v1/recompute-jobs/{job_id}", headers=api.admin)).json()
+            return body if body["status"] == "done" else None
+
+        a = await wait_for(lambda: job(first["id"]))
+        b = await wait_for(lambda: job(second["id"]))
+        assert a["note"].startswith("superseded") and a["officials"] == 0
+        assert b["officials"] == 5 and b["note"] is None
+        assert (await client.get(f"/v1/recompute-jobs/{uuid.uuid4()}", headers=api.admin)).status_code == 404

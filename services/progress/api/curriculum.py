@@ -13,7 +13,7 @@ from litestar.params import JSONBody, Parameter
 from services.common.auth import allow
 from services.common.errors import Problem, not_found
 from services.progress import engine
-from services.progress.api.util import wake_relay
+from services.progress import recompute as recompute_worker
 from services.progress.db import connect, jsonb
 from services.progress.domain.completion import check_prerequisites
 from services.progress.schemas import (
@@ -21,7 +21,7 @@ from services.progress.schemas import (
     CurriculumOut,
     CurriculumSummary,
     PublishOut,
-    RecomputeSummary,
+    RecomputeJobOut,
 )
 
 EVERYONE = ("learner", "instructor", "admin", "hr", "service")
@@ -89,28 +89,11 @@ def full(r: Any) -> CurriculumOut:
 COLUMNS = "id, version, title, status, definition, created_at, published_at, retired_at"
 
 
-async def republish_recompute(request: Request[Any, Any, Any], curriculum: engine.Curriculum) -> RecomputeSummary:
-    """Re-evaluate every official against the newly published version, in chunks (each its own
-    transaction) so a national-scale population never holds one giant transaction."""
-    chunk = request.app.state.settings.recompute_chunk
-    total = RecomputeSummary(0, 0, 0)
-    after = ""
-    while True:
-        async with connect(request.app) as conn:
-            ids = [
-                r["id"]
-                for r in await conn.fetch("SELECT id FROM official WHERE id > $1 ORDER BY id LIMIT $2", after, chunk)
-            ]
-            if not ids:
-                break
-            outcome = await engine.recompute(conn, curriculum, ids)
-        after = ids[-1]
-        total.officials += outcome.officials
-        total.levels_completed += len(outcome.completed)
-        total.flagged += outcome.flagged
-        if outcome.completed:
-            wake_relay(request)
-    return total
+JOB_COLUMNS = "id, curriculum_id, status, officials, levels_completed, flagged, note, created_at, finished_at"
+
+
+def job_out(r: Any) -> RecomputeJobOut:
+    return RecomputeJobOut(**dict(r))
 
 
 class CurriculumController(Controller):
@@ -197,11 +180,12 @@ class CurriculumController(Controller):
         self,
         request: Request[Any, Any, Any],
         curriculum_id: uuid.UUID,
-        recompute: bool = Parameter(default=True, description="Re-evaluate every official now."),
+        recompute: bool = Parameter(default=True, description="Re-evaluate every official against it."),
     ) -> PublishOut:
-        """Publish a draft (the previously published version is retired) and recompute every
-        official's progress against it. Completed levels that no longer meet the new rules are
-        flagged for review, never revoked."""
+        """Publish a draft (the previously published version is retired) and start a recompute
+        job that re-evaluates every official against it in the background (follow it at
+        ``/v1/recompute-jobs/{id}``). Completed levels that no longer meet the new rules are
+        flagged for review, never revoked; levels that now meet them complete."""
         async with connect(request.app) as conn:
             status = await conn.fetchval(
                 "SELECT status FROM curriculum_version WHERE id = $1 FOR UPDATE", curriculum_id
@@ -219,13 +203,18 @@ class CurriculumController(Controller):
                 f"WHERE id = $1 RETURNING {COLUMNS}",
                 curriculum_id,
             )
-        async with connect(request.app, transaction=False) as conn:
-            curriculum = await engine.by_id(conn, curriculum_id)
-        assert curriculum is not None
-        result = RecomputeSummary(0, 0, 0)
-        if recompute:
-            result = await republish_recompute(request, curriculum)
-        return PublishOut(summary(row), result)
+            job = None
+            if recompute:
+                job = await conn.fetchrow(
+                    f"INSERT INTO recompute_job (id, curriculum_id, status, after_official, officials, "
+                    f"levels_completed, flagged, created_at, updated_at) "
+                    f"VALUES ($1, $2, 'pending', '', 0, 0, 0, now(), now()) RETURNING {JOB_COLUMNS}",
+                    engine.uuid7(),
+                    curriculum_id,
+                )
+        if job is not None:
+            recompute_worker.wake(request.app)
+        return PublishOut(summary(row), job_out(job) if job is not None else None)
 
     @post("/{curriculum_id:uuid}/retire", guards=[allow("admin")], status_code=200)
     async def retire(self, request: Request[Any, Any, Any], curriculum_id: uuid.UUID) -> CurriculumSummary:
@@ -239,5 +228,15 @@ class CurriculumController(Controller):
                 exists = await conn.fetchval("SELECT status FROM curriculum_version WHERE id = $1", curriculum_id)
                 if exists is None:
                     raise not_found("curriculum", curriculum_id)
-                raise Problem(409, "not-published", "A draft cannot be retired; delete nothing, just leave it.")
+                raise Problem(409, "not-published", "A draft cannot be retired; publish it or leave it.")
         return summary(row)
+
+
+@get("/v1/recompute-jobs/{job_id:uuid}", guards=[allow("admin")], tags=["curriculum"])
+async def recompute_job(request: Request[Any, Any, Any], job_id: uuid.UUID) -> RecomputeJobOut:
+    """How far the re-evaluation after a publish has got."""
+    async with connect(request.app, transaction=False) as conn:
+        row = await conn.fetchrow(f"SELECT {JOB_COLUMNS} FROM recompute_job WHERE id = $1", job_id)
+    if row is None:
+        raise not_found("recompute job", job_id)
+    return job_out(row)
