@@ -25,7 +25,9 @@ async def test_acknowledged_certificates_survive_kill_9(stack: Stack) -> None:
             "curriculum_version": "2026.1",
         }
         with contextlib.suppress(httpx.HTTPError):
-            response = await client.put(f"{base}/v1/officials/{official}/levels/1/certificate", json=body, headers=service)
+            response = await client.put(
+                f"{base}/v1/officials/{official}/levels/1/certificate", json=body, headers=service
+            )
             if response.status_code in (200, 201):
                 acknowledged[official] = response.json()
         if len(acknowledged) >= 40 and not killed.is_set():
