@@ -78,6 +78,7 @@ def service_env(service: str, database_url: str, **extra: str) -> dict[str, str]
             "LMS_JWKS": str(jwks_file),
             "LMS_SERVICE_KEY_FILE": str(private_file),
             "LMS_LOG_LEVEL": "WARNING",
+            "LMS_PUBLIC_RATE_LIMIT": "0",  # a load generator is one client address
         }
     )
     env.update(extra)

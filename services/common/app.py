@@ -18,6 +18,7 @@ from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -74,6 +75,13 @@ async def provide_session(request: Request[Any, Any, Any]) -> AsyncIterator[Asyn
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
     return request.user
+
+
+def _throttled(request: Request[Any, Any, Any]) -> bool:
+    """Rate-limit public routes and requests without a token; never the probes and metrics."""
+    if request.url.path.startswith(("/health", "/metrics")):
+        return False
+    return bool(request.route_handler.opt.get("public")) or "authorization" not in request.headers
 
 
 def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
@@ -145,6 +153,11 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         exception_handlers=exception_handlers,
         middleware=[
             prometheus.middleware,
+            *(
+                [RateLimitConfig(("minute", settings.public_rate_limit), check_throttle_handler=_throttled).middleware]
+                if settings.public_rate_limit
+                else []
+            ),
             DefineMiddleware(JWTAuthMiddleware, exclude_from_auth_key="public", exclude=[f"^{DOCS_PATH}"]),
         ],
         cors_config=CORSConfig(

@@ -44,6 +44,7 @@ class ServiceSettings:
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 2_000_000
+    public_rate_limit: int = 300  # requests per minute per client address to public or token-less routes; 0 = off
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
     relay_batch: int = 50

@@ -198,3 +198,17 @@ async def test_key_set_from_several_sources_survives_an_unreachable_one(keys: Ke
     principal = await verify_token(other.token("hr", sub="h-1"), keyset, issuer=ISSUER, audience=AUDIENCE)
     assert principal.sub == "h-1" and principal.roles == {"hr"}
     assert await KeySet(str(keys.jwks_file)).get(other.private["kid"]) is None
+
+
+async def test_public_and_tokenless_requests_are_rate_limited(database_url: str, keys: Keys) -> None:
+    settings = get_settings(database_url=database_url, relay_enabled=False, public_rate_limit=5)
+    app = build_app(settings, ServiceSpec("t", "t", [create_thing, public_thing]))
+    async with client_for(app) as client:
+        codes = [(await client.get("/v1/public-thing")).status_code for _ in range(7)]
+        assert codes == [200] * 5 + [429] * 2
+        limited = await client.get("/v1/public-thing")
+        assert limited.headers["content-type"].startswith("application/problem+json")
+        assert limited.json()["type"] == "urn:lms:problem:rate-limited"
+        # authenticated calls and health probes are not counted against the public budget
+        assert (await client.get("/v1/whoami", headers=keys.headers("admin"))).status_code == 200
+        assert [(await client.get("/health/live")).status_code for _ in range(10)] == [200] * 10
