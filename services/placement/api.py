@@ -381,14 +381,14 @@ class SessionController(Controller):
         request: Request[Any, Any, Any],
         session_id: uuid.UUID,
         data: AnswerIn,
-        session: AsyncSession,
         principal: Principal,
     ) -> Response[bytes]:
         """Answer the current item (its position and item id); get the next item or the result.
         Replaying the same answer returns the first response; a different item or position is a 409."""
         relay = getattr(request.app.state, "relay", None)
-        body = await diagnostic.answer(
-            session,
+        body = await diagnostic.answer_fast(
+            request.app.state.placement_pool,
+            request.app.state.sessionmaker,
             _versions(request),
             request.app.state.settings,
             principal,
@@ -396,7 +396,7 @@ class SessionController(Controller):
             data,
             relay.wake if relay is not None else None,
         )
-        return Response(body if isinstance(body, bytes) else msgspec.json.encode(body), media_type=JSON_MEDIA)
+        return Response(body, media_type=JSON_MEDIA)
 
 
 async def _result(session: AsyncSession, where: str, params: dict[str, Any], admin: bool) -> ResultOut:

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import asyncpg
 from litestar import Litestar
 
 from services.common.app import ServiceSpec, build_app
+from services.common.db import plain_url
 from services.placement.api import ROUTES
 from services.placement.bank import VersionCache
 from services.placement.models import Outbox
 from services.placement.settings import Settings, get_settings
+
+
+async def open_pool(app: Litestar) -> None:
+    """A bare asyncpg pool for the answer hot path, on the same database as the kernel's engine."""
+    settings = app.state.settings
+    app.state.placement_pool = await asyncpg.create_pool(
+        plain_url(app.state.engine.url),
+        min_size=1,
+        max_size=settings.db_pool_size,
+        server_settings={"timezone": "UTC"},
+    )
+
+
+async def close_pool(app: Litestar) -> None:
+    pool = getattr(app.state, "placement_pool", None)
+    if pool is not None:
+        await pool.close()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -20,6 +39,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=ROUTES,
         outbox=Outbox,
         peers=("progress",),
+        on_startup=[open_pool],
+        on_shutdown=[close_pool],
     )
     app = build_app(settings, spec)
     app.state.placement_versions = VersionCache()

@@ -68,21 +68,6 @@ def _as_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-async def eligibility_counts(conn: Any, version: LoadedVersion, cfg: TestConfig, sessions: int) -> np.ndarray:
-    """Live exposure counts reduced to what the eligibility rule needs: the items at or over the
-    ceiling ``r_max * max(sessions, warmup)`` carry the ceiling, the rest zero."""
-    counts = np.zeros(len(version.bank), dtype=np.int64)
-    if cfg.r_max >= 1:
-        return counts
-    ceiling = cfg.r_max * max(sessions, cfg.exposure_warmup)
-    rows = await conn.fetch(
-        "SELECT idx FROM version_item WHERE version_id = $1 AND administered >= $2", version.id, ceiling
-    )
-    if rows:
-        counts[[r["idx"] for r in rows]] = int(np.ceil(ceiling)) + 1
-    return counts
-
-
 def session_out(row: Any, version: LoadedVersion | None, idle: timedelta, result: ResultSummary | None) -> SessionOut:
     active = row["status"] == "active"
     current = None
@@ -163,8 +148,8 @@ async def start(
         )
     version = await cache.get(conn, active["id"])
     cfg = settings.test_config()
-    sessions = active["sessions_started"] + 1
-    first = step(version.bank, cfg, TestState(), await eligibility_counts(conn, version, cfg, sessions), sessions, _rng)
+    started, counts = await exposure(conn, version, cfg)
+    first = step(version.bank, cfg, TestState(), counts, started + 1, _rng)
     if first.done or first.item is None:
         raise Problem(
             503, "bank-unusable", "The active item bank has no item to give; publish a bank with active items."
@@ -238,32 +223,65 @@ async def get(
 
 _encoder = msgspec.json.Encoder()
 
+ANSWER_LOCK = (
+    "SELECT s.id, s.official_id, s.version_id, s.status, s.config::text AS config, s.items, s.scored, s.responses, "
+    "s.current_idx, s.current_pretest, s.last_activity_at, r.item_id AS prev_item, r.choice AS prev_choice, "
+    "r.reply AS prev_reply, v.sessions_started, "
+    "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = s.version_id AND i.administered >= "
+    "(s.config->>'r_max')::float8 * greatest(v.sessions_started, (s.config->>'exposure_warmup')::int)) AS over "
+    "FROM diagnostic_session s JOIN bank_version v ON v.id = s.version_id "
+    "LEFT JOIN response r ON r.session_id = s.id AND r.position = $3 "
+    "WHERE s.id = $1 AND s.official_id = $2 FOR UPDATE OF s"
+)
+INSERT_RESPONSE = (
+    "INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, answered_at, "
+    "reply) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
+ANSWER_WRITE = (
+    f"WITH answered AS ({INSERT_RESPONSE}), "  # noqa: S608 (constants only)
+    "moved AS (UPDATE diagnostic_session SET items = $11, scored = $12, responses = $13, current_idx = $14, "
+    "current_pretest = $15, theta = $16, se = $17, last_activity_at = $9 WHERE id = $1) "
+    "UPDATE version_item SET administered = administered + 1 WHERE version_id = $3 AND idx = $14"
+)
+EXPOSURE = (
+    "SELECT v.sessions_started, ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = v.id "
+    "AND i.administered >= $2 * greatest(v.sessions_started, $3)) AS over FROM bank_version v WHERE v.id = $1"
+)
 
-async def answer(
-    session: AsyncSession,
-    cache: VersionCache,
-    settings: Settings,
-    principal: Any,
-    sid: uuid.UUID,
-    data: AnswerIn,
-    wake: Any,
-) -> AnswerOut | bytes:
-    """Record one answer and choose what comes next. A replay returns the stored first reply."""
-    conn = await driver(session)
-    row = await conn.fetchrow(
-        f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE id = $1 AND official_id = $2 FOR UPDATE",  # noqa: S608
-        sid,
-        principal.sub,
-    )
+
+async def exposure(conn: Any, version: LoadedVersion, cfg: TestConfig) -> tuple[int, np.ndarray]:
+    """Sessions started on the version and the live exposure counts reduced to what the
+    eligibility rule needs (items at or over ``r_max * max(sessions, warmup)`` carry a count over
+    that ceiling, the rest zero), in one round trip."""
+    row = await conn.fetchrow(EXPOSURE, version.id, cfg.r_max, cfg.exposure_warmup)
+    counts = np.zeros(len(version.bank), dtype=np.int64)
+    if row["over"] and cfg.r_max < 1:
+        counts[list(row["over"])] = 2**40
+    return int(row["sessions_started"]), counts
+
+
+class _Decision:
+    """What one answer comes to, before anything is committed."""
+
+    __slots__ = ("body", "kind", "parts")
+
+    def __init__(self, kind: str, body: bytes = b"", parts: tuple[Any, ...] = ()) -> None:
+        self.kind, self.body, self.parts = kind, body, parts
+
+
+async def _decide(
+    conn: Any, cache: VersionCache, settings: Settings, principal: Any, sid: uuid.UUID, data: AnswerIn
+) -> _Decision:
+    """Lock the session, check the answer, run the engine and (unless the test ends) write the
+    response and the new state. Raises a Problem for anything the client must fix."""
+    # one round trip: lock the session row, any answer already recorded at this position, and the
+    # live exposure figures (sessions started; items at or over the eligibility ceiling)
+    row = await conn.fetchrow(ANSWER_LOCK, sid, principal.sub, data.position)
     if row is None:
         raise not_found("diagnostic session", sid)
-    previous = await conn.fetchrow(
-        "SELECT item_id, choice, reply FROM response WHERE session_id = $1 AND position = $2", sid, data.position
-    )
-    if previous is not None:
-        await session.rollback()
-        if previous["item_id"] == data.item_id and previous["choice"] == data.choice:
-            return str(previous["reply"]).encode()
+    if row["prev_item"] is not None:
+        if row["prev_item"] == data.item_id and row["prev_choice"] == data.choice:
+            return _Decision("replay", str(row["prev_reply"]).encode())
         raise Problem(
             409,
             "answer-already-recorded",
@@ -273,9 +291,7 @@ async def answer(
     now = utcnow()
     idle = timedelta(minutes=settings.session_idle_minutes)
     if row["status"] == "active" and row["last_activity_at"] < now - idle:
-        await conn.execute("UPDATE diagnostic_session SET status = 'expired', ended_at = $2 WHERE id = $1", sid, now)
-        await session.commit()
-        raise Problem(409, "session-expired", "This session expired after inactivity; start a new diagnostic.")
+        return _Decision("expire")
     if row["status"] != "active":
         raise Problem(
             409,
@@ -308,9 +324,12 @@ async def answer(
     state = TestState(
         items=[*row["items"], idx], scored=[*row["scored"], scored], responses=[*row["responses"], int(correct)]
     )
-    cfg = config_from_json(row["config"] if isinstance(row["config"], str) else json.dumps(row["config"]))
-    sessions = await conn.fetchval("SELECT sessions_started FROM bank_version WHERE id = $1", version.id)
-    nxt = step(version.bank, cfg, state, await eligibility_counts(conn, version, cfg, sessions), sessions, _rng)
+    cfg = config_from_json(row["config"])
+    counts = np.zeros(len(version.bank), dtype=np.int64)
+    if row["over"] and cfg.r_max < 1:
+        counts[list(row["over"])] = 2**40
+    sessions = int(row["sessions_started"])
+    nxt = step(version.bank, cfg, state, counts, sessions, _rng)
     summary = None
     result_id = None
     if nxt.done:
@@ -327,48 +346,87 @@ async def answer(
         result=summary,
     )
     body = _encoder.encode(reply)
+    response = (sid, position, version.id, idx, version.item_ids[idx], data.choice, correct, scored, now, body.decode())
+    if nxt.done:
+        return _Decision("complete", body, (row, version, state, nxt, result_id, now, response))
+    # one round trip: the response, the session's new state and the next item's exposure count
+    # (the hot counter row last, so its lock is held only until the commit)
     await conn.execute(
-        "INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, "
-        "answered_at, reply) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        sid,
-        position,
-        version.id,
-        idx,
-        version.item_ids[idx],
-        data.choice,
-        correct,
-        scored,
-        now,
-        body.decode(),
+        ANSWER_WRITE, *response, state.items, state.scored, state.responses, nxt.item, nxt.pretest, nxt.theta, nxt.se
     )
-    if not nxt.done:
-        await conn.execute(
-            "UPDATE diagnostic_session SET items = $2, scored = $3, responses = $4, current_idx = $5, "
-            "current_pretest = $6, theta = $7, se = $8, last_activity_at = $9 WHERE id = $1",
-            sid,
-            state.items,
-            state.scored,
-            state.responses,
-            nxt.item,
-            nxt.pretest,
-            nxt.theta,
-            nxt.se,
-            now,
-        )
-        await conn.execute(
-            "UPDATE version_item SET administered = administered + 1 WHERE version_id = $1 AND idx = $2",
-            version.id,
-            nxt.item,
-        )
+    return _Decision("written", body)
+
+
+async def _expire(conn: Any, sid: uuid.UUID) -> Problem:
+    await conn.execute("UPDATE diagnostic_session SET status = 'expired', ended_at = $2 WHERE id = $1", sid, utcnow())
+    return Problem(409, "session-expired", "This session expired after inactivity; start a new diagnostic.")
+
+
+async def answer_fast(
+    pool: Any,
+    maker: Any,
+    cache: VersionCache,
+    settings: Settings,
+    principal: Any,
+    sid: uuid.UUID,
+    data: AnswerIn,
+    wake: Any,
+) -> bytes:
+    """The hot path: one asyncpg transaction, three round trips (lock and read, write, commit).
+    The answer that ends a test goes through :func:`answer` instead, on the kernel's session, so
+    the result, the closed session and the outbox message commit together."""
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            decision = await _decide(conn, cache, settings, principal, sid, data)
+            if decision.kind == "expire":
+                problem = await _expire(conn, sid)
+        except BaseException:
+            await tx.rollback()
+            raise
+        if decision.kind == "expire":
+            await tx.commit()
+            raise problem
+        if decision.kind == "written":
+            await tx.commit()
+            return decision.body
+        await tx.rollback()
+        if decision.kind == "replay":
+            return decision.body
+    async with maker() as session:
+        return await answer(session, cache, settings, principal, sid, data, wake)
+
+
+async def answer(
+    session: AsyncSession,
+    cache: VersionCache,
+    settings: Settings,
+    principal: Any,
+    sid: uuid.UUID,
+    data: AnswerIn,
+    wake: Any,
+) -> bytes:
+    """Record one answer on the kernel's session; completes the test when the engine stops."""
+    conn = await driver(session)
+    decision = await _decide(conn, cache, settings, principal, sid, data)
+    if decision.kind == "replay":
+        await session.rollback()
+        return decision.body
+    if decision.kind == "expire":
+        problem = await _expire(conn, sid)
         await session.commit()
-        return body
-    assert result_id is not None and summary is not None
-    await complete(session, conn, row, version, state, nxt, result_id, now, principal)
+        raise problem
+    if decision.kind == "written":
+        await session.commit()
+        return decision.body
+    row, version, state, final, result_id, now, response = decision.parts
+    await conn.execute(INSERT_RESPONSE, *response)
+    await complete(session, conn, row, version, state, final, result_id, now, principal)
     await session.commit()
     if wake is not None:
         wake()
-    return body
+    return decision.body
 
 
 async def complete(

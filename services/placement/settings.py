@@ -14,6 +14,10 @@ from services.placement.engine.cat import TestConfig
 
 @dataclasses.dataclass
 class Settings(ServiceSettings):
+    # the answer path holds one connection per in-flight request: a pool at least as large as the
+    # expected concurrency avoids opening and closing overflow connections under load
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
     cuts: tuple[str, ...] = ("-1.5", "-0.5", "0.5", "1.5")
     min_items: int = 8
     max_items: int = 30

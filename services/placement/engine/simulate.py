@@ -100,10 +100,12 @@ def simulate(
 
 
 def synthetic_bank(n: int = 500, mean_a: float = 1.5, seed: int = 7, domains: int = 5, three_pl: bool = True) -> Bank:
-    """A simulated bank: a lognormal around ``mean_a``, b ~ N(0, 1.2), c ~ U(0, 0.2) (3PL)."""
+    """A simulated bank: a lognormal (SD 0.25 on the log scale) rescaled to mean ``mean_a``,
+    b ~ N(0, 1.2), c ~ U(0, 0.2) (3PL) or 0 (2PL); domains in turn."""
     rng = np.random.default_rng(seed)
     sigma = 0.25
     a = rng.lognormal(np.log(mean_a) - sigma**2 / 2, sigma, n)
+    a *= mean_a / a.mean()  # exactly the requested mean discrimination
     b = rng.normal(0.0, 1.2, n)
     c = rng.uniform(0.0, 0.2, n) if three_pl else np.zeros(n)
     d = np.arange(n) % domains

@@ -1,0 +1,186 @@
+"""Answering an item over HTTP (store the response, update the estimate, pick the next item),
+through a real `lms serve placement` process with one worker, on a 500-item 3PL bank: simulated
+officials start a diagnostic and answer until it completes (answers follow the IRT model), many at
+once. Printed beside the ceiling measured in the same run on the same database: a bare asyncpg
+INSERT of one response row per transaction at the same concurrency.
+
+Targets: >= 1,000 answers/s with p99 <= 50 ms on one worker.
+
+    .venv/bin/python bench/bench_placement_answer.py [--answers N] [--concurrency C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+
+import asyncpg
+import httpx
+import numpy as np
+from _common import FastClient, Result, fresh_database, report, service, token
+
+from services.common.db import plain_url
+from services.placement.engine.model import prob
+from services.placement.engine.simulate import synthetic_bank
+
+PORT = int(os.environ.get("BENCH_PLACEMENT_PORT", "18401"))
+
+
+def bank_rows() -> tuple[list[dict[str, object]], dict[str, tuple[float, float, float, int]]]:
+    bank = synthetic_bank(500, 1.5, seed=7, three_pl=True)
+    names = ["data-literacy", "data-collection", "data-analysis", "analysis-tools", "modelling-ai"]
+    rows, params = [], {}
+    for i in range(len(bank)):
+        code = f"B-{i:04d}"
+        rows.append(
+            {
+                "code": code,
+                "domain": names[int(bank.domain[i])],
+                "a": float(bank.a[i]),
+                "b": float(bank.b[i]),
+                "c": float(bank.c[i]),
+                "stem": {"ko": f"문항 {i}", "en": f"Item {i}"},
+                "options": ["A", "B", "C", "D"],
+                "answer": i % 4,
+            }
+        )
+        params[code] = (float(bank.a[i]), float(bank.b[i]), float(bank.c[i]), i % 4)
+    return rows, params
+
+
+async def answers_over_http(base: str, total: int, concurrency: int) -> tuple[Result, Result, int]:
+    rows, params = bank_rows()
+    admin = {"Authorization": f"Bearer {token('admin', sub='bench-admin')}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        r = await client.post("/v1/items/import", json=rows, headers=admin)
+        r.raise_for_status()
+        (await client.post("/v1/bank/versions", json={"note": "bench"}, headers=admin)).raise_for_status()
+        by_id: dict[str, tuple[float, float, float, int]] = {}
+        cursor = None
+        while True:
+            q = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/v1/items", params=q, headers=admin)).json()
+            by_id.update({i["id"]: params[i["code"]] for i in page["items"]})
+            if not (cursor := page["next_cursor"]):
+                break
+    answers = Result("POST /v1/sessions/{id}/answers")
+    starts = Result("POST /v1/sessions (start)")
+    completed = 0
+    remaining = total
+    rng = np.random.default_rng(3)
+
+    async def worker() -> None:
+        nonlocal remaining, completed
+        client = FastClient(base)
+        try:
+            while remaining > 0:
+                headers = {"Authorization": f"Bearer {token('learner', sub=str(uuid.uuid4()), name='B', org='O')}"}
+                theta = float(rng.standard_normal())
+                t0 = time.perf_counter()
+                reply = await client.request("POST", "/v1/sessions", headers=headers)
+                starts.latencies.append(time.perf_counter() - t0)
+                if reply.status_code != 201:
+                    starts.errors += 1
+                    continue
+                starts.units += 1
+                session = json.loads(reply.body)
+                item = session["current_item"]
+                while item is not None and remaining > 0:
+                    remaining -= 1
+                    a, b, c, key = by_id[item["item_id"]]
+                    right = rng.random() < prob(theta, np.array([a]), np.array([b]), np.array([c]))[0]
+                    body = json.dumps(
+                        {
+                            "position": item["position"],
+                            "item_id": item["item_id"],
+                            "choice": key if right else (key + 1) % 4,
+                        }
+                    ).encode()
+                    t0 = time.perf_counter()
+                    reply = await client.request(
+                        "POST", f"/v1/sessions/{session['id']}/answers", headers=headers, body=body
+                    )
+                    answers.latencies.append(time.perf_counter() - t0)
+                    if reply.status_code != 200:
+                        answers.errors += 1
+                        break
+                    answers.units += 1
+                    out = json.loads(reply.body)
+                    item = out["next_item"]
+                    if out["status"] == "completed":
+                        completed += 1
+        finally:
+            await client.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    answers.seconds = starts.seconds = time.perf_counter() - t0
+    return answers, starts, completed
+
+
+async def bare_insert(url: str, total: int, concurrency: int) -> Result:
+    """The ceiling: one response row per transaction with asyncpg, nothing else."""
+    result = Result("bare asyncpg INSERT INTO response")
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        version = await conn.fetchval("SELECT id FROM bank_version WHERE active")
+        item = await conn.fetchval("SELECT item_id FROM version_item WHERE version_id = $1 AND idx = 0", version)
+        sid = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO diagnostic_session (id, official_id, official_name, official_org, version_id, status, config, "
+            "items, scored, responses, current_pretest, theta, se, started_at, last_activity_at) "
+            "VALUES ($1, 'ceiling', '', '', $2, 'completed', '{}', '{}', '{}', '{}', false, 0, 1, now(), now())",
+            sid,
+            version,
+        )
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
+    counter = iter(range(total))
+    sql = (
+        "INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, answered_at, "
+        "reply) VALUES ($1, $2, $3, 0, $4, 0, true, true, now(), '{}')"
+    )
+
+    async def worker() -> None:
+        async with pool.acquire() as c:
+            for i in counter:
+                t0 = time.perf_counter()
+                await c.execute(sql, sid, i + 1, version, item)
+                result.latencies.append(time.perf_counter() - t0)
+                result.units += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.seconds = time.perf_counter() - t0
+    await pool.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--answers", type=int, default=8000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    url = fresh_database("placement")
+    with service("placement", url, PORT, LMS_PLACEMENT_RELAY_ENABLED="false") as base:
+        answers, starts, completed = asyncio.run(answers_over_http(base, args.answers, args.concurrency))
+    ceiling = asyncio.run(bare_insert(url, args.answers, args.concurrency))
+    report(
+        f"Answering over HTTP: one worker, {args.concurrency} concurrent officials, {completed} diagnostics completed",
+        [answers, starts],
+        unit="per s",
+        ceiling=ceiling,
+    )
+    print(
+        f"answers: {answers.rate:,.0f}/s (target >= 1,000), p99 {answers.pct(99):.1f} ms (target <= 50 ms); "
+        f"bare insert ceiling {ceiling.rate:,.0f}/s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+
+
+if __name__ == "__main__":
+    main()
