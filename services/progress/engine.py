@@ -235,6 +235,7 @@ async def advance(conn: Conn, curriculum: Curriculum, official_ids: list[str], *
     outcome = Outcome()
     states = await load_states(conn, official_ids, lock=True)
     outcome.officials = len(states)
+    flags: list[tuple[str, int, str]] = []
     for state in states.values():
         if review:
             for level, done in sorted(state.completions.items()):
@@ -242,14 +243,13 @@ async def advance(conn: Conn, curriculum: Curriculum, official_ids: list[str], *
                     continue
                 result = evaluate(curriculum, state, level)
                 if not result.met:
-                    outcome.flagged += 1
-                    await conn.execute(
-                        "UPDATE level_completion SET needs_review = true, flagged_at = now(), review_reason = $3 "
-                        "WHERE official_id = $1 AND level = $2",
-                        state.id,
-                        level,
-                        f"Curriculum {curriculum.version} no longer met after recomputation: "
-                        + ", ".join(result.missing),
+                    flags.append(
+                        (
+                            state.id,
+                            level,
+                            f"Curriculum {curriculum.version} no longer met after recomputation: "
+                            + ", ".join(result.missing),
+                        )
                     )
         level = state.current_level
         start = level
@@ -285,6 +285,16 @@ async def advance(conn: Conn, curriculum: Curriculum, official_ids: list[str], *
                 "UPDATE official SET current_level = $2, updated_at = now() WHERE id = $1", state.id, level
             )
             state.current_level = level
+    if flags:
+        outcome.flagged = len(flags)
+        await conn.execute(
+            "UPDATE level_completion c SET needs_review = true, flagged_at = now(), review_reason = f.reason "
+            "FROM unnest($1::text[], $2::int[], $3::text[]) AS f(official_id, level, reason) "
+            "WHERE c.official_id = f.official_id AND c.level = f.level",
+            [f[0] for f in flags],
+            [f[1] for f in flags],
+            [f[2] for f in flags],
+        )
     return outcome
 
 
