@@ -21,7 +21,7 @@ import uuid
 import asyncpg
 import httpx
 import numpy as np
-from _common import FastClient, Result, fresh_database, report, service, token
+from _common import FastClient, Result, fresh_database, report, run_load, service, token
 
 from services.common.db import plain_url
 from services.placement.engine.model import prob
@@ -52,7 +52,8 @@ def bank_rows() -> tuple[list[dict[str, object]], dict[str, tuple[float, float, 
     return rows, params
 
 
-async def answers_over_http(base: str, total: int, concurrency: int) -> tuple[Result, Result, int]:
+async def load_bank(base: str) -> dict[str, tuple[float, float, float, int]]:
+    """Import the bank and publish it through the service; item id -> (a, b, c, key)."""
     rows, params = bank_rows()
     admin = {"Authorization": f"Bearer {token('admin', sub='bench-admin')}"}
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
@@ -67,6 +68,12 @@ async def answers_over_http(base: str, total: int, concurrency: int) -> tuple[Re
             by_id.update({i["id"]: params[i["code"]] for i in page["items"]})
             if not (cursor := page["next_cursor"]):
                 break
+    return by_id
+
+
+async def answers_over_http(
+    base: str, by_id: dict[str, tuple[float, float, float, int]], total: int, concurrency: int
+) -> tuple[Result, Result, int]:
     answers = Result("POST /v1/sessions/{id}/answers")
     starts = Result("POST /v1/sessions (start)")
     completed = 0
@@ -168,18 +175,54 @@ def main() -> None:
     args = parser.parse_args()
     url = fresh_database("placement")
     with service("placement", url, PORT, LMS_PLACEMENT_RELAY_ENABLED="false") as base:
-        answers, starts, completed = asyncio.run(answers_over_http(base, args.answers, args.concurrency))
+        pid = server_pid(PORT)
+        by_id = asyncio.run(load_bank(base))
+        cpu0 = cpu_seconds(pid)
+        answers, starts, completed = asyncio.run(answers_over_http(base, by_id, args.answers, args.concurrency))
+        cpu1 = cpu_seconds(pid)
+        learner = {"Authorization": f"Bearer {token('learner')}"}
+        whoami = asyncio.run(
+            run_load(
+                "GET /v1/whoami (kernel: auth + middleware, no database)",
+                lambda client, i: client.request("GET", "/v1/whoami", headers=learner),
+                base_url=base,
+                total=args.answers,
+                concurrency=args.concurrency,
+            )
+        )
+        cpu2 = cpu_seconds(pid)
     ceiling = asyncio.run(bare_insert(url, args.answers, args.concurrency))
     report(
         f"Answering over HTTP: one worker, {args.concurrency} concurrent officials, {completed} diagnostics completed",
-        [answers, starts],
+        [answers, starts, whoami],
         unit="per s",
         ceiling=ceiling,
     )
+    per_answer = (cpu1 - cpu0) / max(answers.units + starts.units, 1) * 1e6
+    per_whoami = (cpu2 - cpu1) / max(whoami.units, 1) * 1e6
     print(
         f"answers: {answers.rate:,.0f}/s (target >= 1,000), p99 {answers.pct(99):.1f} ms (target <= 50 ms); "
-        f"bare insert ceiling {ceiling.rate:,.0f}/s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"bare insert ceiling {ceiling.rate:,.0f}/s; same-run authenticated no-op endpoint {whoami.rate:,.0f}/s.\n"
+        f"server CPU per request: answers {per_answer:.0f} us, whoami {per_whoami:.0f} us; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine is shared)"
     )
+
+
+def server_pid(port: int) -> int:
+    """The pid of the process listening on ``port`` (the `lms serve` child)."""
+    import subprocess
+
+    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=False).stdout
+    marker = "pid="
+    return int(out.split(marker, 1)[1].split(",", 1)[0]) if marker in out else 0
+
+
+def cpu_seconds(pid: int) -> float:
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ async def get(
 
 _encoder = msgspec.json.Encoder()
 
-ANSWER_LOCK = (
+ANSWER_READ = (
     "SELECT s.id, s.official_id, s.version_id, s.status, s.config::text AS config, s.items, s.scored, s.responses, "
     "s.current_idx, s.current_pretest, s.last_activity_at, r.item_id AS prev_item, r.choice AS prev_choice, "
     "r.reply AS prev_reply, v.sessions_started, "
@@ -231,8 +231,9 @@ ANSWER_LOCK = (
     "(s.config->>'r_max')::float8 * greatest(v.sessions_started, (s.config->>'exposure_warmup')::int)) AS over "
     "FROM diagnostic_session s JOIN bank_version v ON v.id = s.version_id "
     "LEFT JOIN response r ON r.session_id = s.id AND r.position = $3 "
-    "WHERE s.id = $1 AND s.official_id = $2 FOR UPDATE OF s"
+    "WHERE s.id = $1 AND s.official_id = $2"
 )
+ANSWER_LOCK = ANSWER_READ + " FOR UPDATE OF s"
 INSERT_RESPONSE = (
     "INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, answered_at, "
     "reply) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -242,6 +243,19 @@ ANSWER_WRITE = (
     "moved AS (UPDATE diagnostic_session SET items = $11, scored = $12, responses = $13, current_idx = $14, "
     "current_pretest = $15, theta = $16, se = $17, last_activity_at = $9 WHERE id = $1) "
     "UPDATE version_item SET administered = administered + 1 WHERE version_id = $3 AND idx = $14"
+)
+# The hot path's write without an explicit transaction: one statement, applied only if the session
+# is still active at the position that was read (a concurrent answer that got there first makes it
+# a no-op, and the loser then finds the stored reply). (session_id, position) is unique as well.
+ANSWER_WRITE_IF_CURRENT = (
+    "WITH moved AS (UPDATE diagnostic_session SET items = $11, scored = $12, responses = $13, current_idx = $14, "
+    "current_pretest = $15, theta = $16, se = $17, last_activity_at = $9 "
+    "WHERE id = $1 AND status = 'active' AND cardinality(items) = $2 - 1 RETURNING id), "
+    "answered AS (INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, "
+    "answered_at, reply) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM moved RETURNING id), "
+    "counted AS (UPDATE version_item SET administered = administered + 1 "
+    "WHERE version_id = $3 AND idx = $14 AND EXISTS (SELECT 1 FROM answered)) "
+    "SELECT count(*) FROM answered"
 )
 EXPOSURE = (
     "SELECT v.sessions_started, ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = v.id "
@@ -270,13 +284,19 @@ class _Decision:
 
 
 async def _decide(
-    conn: Any, cache: VersionCache, settings: Settings, principal: Any, sid: uuid.UUID, data: AnswerIn
+    conn: Any,
+    cache: VersionCache,
+    settings: Settings,
+    principal: Any,
+    sid: uuid.UUID,
+    data: AnswerIn,
+    locked: bool = True,
 ) -> _Decision:
     """Lock the session, check the answer, run the engine and (unless the test ends) write the
     response and the new state. Raises a Problem for anything the client must fix."""
     # one round trip: lock the session row, any answer already recorded at this position, and the
     # live exposure figures (sessions started; items at or over the eligibility ceiling)
-    row = await conn.fetchrow(ANSWER_LOCK, sid, principal.sub, data.position)
+    row = await conn.fetchrow(ANSWER_LOCK if locked else ANSWER_READ, sid, principal.sub, data.position)
     if row is None:
         raise not_found("diagnostic session", sid)
     if row["prev_item"] is not None:
@@ -349,6 +369,19 @@ async def _decide(
     response = (sid, position, version.id, idx, version.item_ids[idx], data.choice, correct, scored, now, body.decode())
     if nxt.done:
         return _Decision("complete", body, (row, version, state, nxt, result_id, now, response))
+    if not locked:
+        written = await conn.fetchval(
+            ANSWER_WRITE_IF_CURRENT,
+            *response,
+            state.items,
+            state.scored,
+            state.responses,
+            nxt.item,
+            nxt.pretest,
+            nxt.theta,
+            nxt.se,
+        )
+        return _Decision("written" if written else "raced", body)
     # one round trip: the response, the session's new state and the next item's exposure count
     # (the hot counter row last, so its lock is held only until the commit)
     await conn.execute(
@@ -372,28 +405,17 @@ async def answer_fast(
     data: AnswerIn,
     wake: Any,
 ) -> bytes:
-    """The hot path: one asyncpg transaction, three round trips (lock and read, write, commit).
-    The answer that ends a test goes through :func:`answer` instead, on the kernel's session, so
-    the result, the closed session and the outbox message commit together."""
+    """The hot path: two round trips on a bare asyncpg connection and no explicit transaction:
+    read the session (with any stored answer at this position and the live exposure figures), run
+    the engine, then one conditional statement that records the answer only if the session is
+    still at that position. The answer that ends a test, an expired session, or a lost race go
+    through :func:`answer` instead, on the kernel's session with a row lock, so that the result,
+    the closed session and the outbox message commit together."""
     async with pool.acquire() as conn:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            decision = await _decide(conn, cache, settings, principal, sid, data)
-            if decision.kind == "expire":
-                problem = await _expire(conn, sid)
-        except BaseException:
-            await tx.rollback()
-            raise
-        if decision.kind == "expire":
-            await tx.commit()
-            raise problem
-        if decision.kind == "written":
-            await tx.commit()
-            return decision.body
-        await tx.rollback()
-        if decision.kind == "replay":
-            return decision.body
+        decision = await _decide(conn, cache, settings, principal, sid, data, locked=False)
+    if decision.kind in ("written", "replay"):
+        return decision.body
+    # expiry, the answer that completes the test, or a lost race: the locked path decides again
     async with maker() as session:
         return await answer(session, cache, settings, principal, sid, data, wake)
 
