@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Litestar, Router
 
 from services.common.app import ServiceSpec, build_app
 from services.progress import recompute
+from services.progress.api import errors as db_errors
 from services.progress.api.attendance import AttendanceController
 from services.progress.api.curriculum import CurriculumController, recompute_job
 from services.progress.api.dashboard import my_path, official_path
@@ -26,19 +27,25 @@ def create_app(settings: Settings | None = None) -> Litestar:
         title="LMS progress service",
         description="Learning paths, cohort sessions with seats and waitlists, attendance and learning events.",
         route_handlers=[
-            CurriculumController,
-            recompute_job,
-            receive_placement,
-            SessionController,
-            EnrolmentController,
-            AttendanceController,
-            EventController,
-            AdminOfficialController,
-            reviews,
-            my_path,
-            official_path,
-            ReportController,
-            XapiController,
+            Router(
+                path="/",
+                exception_handlers=db_errors.handlers,
+                route_handlers=[
+                    CurriculumController,
+                    recompute_job,
+                    receive_placement,
+                    SessionController,
+                    EnrolmentController,
+                    AttendanceController,
+                    EventController,
+                    AdminOfficialController,
+                    reviews,
+                    my_path,
+                    official_path,
+                    ReportController,
+                    XapiController,
+                ],
+            )
         ],
         outbox=Outbox,
         peers=("certification",),

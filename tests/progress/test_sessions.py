@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
+
+import pytest
 
 from services.progress.db import today
 from tests.progress.conftest import Api, sql
@@ -160,3 +163,34 @@ async def test_session_admin_and_listing(api: Api) -> None:
     assert r.status_code == 400
     r = await api.client.patch(f"/v1/sessions/{a['id']}", json={"enrolment_open": False}, headers=api.admin)
     assert r.status_code == 200 and r.json()["enrolment_open"] is False
+
+
+async def test_races_past_the_checks_are_stopped_by_the_database(api: Api, database_url: str) -> None:
+    """One official enrolling into two sessions of a level at the same moment: each request locks
+    only its own session, so the partial unique index decides; the loser gets a 409, never a 500."""
+    await api.publish()
+    for round_ in range(5):
+        official = f"race-{round_}"
+        await api.place(official, 0)
+        a, b = await api.session(0), await api.session(0)
+        results = await asyncio.gather(api.enrol(a["id"], official), api.enrol(b["id"], official))
+        assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
+        loser = next(r for r in results if r.status_code == 409)
+        assert loser.json()["type"] == "urn:lms:problem:already-enrolled"
+    rows = await sql(
+        database_url,
+        "SELECT official_id, count(*) AS n FROM enrolment WHERE status <> 'withdrawn' GROUP BY 1 HAVING count(*) > 1",
+    )
+    assert rows == []
+    # the seat counter cannot pass the seats even when written directly
+    s = await api.session(0, seats=1)
+    import asyncpg
+
+    from services.common.db import plain_url
+
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE cohort_session SET enrolled_count = 2 WHERE id = $1", uuid.UUID(s["id"]))
+    finally:
+        await conn.close()

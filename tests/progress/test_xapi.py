@@ -90,6 +90,12 @@ async def test_query_paging_and_voiding(api: Api, database_url: str) -> None:
         page = (await api.client.get(page["more"], headers=h)).json()
         seen += [s["id"] for s in page["statements"]]
     assert seen == ids
+    # since is exclusive and until inclusive, on the stored time
+    third = (await api.client.get(f"/xapi/statements?statementId={ids[2]}", headers=h)).json()["stored"]
+    after = (await api.client.get("/xapi/statements", params={"since": third, "ascending": "true"}, headers=h)).json()
+    assert [s["id"] for s in after["statements"]] == ids[3:]
+    upto = (await api.client.get("/xapi/statements", params={"until": third, "ascending": "true"}, headers=h)).json()
+    assert [s["id"] for s in upto["statements"]] == ids[:3]
     agent = '{"account": {"homePage": "https://lms.example.go.kr", "name": "q"}}'
     assert len((await api.client.get("/xapi/statements", params={"agent": agent}, headers=h)).json()["statements"]) == 5
     # void the first one: it disappears from queries, is reachable by voidedStatementId, and progress recomputes

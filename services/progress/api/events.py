@@ -31,6 +31,7 @@ WITH input AS (
     INSERT INTO learning_event (event_id, official_id, module_code, verb, score, occurred_at, content_hash,
                                 source, received_at)
     SELECT event_id, official_id, module_code, verb, score, occurred_at, content_hash, $8, now() FROM input
+    ORDER BY event_id
     ON CONFLICT (event_id) DO NOTHING
     RETURNING official_id, module_code, verb, score, occurred_at
 ), merged AS (
@@ -43,6 +44,7 @@ WITH input AS (
            min(occurred_at) FILTER (WHERE verb = 'attended'),
            count(*), now()
     FROM ins GROUP BY official_id, module_code
+    ORDER BY official_id, module_code  -- one lock order for every batch, so batches do not deadlock
     ON CONFLICT (official_id, module_code) DO UPDATE SET
         started_at = LEAST(p.started_at, EXCLUDED.started_at),
         completed_at = LEAST(p.completed_at, EXCLUDED.completed_at),
