@@ -15,6 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -630,6 +631,11 @@ def calibration_out(run: CalibrationRun, bank_version: int) -> CalibrationOut:
     )
 
 
+async def _active_version(session: AsyncSession) -> int:
+    active = (await session.execute(select(col(BankVersion.id)).where(col(BankVersion.active)))).scalar_one_or_none()
+    return active or 0
+
+
 class CalibrationController(Controller):
     path = "/v1/calibrations"
     tags = ["calibration"]
@@ -637,12 +643,26 @@ class CalibrationController(Controller):
 
     @post("/")
     async def run_calibration(
-        self, session: AsyncSession, principal: Principal, data: CalibrationIn | None = None
-    ) -> CalibrationOut:
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        principal: Principal,
+        data: CalibrationIn | None = None,
+    ) -> Response[CalibrationOut]:
         """Estimate item parameters from every recorded response (scored and pretest) by marginal
         maximum likelihood (EM). The run is a draft: review old beside new with fit statistics, then
-        publish it. Items with fewer than ``min_responses`` answers keep their parameters."""
+        publish it. Items with fewer than ``min_responses`` answers keep their parameters.
+        Send an ``Idempotency-Key`` header to make a retry return the first run (200)."""
         data = data or CalibrationIn()
+        key = request.headers.get("idempotency-key") or None
+        if key is not None:
+            if len(key) > 200:
+                raise Problem(400, "validation", "The Idempotency-Key header must be at most 200 characters.")
+            earlier = (
+                await session.execute(select(CalibrationRun).where(col(CalibrationRun.idempotency_key) == key))
+            ).scalar_one_or_none()
+            if earlier is not None:
+                return Response(calibration_out(earlier, await _active_version(session)), status_code=200)
         items = list(
             (
                 await session.execute(select(Item).where(col(Item.status) != "retired").order_by(col(Item.code)))
@@ -722,6 +742,7 @@ class CalibrationController(Controller):
                 }
             )
         run = CalibrationRun(
+            idempotency_key=key,
             model=data.model,
             created_by=principal.sub,
             responses=len(cells),
@@ -731,8 +752,15 @@ class CalibrationController(Controller):
             items=out_items,
         )
         session.add(run)
-        await session.commit()
-        return calibration_out(run, active or 0)
+        try:
+            await session.commit()
+        except IntegrityError:  # the same key, concurrently: answer with the run that won
+            await session.rollback()
+            earlier = (
+                await session.execute(select(CalibrationRun).where(col(CalibrationRun.idempotency_key) == key))
+            ).scalar_one()
+            return Response(calibration_out(earlier, await _active_version(session)), status_code=200)
+        return Response(calibration_out(run, active or 0), status_code=201)
 
     @get("/{run_id:uuid}")
     async def get_calibration(self, run_id: uuid.UUID, session: AsyncSession) -> CalibrationOut:

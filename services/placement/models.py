@@ -197,6 +197,7 @@ class CalibrationRun(Base, table=True):
     __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status_known"),)
 
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
     status: str = Field(default="draft", max_length=16)
     model: str = Field(max_length=8)
     created_by: str = Field(max_length=200)

@@ -132,9 +132,12 @@ async def test_calibration_run_review_and_publish(client, keys: Keys, database_u
         )
     finally:
         await conn.close()
-    r = await client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=admin)
+    keyed = {**admin, "Idempotency-Key": "calibrate-once"}
+    r = await client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=keyed)
     assert r.status_code == 201, r.text
     run = r.json()
+    retry = await client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=keyed)
+    assert retry.status_code == 200 and retry.json()["id"] == run["id"]
     assert run["status"] == "draft" and run["responses"] == 20000 and run["examinees"] == 2000
     by_code = {i["code"]: i for i in run["items"]}
     est_a = np.array([by_code[f"CAL-{k}"]["new"]["a"] for k in range(10)])
