@@ -5,7 +5,9 @@ asyncpg set-based INSERT of the same events into the same table, measured in the
 - single-event requests (target >= 500 req/s, p99 <= 50 ms),
 - replaying duplicates in batches of 1,000 (target >= 10,000 events/s).
 
-    .venv/bin/python bench/bench_progress_events.py [--batches N] [--singles N] [--concurrency C]
+    .venv/bin/python bench/bench_progress_events.py [--batches N] [--singles N] [--concurrency C] [--database-url URL]
+
+Event ids carry a random run prefix, so a run against an existing database stores new events.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+import uuid
 
 import asyncpg
 import msgspec
@@ -40,7 +43,7 @@ def batch_body(prefix: str, start: int, size: int) -> bytes:
     return msgspec.json.encode({"events": [make_event(prefix, start + j) for j in range(size)]})
 
 
-async def bare_insert(url: str, batches: int, size: int, concurrency: int) -> Result:
+async def bare_insert(url: str, batches: int, size: int, concurrency: int, run_id: str) -> Result:
     """The ceiling: the same rows through one unnest INSERT per batch, no HTTP, no merge."""
     pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
     result = Result(f"bare asyncpg INSERT, batches of {size}")
@@ -55,7 +58,7 @@ async def bare_insert(url: str, batches: int, size: int, concurrency: int) -> Re
     async def worker() -> None:
         async with pool.acquire() as conn:
             for b in counter:
-                events = [make_event("bare", b * size + j) for j in range(size)]
+                events = [make_event(f"bare{run_id}", b * size + j) for j in range(size)]
                 started = time.perf_counter()
                 await conn.execute(
                     sql,
@@ -80,12 +83,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300, help="batches of 100 events")
     parser.add_argument("--singles", type=int, default=5000, help="single-event requests")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database-url", default="", help="ingest into this database (e.g. one at national scale)")
     args = parser.parse_args()
-    url = fresh_database("progress")
+    url = args.database_url or fresh_database("progress")
     console.print(asyncio.run(seed(url)))
     auth = {"Authorization": f"Bearer {token('service', sub='service:bench')}"}
-    bodies = [batch_body("b", i * 100, 100) for i in range(args.batches)]
-    replay = [batch_body("b", i * 1000, 1000) for i in range(args.batches // 10)]
+    run_id = uuid.uuid4().hex[:6]
+    bodies = [batch_body(f"b{run_id}", i * 100, 100) for i in range(args.batches)]
+    replay = [batch_body(f"b{run_id}", i * 1000, 1000) for i in range(args.batches // 10)]
 
     async def post(client: FastClient, body: bytes) -> Reply:
         return await client.request("POST", "/v1/events", headers=auth, body=body)
@@ -94,7 +99,11 @@ def main() -> None:
 
         async def run() -> list[Result]:
             await run_load(
-                "warm-up", lambda c, i: post(c, batch_body("w", i * 10, 10)), base_url=base, total=100, concurrency=4
+                "warm-up",
+                lambda c, i: post(c, batch_body(f"w{run_id}", i * 10, 10)),
+                base_url=base,
+                total=100,
+                concurrency=4,
             )
             batches = await run_load(
                 "POST /v1/events, batches of 100",
@@ -106,7 +115,7 @@ def main() -> None:
             )
             singles = await run_load(
                 "POST /v1/events, one event per request",
-                lambda c, i: post(c, batch_body("s", i, 1)),
+                lambda c, i: post(c, batch_body(f"s{run_id}", i, 1)),
                 base_url=base,
                 total=args.singles,
                 concurrency=args.concurrency,
@@ -130,7 +139,7 @@ def main() -> None:
             return [batches, singles, dupes, health]
 
         batches, singles, dupes, health = asyncio.run(run())
-    bare = asyncio.run(bare_insert(url, args.batches, 100, args.concurrency))
+    bare = asyncio.run(bare_insert(url, args.batches, 100, args.concurrency, run_id))
     report("Event ingestion (events/s)", [batches, dupes], unit="events/s", ceiling=bare)
     report("Single-event requests (req/s)", [singles], unit="req/s", ceiling=health)
     console.print(
