@@ -33,6 +33,9 @@ class Settings(ServiceSettings):
     webhook_batch: int = 50
     # Seconds a status list may be cached by clients (Cache-Control max-age).
     status_list_max_age: int = 60
+    # Seconds a replica serves a cached status list before checking the database version counter
+    # again (the replica that changes a list drops its own copy at once). 0 checks on every request.
+    status_list_recheck_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -4,6 +4,8 @@ serves a fresh list right after a revocation committed anywhere."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -20,11 +22,12 @@ from services.common.db import utcnow
 BITS_FOR = {"revocation": ("revoked", "superseded"), "suspension": ("suspended",)}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Entry:
     version: int
     etag: str
     body: str
+    checked_at: float = 0.0
 
 
 class StatusListCache:
@@ -34,16 +37,29 @@ class StatusListCache:
         self.hits = 0
         self.builds = 0
 
+    def invalidate(self, list_no: int) -> None:
+        """Forget a list at once (this replica just changed it)."""
+        for purpose in BITS_FOR:
+            self._entries.pop((list_no, purpose), None)
+
     async def get(self, list_no: int, purpose: str) -> Entry | None:
-        """The current signed list, or None when no such list exists."""
+        """The current signed list, or None when no such list exists. A cached list younger than
+        ``status_list_recheck_seconds`` is served without asking the database; older ones are
+        checked against the version counter (one indexed read) and rebuilt only if it moved."""
+        cached = self._entries.get((list_no, purpose))
+        now = time.monotonic()
+        if cached is not None and now - cached.checked_at < self.settings.status_list_recheck_seconds:
+            self.hits += 1
+            return cached
         async with self.engine.connect() as conn:
-            version = (
-                await conn.execute(text("SELECT version FROM status_list WHERE id = :id"), {"id": list_no})
-            ).scalar()
+            # One round trip on the pooled asyncpg driver (no transaction) for the hot, cached path.
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            version = await driver.fetchval("SELECT version FROM status_list WHERE id = $1", list_no)
             version = int(version or 0)
-            cached = self._entries.get((list_no, purpose))
             if cached is not None and cached.version == version:
                 self.hits += 1
+                cached.checked_at = now
                 return cached
             # Read the bits after the version: the content is at least as new as the version it is
             # cached under, so a later bump always triggers a rebuild.
@@ -73,7 +89,7 @@ class StatusListCache:
         body = vc.sign_status_list(credential, key, kid)
         # The same on every replica: the bits of a version are the same everywhere.
         etag = f'"sl-{list_no}-{purpose}-v{version}"'
-        entry = Entry(version, etag, body)
+        entry = Entry(version, etag, body, now)
         self._entries[(list_no, purpose)] = entry
         self.builds += 1
         return entry

@@ -33,3 +33,31 @@ def embedded_files(pdf: bytes) -> dict[str, bytes]:
                 raise AssertionError("unexpected ASCII85 filter")
             out[name.decode()] = content
     return out
+
+
+def page_content(pdf: bytes) -> bytes:
+    """The decoded content stream(s) of the pages (ASCII85 and/or Flate filters)."""
+    import base64
+
+    out = b""
+    for body in objects(pdf).values():
+        head = body.split(b"stream", 1)[0]
+        if b"/Length" not in head or b"/Filter" not in head or b"EmbeddedFile" in head:
+            continue
+        start = re.search(rb"stream\r?\n", body)
+        length = re.search(rb"/Length (\d+)", head)
+        assert start and length
+        data = body[start.end() : start.end() + int(length.group(1))]
+        if b"/ASCII85Decode" in head:
+            data = base64.a85decode(data.strip().removesuffix(b"~>").removeprefix(b"<~"))
+        if b"/FlateDecode" in head:
+            data = zlib.decompress(data)
+        out += data
+    return out
+
+
+def filled_rects(content: bytes) -> list[tuple[float, float, float, float]]:
+    return [
+        tuple(float(v) for v in m.groups())  # type: ignore[misc]
+        for m in re.finditer(rb"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) re f\*?", content)
+    ]

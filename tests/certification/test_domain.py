@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.certification.domain import credential as vc
 from services.certification.domain import keys, page, pdf, serial, statuslist, webhooks
-from tests.certification.pdfparse import embedded_files
+from tests.certification.pdfparse import embedded_files, filled_rects, page_content
 
 # --- serials -------------------------------------------------------------------------------
 
@@ -204,6 +204,14 @@ def test_sign_and_verify_and_every_way_to_fail() -> None:
         base_url=ISSUER,
     )
     assert code(vc.sign(past, key, jwk["kid"])) == "expired"
+    future = vc.build_credential(
+        _facts(issued_at=datetime.now(UTC) + timedelta(days=1)), issuer_url=ISSUER, issuer_name="A", base_url=ISSUER
+    )
+    assert code(vc.sign(future, key, jwk["kid"])) == "not-yet-valid"
+    assert code(f"{h}.{p}.{s}!") == "malformed"
+    assert code(f"{h}.{p}") == "malformed"
+    assert code(f"{h}.{p}.{s}".replace(s[:8], "A" * 8)) == "bad-signature"
+    assert vc.peek_kid(token) == jwk["kid"] and vc.peek_kid("%%%") is None
 
 
 # --- PDF and page --------------------------------------------------------------------------
@@ -232,6 +240,31 @@ def test_pdf_is_deterministic_and_carries_the_credential() -> None:
     assert b"HYSMyeongJo-Medium" in first  # the Korean CID font is used
     other = pdf.render(_print_facts(serial="LMS-2026-L2-000043-2"))
     assert other != first
+
+
+def test_pdf_qr_code_encodes_the_verification_url() -> None:
+    """Rebuild the module grid from the rectangles drawn in the QR area and compare it with the
+    QR code of the verification URL (segno's encoding is deterministic)."""
+    import segno
+    from reportlab.lib.pagesizes import A4, landscape
+
+    facts = _print_facts()
+    rects = filled_rects(page_content(pdf.render(facts)))
+    x0, y0, size = landscape(A4)[0] - 60 - 96, 52.0, 96.0
+    expected = [[bool(v) for v in row] for row in segno.make(facts.verify_url, error="m").matrix_iter(border=0)]
+    n = len(expected)
+    module = size / n
+    grid = [[False] * n for _ in range(n)]
+    for x, y, w, h in rects:
+        if x < x0 - 0.01 or y < y0 - 0.01 or y + h > y0 + size + 0.01:
+            continue
+        row = round((y0 + size - y) / module) - 1
+        first = round((x - x0) / module)
+        for col in range(first, first + round(w / module)):
+            grid[row][col] = True
+    assert grid == expected
+    other = [[bool(v) for v in r] for r in segno.make(facts.verify_url + "x", error="m").matrix_iter(border=0)]
+    assert grid != other
 
 
 def test_page_language_and_escaping() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
@@ -149,7 +150,8 @@ async def test_admin_manual_issue_and_validation(svc: Service) -> None:
 
 
 async def test_status_list_cache_etag_and_replicas(database_url: str, keys: Keys) -> None:
-    async with running(database_url, keys) as a, running(database_url, keys) as b:
+    recheck = {"status_list_recheck_seconds": 0.3}
+    async with running(database_url, keys, **recheck) as a, running(database_url, keys, **recheck) as b:
         cert = (await a.issue("official-cache", level=2)).json()
         entry = next(s for s in claims_of(cert["credential"])["credentialStatus"] if s["statusPurpose"] == "revocation")
         path = entry["statusListCredential"].removeprefix(a.base)
@@ -160,9 +162,13 @@ async def test_status_list_cache_etag_and_replicas(database_url: str, keys: Keys
         hits = b.app.state.status_lists.hits
         assert (await b.client.get(path)).text == first.text  # served from cache
         assert b.app.state.status_lists.hits == hits + 1
+        await a.client.get(path)  # replica a caches the list too
         await act(a, cert["id"], "revoke", "replica test")  # written through replica a
+        ra = await a.client.get(path, headers={"If-None-Match": etag})
+        assert ra.status_code == 200 and ra.headers["etag"] != etag  # the writing replica: at once
+        await asyncio.sleep(0.35)  # the other replica: after its recheck interval
         r = await b.client.get(path, headers={"If-None-Match": etag})
-        assert r.status_code == 200 and r.headers["etag"] != etag  # replica b noticed at once
+        assert r.status_code == 200 and r.headers["etag"] == ra.headers["etag"]
         assert await status_bit(b, cert["credential"], "revocation") is True
         assert (await b.client.get("/v1/status-lists/99/revocation")).status_code == 404
         assert (await b.client.get("/v1/status-lists/1/other")).status_code == 404

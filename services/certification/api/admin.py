@@ -63,6 +63,7 @@ async def _transition(
 ) -> CertificateOut:
     row = await store.change_status(session, issuer_of(request), principal, parse_uuid(cert_id), action, reason)
     await session.commit()
+    request.app.state.status_lists.invalidate(row.status_list)
     wake_webhooks(request)
     return certificate_out(row, issuer_of(request))
 
@@ -96,10 +97,13 @@ async def reissue(
     request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str, data: ReissueBody
 ) -> Response[CertificateOut]:
     """A new certificate with a new serial that supersedes this one (e.g. a corrected name)."""
+    old = await store.get(session, parse_uuid(cert_id))
     new = await store.reissue(
         session, issuer_of(request), principal, parse_uuid(cert_id), data.reason, data.name, data.org
     )
     await session.commit()
+    if old is not None:
+        request.app.state.status_lists.invalidate(old.status_list)
     wake_webhooks(request)
     return Response(
         certificate_out(new, issuer_of(request)), status_code=201, headers={"Location": f"/v1/certificates/{new.id}"}
