@@ -5,8 +5,8 @@ serves a fresh list right after a revocation committed anywhere."""
 from __future__ import annotations
 
 import time
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
