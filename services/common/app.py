@@ -25,8 +25,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import db, migrations
-from services.common.auth import JWTAuthMiddleware, KeySet, Principal, ServiceTokens, allow, check_declared
-from services.common.errors import exception_handlers
+from services.common.auth import (
+    JWTAuthMiddleware,
+    KeySet,
+    Principal,
+    ServiceTokens,
+    allow,
+    check_declared,
+    declared_roles,
+)
+from services.common.errors import document_problems, exception_handlers
 from services.common.http import PeerClient
 from services.common.observability import (
     configure_logging,
@@ -185,12 +193,12 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     app.state.settings = settings
     app.state.keyset = KeySet(settings.jwks)
-    check_declared(
-        [
-            handler
-            for route in app.routes
-            if not route.path.startswith(DOCS_PATH)
-            for handler in getattr(route, "route_handlers", [])
-        ]
-    )
+    handlers = [
+        handler
+        for route in app.routes
+        if not route.path.startswith(DOCS_PATH)
+        for handler in getattr(route, "route_handlers", [])
+    ]
+    check_declared(handlers)
+    document_problems(handlers, public=lambda h: declared_roles(h) == ())
     return app

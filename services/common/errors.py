@@ -10,6 +10,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -45,6 +46,51 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers or {}
         self.extra = extra
+
+
+class ProblemDetails(msgspec.Struct):
+    """The documented shape of every error body (RFC 9457); a problem may carry more members."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, Any]] | None = None  # one entry per bad field or row: field, message, ...
+    request_id: str | None = None
+
+
+PROBLEM_STATUSES = {
+    400: "The request is malformed or a field is invalid; `errors` lists each bad field.",
+    401: "No valid bearer token.",
+    403: "The token's roles may not do this.",
+    404: "No such resource, or not yours to see.",
+    409: "Conflicts with the current state (a duplicate, a replay with other content, a full session ...).",
+    413: "The body is larger than the service accepts.",
+    422: "Well-formed but not acceptable in the current state.",
+    429: "Too many requests from this client; retry later.",
+    503: "The database is not reachable, or the service is not ready; retry shortly.",
+}
+
+
+def document_problems(handlers: list[Any], *, public: Any) -> None:
+    """Declare the problem+json error responses on every handler, for the OpenAPI document.
+    Responses a handler declares itself win."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    for handler in handlers:
+        media_type = getattr(handler, "media_type", "")
+        if str(getattr(media_type, "value", media_type)).startswith("text/html"):
+            continue  # web pages answer errors as pages
+        skip = {401, 403} if public(handler) else set()
+        specs = {
+            status: ResponseSpec(
+                data_container=ProblemDetails, description=text, media_type=PROBLEM_JSON, generate_examples=False
+            )
+            for status, text in PROBLEM_STATUSES.items()
+            if status not in skip
+        }
+        handler.responses = {**specs, **(handler.responses or {})}
 
 
 def not_found(what: str, ident: object) -> Problem:
@@ -132,11 +178,25 @@ def _handle_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> R
     )
 
 
-def _handle_data(request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+def _handle_data(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return problem_response(request, Problem(400, "invalid-value", "A value is out of range or malformed."))
 
 
+def _refused_value(exc: BaseException) -> bool:
+    """The driver refused a parameter (e.g. a number too large for its column): bad input, not an outage."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        seen = getattr(seen, "orig", None) or (seen.__cause__ if seen is not None else None)
+        if seen is None:
+            return False
+        if isinstance(seen, ValueError | OverflowError):
+            return True
+    return False
+
+
 def _handle_db_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _refused_value(exc):
+        return _handle_data(request, exc)
     if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(exc, OperationalError):
         return _handle_crash(request, exc)
     log.warning("database_unavailable", error=str(exc)[:300])
@@ -169,6 +229,7 @@ exception_handlers: dict[Any, Any] = {
     InterfaceError: _handle_db_down,
     DBAPIError: _handle_db_down,
     OSError: _handle_db_down,  # e.g. the database's socket is gone while it restarts
+    OverflowError: _handle_data,  # e.g. a number too large for its column
     Exception: _handle_crash,
 }
 

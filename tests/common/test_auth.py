@@ -12,6 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import get, post
 from litestar.params import JSONBody
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import ServiceSpec, build_app
 from services.common.auth import allow
@@ -31,6 +33,11 @@ async def create_thing(data: JSONBody[Thing]) -> Thing:
     return data
 
 
+@get("/v1/numbers/{n:int}", guards=[allow("admin")])
+async def number(n: int, session: AsyncSession) -> dict[str, int]:
+    return {"n": int((await session.execute(text("SELECT CAST(:n AS integer)"), {"n": n})).scalar_one())}
+
+
 @get("/v1/public-thing", opt={"public": True})
 async def public_thing() -> dict[str, str]:
     return {"ok": "yes"}
@@ -38,7 +45,7 @@ async def public_thing() -> dict[str, str]:
 
 def make_app(database_url: str) -> object:
     settings = get_settings(database_url=database_url, relay_enabled=False)
-    return build_app(settings, ServiceSpec("t", "t", [create_thing, public_thing]))
+    return build_app(settings, ServiceSpec("t", "t", [create_thing, public_thing, number]))
 
 
 @pytest.fixture
@@ -212,3 +219,18 @@ async def test_public_and_tokenless_requests_are_rate_limited(database_url: str,
         # authenticated calls and health probes are not counted against the public budget
         assert (await client.get("/v1/whoami", headers=keys.headers("admin"))).status_code == 200
         assert [(await client.get("/health/live")).status_code for _ in range(10)] == [200] * 10
+
+
+async def test_a_value_the_database_driver_refuses_is_a_400(client, keys: Keys) -> None:
+    assert (await client.get("/v1/numbers/7", headers=keys.headers("admin"))).json() == {"n": 7}
+    r = await client.get("/v1/numbers/226901656471", headers=keys.headers("admin"))
+    assert r.status_code == 400 and r.json()["type"] == "urn:lms:problem:invalid-value"
+
+
+async def test_error_responses_are_documented_as_problems(client) -> None:
+    schema = (await client.get("/docs/openapi.json")).json()
+    operation = schema["paths"]["/v1/things"]["post"]
+    for status in ("400", "401", "403", "409", "413", "429", "503"):
+        assert "application/problem+json" in operation["responses"][status]["content"], status
+    public = schema["paths"]["/v1/public-thing"]["get"]["responses"]
+    assert "401" not in public and "403" not in public
