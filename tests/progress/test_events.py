@@ -54,6 +54,12 @@ async def test_batch_rules(api: Api, database_url: str) -> None:
     assert r.status_code == 422 and "own events" in r.json()["errors"][0]["reason"]
     r = await api.events([event("l2", "me", "L0-M1", "started")], headers=api.learner("me"))
     assert r.status_code == 200
+    # ... and cannot certify their own results or attendance
+    r = await api.events(
+        [event("l3", "me", "L0-M2", "completed"), event("l4", "me", "L0-Q", "passed", score=100)],
+        headers=api.learner("me"),
+    )
+    assert r.status_code == 422 and [e["id"] for e in r.json()["errors"]] == ["l4"]
     # instructors record results only for officials enrolled in a session they teach
     await api.place("taught", 0)
     s = await api.session(0, instructor="t-9")

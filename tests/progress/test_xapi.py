@@ -68,6 +68,11 @@ async def test_post_put_get_conflict_and_progress(api: Api, database_url: str) -
     mbox["actor"] = {"objectType": "Agent", "mbox": "mailto:kim@example.go.kr"}
     r = await api.client.post("/xapi/statements", json=mbox, headers=h)
     assert r.status_code == 400 and "account" in r.json()["detail"]
+    # a learner's own passed statement is stored but does not count as a result
+    own = statement("x3", "passed", "L0-Q", result={"score": {"scaled": 1.0}})
+    r = await api.client.post("/xapi/statements", json=own, headers={**api.learner("x3"), **V})
+    assert r.status_code == 200
+    assert await sql(database_url, "SELECT 1 FROM module_progress WHERE official_id = 'x3'") == []
     # learners may only speak about themselves
     r = await api.client.post(
         "/xapi/statements", json=statement("x2", "completed", "L0-M1"), headers={**api.learner("x1"), **V}

@@ -60,6 +60,10 @@ SELECT (SELECT count(*) FROM ins) AS inserted,
 """
 
 
+# Verbs a learner's own token may not assert about themselves (self-certification).
+TRUSTED_VERBS = frozenset({"passed", "failed", "attended"})
+
+
 class MergedRow(msgspec.Struct):
     official_id: str
     module_code: str
@@ -103,6 +107,16 @@ async def ingest(
             {"index": i, "id": e.id, "reason": "learners may only send their own events"}
             for i, e in enumerate(events)
             if e.official_id != principal.sub
+        ]
+        errors += [
+            {
+                "index": i,
+                "id": e.id,
+                "reason": f"a learner cannot report {e.verb}: assessment results and attendance come from "
+                "the assessment service, an instructor or an admin",
+            }
+            for i, e in enumerate(events)
+            if e.official_id == principal.sub and e.verb in TRUSTED_VERBS
         ]
     hashes = [event_hash(e) if e.occurred_at.tzinfo else "" for e in events]
     async with connect(request.app) as conn:

@@ -16,6 +16,9 @@ works unchanged.
   target from queries and recomputes the official's progress.
 - Verbs completed, passed, failed and attended on an activity ``<prefix><module code>`` drive
   progress (as learning events with id ``xapi:<statement id>``); other statements are stored.
+  Passed, failed and attended drive progress only when sent with a service or admin token
+  (content reporting through a server-side proxy): a learner's own token cannot certify an
+  assessment result or attendance, such statements are stored only.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from services.common.db import utcnow
 from services.common.errors import Problem
 from services.common.pagination import decode_cursor, encode_cursor
 from services.progress import engine
-from services.progress.api.events import event_hash, recompute_officials, store_events
+from services.progress.api.events import TRUSTED_VERBS, event_hash, recompute_officials, store_events
 from services.progress.api.util import wake_relay
 from services.progress.db import connect, iso
 from services.progress.schemas import EventIn, VerbName
@@ -238,6 +241,8 @@ async def save(request: Request[Any, Any, Any], principal: Principal, raws: list
             verb = PROGRESS_VERBS.get(p.verb)
             if verb is None or curriculum is None or not p.object_id.startswith(prefix):
                 continue
+            if verb in TRUSTED_VERBS and not principal.has("service", "admin"):
+                continue  # stored, but a learner's own token cannot certify a result or attendance
             code = p.object_id.removeprefix(prefix)
             if code not in curriculum.modules:
                 continue
