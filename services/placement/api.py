@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -102,6 +102,41 @@ def _validate_one(raw: dict[str, Any]) -> dict[str, Any]:
         ) from exc
 
 
+def _export(request: Request[Any, Any, Any], fmt: str) -> Stream:
+    """Items in code order, read in batches of 500 on a session of the stream's own."""
+    maker = request.app.state.sessionmaker
+
+    async def rows() -> AsyncIterator[str]:
+        after = ""
+        first = True
+        if fmt == "json":
+            yield "["
+        async with maker() as s:
+            while True:
+                query = select(Item).where(col(Item.code) > after).order_by(col(Item.code)).limit(500)
+                batch = list((await s.execute(query)).scalars())
+                for item in batch:
+                    row = bank_rules.export_row(item)
+                    if fmt == "json":
+                        yield ("" if first else ",") + "\n" + json.dumps(row, ensure_ascii=False)
+                    else:
+                        yield bank_rules.csv_line(row, header=first)
+                    first = False
+                if len(batch) < 500:
+                    break
+                after = batch[-1].code
+        if fmt == "json":
+            yield "\n]\n"
+        elif first:
+            yield ",".join(bank_rules.FIELDS) + "\n"
+
+    return Stream(
+        rows(),
+        media_type="text/csv" if fmt == "csv" else JSON_MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="item-bank.{fmt}"'},
+    )
+
+
 class ItemController(Controller):
     path = "/v1/items"
     tags = ["item bank"]
@@ -143,43 +178,15 @@ class ItemController(Controller):
         rows = [item_out(i) for i in (await session.execute(query)).scalars()]
         return page(rows, limit, lambda r: r.code)
 
-    @get("/export")
-    async def export_items(
-        self, request: Request[Any, Any, Any], fmt: Literal["json", "csv"] = Parameter(query="format", default="json")
-    ) -> Stream:
-        """Stream every item in the import format: a JSON list or CSV (stem and options as JSON)."""
-        maker = request.app.state.sessionmaker
+    @get("/export", media_type=JSON_MEDIA)
+    async def export_items_json(self, request: Request[Any, Any, Any]) -> Stream:
+        """Stream every item in the import format, as a JSON list."""
+        return _export(request, "json")
 
-        async def rows() -> AsyncIterator[str]:
-            after = ""
-            first = True
-            if fmt == "json":
-                yield "["
-            async with maker() as s:
-                while True:
-                    query = select(Item).where(col(Item.code) > after).order_by(col(Item.code)).limit(500)
-                    batch = list((await s.execute(query)).scalars())
-                    for item in batch:
-                        row = bank_rules.export_row(item)
-                        if fmt == "json":
-                            yield ("" if first else ",") + "\n" + json.dumps(row, ensure_ascii=False)
-                        else:
-                            yield bank_rules.csv_line(row, header=first)
-                        first = False
-                    if len(batch) < 500:
-                        break
-                    after = batch[-1].code
-            if fmt == "json":
-                yield "\n]\n"
-            elif first:
-                yield ",".join(bank_rules.FIELDS) + "\n"
-
-        media = "text/csv; charset=utf-8" if fmt == "csv" else JSON_MEDIA
-        return Stream(
-            rows(),
-            media_type=media,
-            headers={"Content-Disposition": f'attachment; filename="item-bank.{fmt}"'},
-        )
+    @get("/export.csv", media_type="text/csv")
+    async def export_items_csv(self, request: Request[Any, Any, Any]) -> Stream:
+        """Stream every item in the import format, as CSV (stem and options as JSON cells)."""
+        return _export(request, "csv")
 
     @post("/import", status_code=200)
     async def import_items(self, request: Request[Any, Any, Any], session: AsyncSession) -> ImportReport:

@@ -97,7 +97,7 @@ async def test_csv_import_export_round_trip(client, keys: Keys) -> None:
     assert r.status_code == 422
     assert {(e["row"], e["field"]) for e in r.json()["errors"]} == {(1, "a"), (1, "answer")}
     # export in both formats, re-import: nothing changes
-    exported = await client.get("/v1/items/export", params={"format": "csv"}, headers=admin)
+    exported = await client.get("/v1/items/export.csv", headers=admin)
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     r = await client.post("/v1/items/import", content=exported.content, headers={**admin, "content-type": "text/csv"})
     assert r.json() == {"created": 0, "updated": 0, "unchanged": 2, "total": 2}
