@@ -81,7 +81,13 @@ def document_problems(handlers: list[Any], *, public: Any) -> None:
     for handler in handlers:
         media_type = getattr(handler, "media_type", "")
         if str(getattr(media_type, "value", media_type)).startswith("text/html"):
-            continue  # web pages answer errors as pages
+            # web pages answer errors as pages
+            page = {
+                status: ResponseSpec(data_container=str, description=PROBLEM_STATUSES[status], media_type="text/html")
+                for status in (400, 404, 429)
+            }
+            handler.responses = {**page, **(handler.responses or {})}
+            continue
         skip = {401, 403} if public(handler) else set()
         specs = {
             status: ResponseSpec(
