@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from litestar import Litestar
 
 from services.certification.api import admin, feed, issuing, public, webhooks
@@ -12,6 +13,7 @@ from services.certification.statuslists import StatusListCache
 from services.certification.store import Issuer
 from services.certification.worker import WebhookWorker
 from services.common.app import ServiceSpec, build_app
+from services.common.db import plain_url
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -20,10 +22,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def start(app: Litestar) -> None:
         engine = app.state.engine
         await ensure_key(engine, settings.key_passphrase)
+        app.state.reads = await asyncpg.create_pool(
+            plain_url(engine.url),
+            min_size=1,
+            max_size=settings.read_pool_size,
+            server_settings={"timezone": "UTC"},
+        )
         keyring = KeyRing(engine, settings.key_passphrase, settings.key_cache_seconds)
         app.state.keyring = keyring
         app.state.issuer = Issuer(settings, keyring)
-        app.state.status_lists = StatusListCache(engine, keyring, settings)
+        app.state.status_lists = StatusListCache(engine, keyring, settings, app.state.reads)
         app.state.webhooks = None
         if settings.webhooks_enabled:
             app.state.webhooks = WebhookWorker(engine, settings)
@@ -32,6 +40,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def stop(app: Litestar) -> None:
         if getattr(app.state, "webhooks", None) is not None:
             await app.state.webhooks.stop()
+        if getattr(app.state, "reads", None) is not None:
+            await app.state.reads.close()
 
     spec = ServiceSpec(
         title="LMS certification service",

@@ -12,6 +12,13 @@ DEV_KEY_PASSPHRASE = "dev-only-INSECURE-certification-key-passphrase"  # noqa: S
 
 @dataclasses.dataclass
 class Settings(ServiceSettings):
+    # A larger steady pool than the kernel default: connections opened above the pool size are
+    # closed again on return (a new PostgreSQL backend per burst).
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    # A separate asyncpg pool for the hot public reads (verify, status-list versions): one round
+    # trip per request, no ORM session or transaction.
+    read_pool_size: int = 20
     serial_prefix: str = "LMS"
     issuer_name: str = "Public Officials Data & AI Academy"
     issuer_name_ko: str = "공무원 데이터·AI 아카데미"

@@ -31,8 +31,8 @@ class Entry:
 
 
 class StatusListCache:
-    def __init__(self, engine: AsyncEngine, keyring: KeyRing, settings: Settings) -> None:
-        self.engine, self.keyring, self.settings = engine, keyring, settings
+    def __init__(self, engine: AsyncEngine, keyring: KeyRing, settings: Settings, reads: Any = None) -> None:
+        self.engine, self.keyring, self.settings, self.reads = engine, keyring, settings, reads
         self._entries: dict[tuple[int, str], Entry] = {}
         self.hits = 0
         self.builds = 0
@@ -51,11 +51,16 @@ class StatusListCache:
         if cached is not None and now - cached.checked_at < self.settings.status_list_recheck_seconds:
             self.hits += 1
             return cached
+        if self.reads is not None:  # one round trip on the read pool for the hot, cached path
+            version = await self.reads.fetchval("SELECT version FROM status_list WHERE id = $1", list_no)
+            if cached is not None and cached.version == int(version or 0):
+                self.hits += 1
+                cached.checked_at = now
+                return cached
         async with self.engine.connect() as conn:
-            # One round trip on the pooled asyncpg driver (no transaction) for the hot, cached path.
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            version = await driver.fetchval("SELECT version FROM status_list WHERE id = $1", list_no)
+            version = (
+                await conn.execute(text("SELECT version FROM status_list WHERE id = :id"), {"id": list_no})
+            ).scalar()
             version = int(version or 0)
             if cached is not None and cached.version == version:
                 self.hits += 1

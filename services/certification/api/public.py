@@ -37,11 +37,9 @@ BY_ID = VIEW + " WHERE c.id = $1"
 
 
 async def _fetch(request: Request[Any, Any, Any], query: str, arg: Any) -> Any:
-    """One indexed read in one round trip: the pooled connection's asyncpg driver directly (no ORM
-    session, no transaction; asyncpg caches the prepared statement). This is the hot public path."""
-    async with request.app.state.engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        record = await raw.driver_connection.fetchrow(query, arg)
+    """One indexed read in one round trip on the asyncpg read pool (no ORM session, no transaction;
+    asyncpg caches the prepared statement). This is the hot public path."""
+    record = await request.app.state.reads.fetchrow(query, arg)
     return SimpleNamespace(**dict(record)) if record is not None else None
 
 
