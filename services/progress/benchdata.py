@@ -131,10 +131,11 @@ async def generate(
             "module progress",
             """
             INSERT INTO module_progress (official_id, module_code, started_at, completed_at, passed_at, best_score,
-                                         attended_at, event_count, updated_at)
+                                         attended_at, best_pass_score, event_count, updated_at)
             SELECT official_id, module_code, min(occurred_at), min(occurred_at) FILTER (WHERE verb = 'completed'),
                    min(occurred_at) FILTER (WHERE verb = 'passed'), max(score),
-                   min(occurred_at) FILTER (WHERE verb = 'attended'), count(*), now()
+                   min(occurred_at) FILTER (WHERE verb = 'attended'), max(score) FILTER (WHERE verb = 'passed'),
+                   count(*), now()
             FROM learning_event GROUP BY official_id, module_code
             """,
         )

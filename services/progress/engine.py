@@ -125,17 +125,15 @@ class OfficialState:
     completions: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def progress_from_row(r: Any) -> ModuleProgress:
-    return ModuleProgress(r["started_at"], r["completed_at"], r["passed_at"], r["best_score"], r["attended_at"])
-
-
 class _State(msgspec.Struct, array_like=True):
     id: str
     name: str
     org: str
     placed_level: int
     current_level: int
-    progress: list[tuple[str, datetime | None, datetime | None, datetime | None, float | None, datetime | None]]
+    progress: list[
+        tuple[str, datetime | None, datetime | None, datetime | None, float | None, datetime | None, float | None]
+    ]
     attendance: list[tuple[int, int, int, int, int, date | None]]
     waivers: list[tuple[int, str, datetime]]
     completions: list[tuple[int, datetime, str, uuid.UUID | None, str | None, bool]]
@@ -147,7 +145,7 @@ STATE_SQL = """
 SELECT coalesce(json_agg(json_build_array(
     o.id, o.name, o.org, o.placed_level, o.current_level,
     (SELECT coalesce(json_agg(json_build_array(p.module_code, p.started_at, p.completed_at, p.passed_at,
-                                               p.best_score, p.attended_at)), '[]')
+                                               p.best_score, p.attended_at, p.best_pass_score)), '[]')
      FROM module_progress p WHERE p.official_id = o.id),
     (SELECT coalesce(json_agg(json_build_array(x.level, x.days, x.present, x.late, x.excused, x.last_attended)), '[]')
      FROM (SELECT e.level, cardinality(s.days) AS days,
@@ -177,8 +175,8 @@ async def load_states(conn: Conn, official_ids: list[str], *, lock: bool) -> dic
     states: dict[str, OfficialState] = {}
     for r in _states.decode(raw):
         state = OfficialState(r.id, r.name, r.org, r.placed_level, r.current_level)
-        for code, started, completed, passed, best, attended in r.progress:
-            state.progress[code] = ModuleProgress(started, completed, passed, best, attended)
+        for code, started, completed, passed, best, attended, best_pass in r.progress:
+            state.progress[code] = ModuleProgress(started, completed, passed, best, attended, best_pass)
         for level, days, present, late, excused, last in r.attendance:
             state.attendance[level] = Attendance(days, present, late, excused, last)
         for level, target, created in r.waivers:
@@ -306,7 +304,9 @@ def might_complete(curriculum: Curriculum, rows: list[dict[str, Any]]) -> list[s
         module = curriculum.modules.get(r["module_code"])
         if module is None or not (module.required or module.final):
             continue
-        progress = ModuleProgress(None, r["completed_at"], r["passed_at"], r["best_score"], r["attended_at"])
+        progress = ModuleProgress(
+            None, r["completed_at"], r["passed_at"], r["best_score"], r["attended_at"], r["best_pass_score"]
+        )
         if module_met_at(module, progress) is not None:
             out.add(r["official_id"])
     return sorted(out)
@@ -318,12 +318,13 @@ async def rebuild_progress(conn: Conn, official_ids: list[str]) -> None:
     await conn.execute(
         """
         INSERT INTO module_progress (official_id, module_code, started_at, completed_at, passed_at, best_score,
-                                     attended_at, event_count, updated_at)
+                                     attended_at, best_pass_score, event_count, updated_at)
         SELECT official_id, module_code, min(occurred_at),
                min(occurred_at) FILTER (WHERE verb = 'completed'),
                min(occurred_at) FILTER (WHERE verb = 'passed'),
                max(score),
                min(occurred_at) FILTER (WHERE verb = 'attended'),
+               max(score) FILTER (WHERE verb = 'passed'),
                count(*), now()
         FROM learning_event
         WHERE official_id = ANY($1::text[]) AND voided_at IS NULL

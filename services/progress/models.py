@@ -280,6 +280,7 @@ class ModuleProgressRow(Base, table=True):
     passed_at: datetime | None = _ts(nullable=True, default=None)
     best_score: float | None = Field(default=None, sa_type=Float, nullable=True)
     attended_at: datetime | None = _ts(nullable=True, default=None)
+    best_pass_score: float | None = Field(default=None, sa_type=Float, nullable=True)
     event_count: int = Field(default=0, sa_type=Integer)
     updated_at: datetime = _ts(default_factory=utcnow)
 

@@ -38,13 +38,23 @@ def test_module_rules() -> None:
     done = ModuleProgress(completed_at=T1)
     assert module_met_at(ModuleDef("m", 0, "c", Rule.COMPLETED), done) == T1
     assert module_met_at(ModuleDef("m", 0, "c", Rule.PASSED), done) is None
-    low = ModuleProgress(passed_at=T1, best_score=50)
+    low = ModuleProgress(passed_at=T1, best_score=50, best_pass_score=50)
     assert module_met_at(ModuleDef("m", 0, "c", Rule.PASSED, min_score=60), low) is None
     assert module_met_at(ModuleDef("m", 0, "c", Rule.PASSED), low) == T1
-    both = ModuleProgress(completed_at=T2, passed_at=T1, best_score=80)
+    both = ModuleProgress(completed_at=T2, passed_at=T1, best_score=80, best_pass_score=80)
     assert module_met_at(ModuleDef("m", 0, "c", Rule.COMPLETED_AND_PASSED, min_score=70), both) == T2
     assert module_met_at(ModuleDef("m", 0, "c", Rule.ATTENDED), ModuleProgress(attended_at=T3)) == T3
     assert module_met_at(ModuleDef("m", 0, "c", Rule.ATTENDED), done) is None
+
+
+def test_a_high_score_on_a_failed_attempt_is_not_a_pass() -> None:
+    quiz = ModuleDef("q", 0, "c", Rule.PASSED, min_score=60)
+    p = fold_event(None, "failed", T1, 90.0)
+    p = fold_event(p, "passed", T2, 50.0)
+    assert p.best_score == 90.0 and p.best_pass_score == 50.0
+    assert module_met_at(quiz, p) is None
+    p = fold_event(p, "passed", T3, 65.0)
+    assert module_met_at(quiz, p) == T2  # the earliest pass (forward-only merge keeps no per-threshold time)
 
 
 def test_fold_is_order_independent_and_forward_only() -> None:
@@ -69,14 +79,14 @@ def test_level_needs_required_modules_attendance_and_final() -> None:
     good_attendance = Attendance(session_days=5, present=4, last_attended=date(2026, 4, 5))
     progress = {
         "A": ModuleProgress(completed_at=T1),
-        "B": ModuleProgress(passed_at=T2, best_score=65),
+        "B": ModuleProgress(passed_at=T2, best_score=65, best_pass_score=65),
     }
     result = evaluate_level(lv, progress, good_attendance)
     assert not result.met and result.missing == ("module:F",) and not result.final_ok
     assert result.required_total == 3 and result.required_met == 2 and result.percent == 66.7
     assert result.next_module == "F"
 
-    progress["F"] = ModuleProgress(completed_at=T2, passed_at=T3, best_score=75)
+    progress["F"] = ModuleProgress(completed_at=T2, passed_at=T3, best_score=75, best_pass_score=75)
     result = evaluate_level(lv, progress, good_attendance)
     assert result.met and result.percent == 100.0
     assert result.met_at == datetime(2026, 4, 5, tzinfo=UTC)  # the last attended day is the latest fact

@@ -160,6 +160,9 @@ async def test_failing_score_below_minimum_does_not_complete(api: Api, database_
         ]
     )
     assert r.json()["completed_levels"] == []
+    # a high score on a failed attempt is not a pass
+    r = await api.events([event("w3b", "low", "L0-Q", "failed", score=95)])
+    assert r.json()["completed_levels"] == []
     r = await api.events([event("w4", "low", "L0-Q", "passed", "2026-04-02T10:00:00Z", score=70)])
     assert [d["level"] for d in r.json()["completed_levels"]] == [0]
     # the attendance waiver, granted today, is the latest fact behind the completion

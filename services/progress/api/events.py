@@ -36,12 +36,13 @@ WITH input AS (
     RETURNING official_id, module_code, verb, score, occurred_at
 ), merged AS (
     INSERT INTO module_progress AS p (official_id, module_code, started_at, completed_at, passed_at, best_score,
-                                      attended_at, event_count, updated_at)
+                                      attended_at, best_pass_score, event_count, updated_at)
     SELECT official_id, module_code, min(occurred_at),
            min(occurred_at) FILTER (WHERE verb = 'completed'),
            min(occurred_at) FILTER (WHERE verb = 'passed'),
            max(score),
            min(occurred_at) FILTER (WHERE verb = 'attended'),
+           max(score) FILTER (WHERE verb = 'passed'),
            count(*), now()
     FROM ins GROUP BY official_id, module_code
     ORDER BY official_id, module_code  -- one lock order for every batch, so batches do not deadlock
@@ -50,10 +51,12 @@ WITH input AS (
         completed_at = LEAST(p.completed_at, EXCLUDED.completed_at),
         passed_at = LEAST(p.passed_at, EXCLUDED.passed_at),
         best_score = GREATEST(p.best_score, EXCLUDED.best_score),
+        best_pass_score = GREATEST(p.best_pass_score, EXCLUDED.best_pass_score),
         attended_at = LEAST(p.attended_at, EXCLUDED.attended_at),
         event_count = p.event_count + EXCLUDED.event_count,
         updated_at = now()
-    RETURNING p.official_id, p.module_code, p.completed_at, p.passed_at, p.best_score, p.attended_at
+    RETURNING p.official_id, p.module_code, p.completed_at, p.passed_at, p.best_score, p.attended_at,
+              p.best_pass_score
 )
 SELECT (SELECT count(*) FROM ins) AS inserted,
        (SELECT coalesce(json_agg(merged), '[]') FROM merged)::text AS merged
@@ -71,6 +74,7 @@ class MergedRow(msgspec.Struct):
     passed_at: datetime | None
     best_score: float | None
     attended_at: datetime | None
+    best_pass_score: float | None
 
 
 _merged = msgspec.json.Decoder(list[MergedRow])

@@ -72,6 +72,7 @@ class ModuleProgress:
     passed_at: datetime | None = None
     best_score: float | None = None
     attended_at: datetime | None = None
+    best_pass_score: float | None = None  # the best score carried by a "passed" event
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,16 @@ def fold_event(
     if score is not None and (best is None or score > best):
         best = score
     started = earliest(p.started_at)
-    completed, passed, attended = p.completed_at, p.passed_at, p.attended_at
+    completed, passed, attended, best_pass = p.completed_at, p.passed_at, p.attended_at, p.best_pass_score
     if verb == Verb.COMPLETED:
         completed = earliest(completed)
     elif verb == Verb.PASSED:
         passed = earliest(passed)
+        if score is not None and (best_pass is None or score > best_pass):
+            best_pass = score
     elif verb == Verb.ATTENDED:
         attended = earliest(attended)
-    return ModuleProgress(started, completed, passed, best, attended)
+    return ModuleProgress(started, completed, passed, best, attended, best_pass)
 
 
 def module_met_at(module: ModuleDef, progress: ModuleProgress | None) -> datetime | None:
@@ -137,7 +140,8 @@ def module_met_at(module: ModuleDef, progress: ModuleProgress | None) -> datetim
         return None
     passed_at = progress.passed_at
     if passed_at is not None and module.min_score is not None:
-        if progress.best_score is None or progress.best_score < module.min_score:
+        # only a pass carrying the minimum score counts (a high score on a failed attempt does not)
+        if progress.best_pass_score is None or progress.best_pass_score < module.min_score:
             passed_at = None
     if module.rule is Rule.COMPLETED:
         return progress.completed_at
