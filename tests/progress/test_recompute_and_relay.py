@@ -204,3 +204,34 @@ async def test_recompute_jobs_run_in_chunks_on_any_replica(database_url: str, ke
         assert a["note"].startswith("superseded") and a["officials"] == 0
         assert b["officials"] == 5 and b["note"] is None
         assert (await client.get(f"/v1/recompute-jobs/{uuid.uuid4()}", headers=api.admin)).status_code == 404
+
+
+async def test_republish_completes_levels_that_now_meet_the_rules(api: Api, database_url: str) -> None:
+    await api.publish()
+    await api.place("rc3", 0)
+    await api.client.post(
+        "/v1/officials/rc3/waivers", json={"level": 0, "target": "attendance", "reason": "remote"}, headers=api.admin
+    )
+    r = await api.events(
+        [
+            event("y1", "rc3", "L0-M1", "completed"),
+            event("y2", "rc3", "L0-M2", "completed"),
+            event("y3", "rc3", "L0-Q", "passed", score=55),  # below the 60 of version 2026.1
+        ]
+    )
+    assert r.json()["completed_levels"] == []
+    doc = copy.deepcopy(programme("2026.2"))
+    next(m for m in doc["levels"][0]["courses"][0]["modules"] if m["code"] == "L0-Q")["min_score"] = 50
+    job = (await api.publish(doc))["recompute_job"]
+
+    async def finished() -> dict | None:
+        body = (await api.client.get(f"/v1/recompute-jobs/{job['id']}", headers=api.admin)).json()
+        return body if body["status"] == "done" else None
+
+    done = await wait_for(finished)
+    assert (done["levels_completed"], done["flagged"]) == (1, 0)
+    messages = await outbox_rows(database_url)
+    assert [m["path"] for m in messages] == ["/v1/officials/rc3/levels/0/certificate"]
+    assert json.loads(messages[0]["body"])["curriculum_version"] == "2026.2"
+    path = (await api.client.get("/v1/me/path", headers=api.learner("rc3"))).json()
+    assert path["current_level"] == 1 and path["levels"][0]["status"] == "completed"
