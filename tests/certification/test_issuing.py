@@ -199,6 +199,8 @@ async def test_rotation_new_key_signs_old_certificates_keep_verifying(database_u
         assert result.exit_code == 0, result.output
         new_kid = result.output.strip().split()[-1]
         assert new_kid != old_kid
+        listed = await asyncio.to_thread(CliRunner().invoke, cli, ["list-keys"], env=env)
+        assert listed.exit_code == 0 and old_kid in listed.output and listed.output.strip().endswith(new_kid)
         new = (await svc.issue("official-r2", level=2)).json()
         assert jwt.get_unverified_header(new["credential"])["kid"] == new_kid
         await asyncio.sleep(0)

@@ -108,6 +108,8 @@ async def test_reissue_supersedes_and_audit_records_everything(svc: Service) -> 
     assert v_old["status"] == "superseded" and v_old["superseded_by"] == new["serial"] and not v_old["valid"]
     assert await status_bit(svc, old["credential"], "revocation") is True
     assert (await svc.client.get(f"/v1/verify/{new['serial']}")).json()["valid"] is True
+    posted = (await svc.client.post("/v1/verify", json={"credential": old["credential"]})).json()
+    assert posted["valid"] is False and posted["status"] == "superseded" and posted["superseded_by"] == new["serial"]
     # Progress asking again now gets the current certificate.
     again = await svc.issue("official-ri", level=3)
     assert again.status_code == 200 and again.json()["id"] == new["id"]

@@ -119,6 +119,8 @@ async def test_signed_thin_deliveries_only_for_subscribed_events(
         assert event["data"]["id"] == cert["id"] and event["data"]["serial"] == cert["serial"]
         assert event["data"]["url"] == f"{svc.base}/v1/certificates/{cert['id']}"
         assert "credential" not in event["data"] and "official_name" not in event["data"]  # thin payload
+        feed = (await svc.client.get("/v1/certificates", headers=svc.h("hr"))).json()["items"]
+        assert event["data"]["change_seq"] == feed[0]["seq"]
         record = await svc.client.get(event["data"]["url"].removeprefix(svc.base), headers=svc.h("hr"))
         assert record.status_code == 200
         # suspend is not subscribed; revoke is.
