@@ -33,6 +33,7 @@ class Settings(ServiceSettings):
     randomesque_k: int = 5
     max_exposure: float = 0.25
     exposure_warmup: int = 100
+    content_targets: tuple[str, ...] = ()  # "domain=share" pairs; empty: equal shares of the bank's domains
     content_tolerance: float = 0.0
     pretest_rate: float = 0.1
     pretest_max: int = 2
@@ -44,6 +45,19 @@ class Settings(ServiceSettings):
             cuts = tuple(float(c) for c in self.cuts)
         except ValueError as exc:
             raise SystemExit(f"LMS_PLACEMENT_CUTS must be numbers: {exc}") from exc
+        targets = []
+        for pair in self.content_targets:
+            domain, _, share = pair.partition("=")
+            try:
+                targets.append((domain.strip(), float(share)))
+            except ValueError as exc:
+                raise SystemExit(f"LMS_PLACEMENT_CONTENT_TARGETS wants domain=share pairs, got {pair!r}") from exc
+        try:
+            return self._config(cuts, tuple(targets))
+        except ValueError as exc:
+            raise SystemExit(f"Invalid placement test configuration (LMS_PLACEMENT_*): {exc}") from exc
+
+    def _config(self, cuts: tuple[float, ...], targets: tuple[tuple[str, float], ...]) -> TestConfig:
         return TestConfig(
             cuts=cuts,
             min_items=self.min_items,
@@ -60,6 +74,7 @@ class Settings(ServiceSettings):
             randomesque_k=self.randomesque_k,
             r_max=self.max_exposure,
             exposure_warmup=self.exposure_warmup,
+            content_targets=targets,
             content_tolerance=self.content_tolerance,
             pretest_rate=self.pretest_rate,
             pretest_max=self.pretest_max,

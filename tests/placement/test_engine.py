@@ -107,6 +107,26 @@ def test_content_balancing_largest_deficit_first() -> None:
     assert nxt.item is not None and bank.domain[nxt.item] in (2, 3, 4)
 
 
+def test_content_targets_shape_the_test() -> None:
+    bank = small_bank(200)
+    heavy = TestConfig(pretest_rate=0, content_targets=(("a", 0.6), ("b", 0.1), ("c", 0.1), ("d", 0.1), ("e", 0.1)))
+    assert bank.targets(heavy) == pytest.approx([0.6, 0.1, 0.1, 0.1, 0.1])
+    rng = np.random.default_rng(4)
+    state = TestState()
+    for _ in range(20):
+        s = step(bank, TestConfig(**{**heavy.public(), "min_items": 20, "max_items": 20}), state, rng=rng)
+        assert s.item is not None
+        state.items.append(s.item)
+        state.scored.append(True)
+        state.responses.append(int(rng.random() < 0.5))
+    shares = np.bincount(bank.domain[state.items], minlength=5) / 20
+    assert shares[0] == pytest.approx(0.6, abs=0.05) and all(shares[1:] >= 0.05)
+    with pytest.raises(ValueError):
+        TestConfig(cuts=(0.5, -0.5))
+    with pytest.raises(ValueError):
+        TestConfig(stop_rule="bayes")
+
+
 def test_every_domain_before_stopping() -> None:
     bank = small_bank()
     cfg = TestConfig(min_items=2, max_items=30, pretest_rate=0)

@@ -51,6 +51,14 @@ class TestConfig:
             raise ValueError("r_max must be in (0, 1]")
         if not 0 <= self.pretest_rate < 1:
             raise ValueError("pretest_rate must be in [0, 1)")
+        if self.stop_rule not in {"sprt", "glr"}:
+            raise ValueError("stop_rule must be sprt or glr")
+        if list(self.cuts) != sorted(self.cuts) or len(set(self.cuts)) != len(self.cuts):
+            raise ValueError("cuts must be strictly increasing")
+        if not (0 < self.alpha < 0.5 and 0 < self.beta < 0.5 and self.delta > 0 and self.prior_sd > 0):
+            raise ValueError("need 0 < alpha, beta < 0.5 and positive delta and prior_sd")
+        if any(share < 0 for _, share in self.content_targets):
+            raise ValueError("content target shares must not be negative")
 
     @cached_property
     def estimator(self) -> EAPEstimator:
