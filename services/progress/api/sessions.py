@@ -336,7 +336,7 @@ class SessionController(Controller):
             position = 0
             out = []
             for r in rows:
-                item = await enrolment_out_fast(r, None)
+                item = enrolment_row_out(r, None)
                 if r["status"] == "waitlisted":
                     position += 1
                     item.waitlist_position = position
@@ -344,7 +344,7 @@ class SessionController(Controller):
         return out
 
 
-async def enrolment_out_fast(r: Any, position: int | None) -> EnrolmentOut:
+def enrolment_row_out(r: Any, position: int | None) -> EnrolmentOut:
     return EnrolmentOut(
         id=r["id"],
         session_id=r["session_id"],
