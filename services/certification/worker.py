@@ -13,11 +13,13 @@ from typing import Any
 
 import httpx
 import structlog
+from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.certification.domain import webhooks as wh
+from services.certification.domain.keys import unseal
 from services.certification.settings import Settings
 from services.common.db import utcnow
 
@@ -61,7 +63,11 @@ class WebhookWorker:
 
     async def _send(self, row: Any) -> tuple[int | None, str | None]:
         body = body_of(row.payload)
-        headers = wh.headers(row.secret, webhook_id(row.id), int(time.time()), body)
+        try:
+            secret = unseal(row.secret, self.settings.key_passphrase)
+        except (ValueError, InvalidTag):
+            return None, "cannot decrypt the subscription secret: was LMS_CERTIFICATION_KEY_PASSPHRASE changed?"
+        headers = wh.headers(secret, webhook_id(row.id), int(time.time()), body)
         try:
             response = await self.client.post(row.url, content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -120,6 +120,17 @@ def test_private_key_encrypted_at_rest() -> None:
         keys.encrypt_private(key, "")
 
 
+def test_sealed_secrets() -> None:
+    from cryptography.exceptions import InvalidTag
+
+    secret = webhooks.new_secret()
+    sealed = keys.seal(secret, "pass-1")
+    assert secret not in sealed and secret[6:] not in sealed and sealed != keys.seal(secret, "pass-1")
+    assert keys.unseal(sealed, "pass-1") == secret
+    with pytest.raises(InvalidTag):
+        keys.unseal(sealed, "pass-2")
+
+
 # --- credentials ---------------------------------------------------------------------------
 
 ISSUER = "https://lms.example.go.kr"

@@ -107,6 +107,12 @@ async def test_signed_thin_deliveries_only_for_subscribed_events(
     async with running(database_url, keys, **FAST) as svc:
         sub = await subscribe(svc, receiver)
         assert sub["secret"].startswith("whsec_")
+        conn = await svc.db()
+        try:
+            stored = await conn.fetchval("SELECT secret FROM webhook_subscription")
+        finally:
+            await conn.close()
+        assert sub["secret"] not in stored and sub["secret"][6:] not in stored  # sealed at rest
         listed = (await svc.client.get("/v1/webhooks/subscriptions", headers=svc.h("hr", sub="hr-1"))).json()
         assert listed[0]["id"] == sub["id"] and listed[0]["secret"] is None  # the secret is shown once
         cert = (await svc.issue("official-w", level=2)).json()

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certification.api.common import parse_uuid, wake_webhooks
+from services.certification.domain.keys import seal
 from services.certification.domain.webhooks import EVENT_TYPES, new_secret
 from services.certification.schemas import DeliveryOut, SubscriptionIn, SubscriptionOut, SubscriptionPatch
 from services.certification.worker import webhook_id
@@ -74,10 +75,13 @@ async def _own(session: AsyncSession, principal: Principal, sub_id: str) -> Any:
 
 
 @post(BASE, guards=HR, tags=["webhooks"])
-async def subscribe(session: AsyncSession, principal: Principal, data: SubscriptionIn) -> Response[SubscriptionOut]:
+async def subscribe(
+    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, data: SubscriptionIn
+) -> Response[SubscriptionOut]:
     """Subscribe a URL to event types. The answer carries the signing secret (``whsec_...``) once."""
     url, events = _check_url(data.url), _check_events(data.event_types)
     secret = new_secret()
+    sealed = seal(secret, request.app.state.settings.key_passphrase)  # never stored in plain text
     now = utcnow()
     row = (
         await session.execute(
@@ -91,7 +95,7 @@ async def subscribe(session: AsyncSession, principal: Principal, data: Subscript
                 "owner": principal.sub,
                 "url": url,
                 "events": json.dumps(events),
-                "secret": secret,
+                "secret": sealed,
                 "now": now,
             },
         )

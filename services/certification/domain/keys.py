@@ -60,3 +60,36 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
         raise ValueError("not an Ed25519 JWK")
     return Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+
+
+_SEAL_KEYS: dict[str, bytes] = {}
+
+
+def _seal_key(passphrase: str) -> bytes:
+    """A 256-bit key from the passphrase (scrypt, derived once per process)."""
+    key = _SEAL_KEYS.get(passphrase)
+    if key is None:
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+        key = Scrypt(salt=b"lms-certification-seal-v1", length=32, n=2**14, r=8, p=1).derive(passphrase.encode())
+        _SEAL_KEYS[passphrase] = key
+    return key
+
+
+def seal(plaintext: str, passphrase: str) -> str:
+    """Encrypt a small secret (e.g. a webhook signing secret) for storage: AES-256-GCM."""
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    return "v1:" + b64url(nonce + AESGCM(_seal_key(passphrase)).encrypt(nonce, plaintext.encode(), b"seal"))
+
+
+def unseal(sealed: str, passphrase: str) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not sealed.startswith("v1:"):
+        raise ValueError("not a sealed value")
+    raw = b64url_decode(sealed[3:])
+    return AESGCM(_seal_key(passphrase)).decrypt(raw[:12], raw[12:], b"seal").decode()
