@@ -73,10 +73,6 @@ async def get(session: AsyncSession, cert_id: uuid.UUID, *, lock: bool = False) 
     return (await session.execute(stmt)).first()
 
 
-async def by_serial(session: AsyncSession, serial: str) -> Row[Any] | None:
-    return (await session.execute(select(CERT).where(CERT.c.serial == serial))).first()
-
-
 async def _signed_row(
     issuer: Issuer,
     *,
