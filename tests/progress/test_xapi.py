@@ -30,6 +30,9 @@ async def test_about_and_version_header(api: Api) -> None:
     assert r.headers["x-experience-api-version"]
     r = await api.client.get("/xapi/statements", headers=api.service)
     assert r.status_code == 400 and "X-Experience-API-Version" in r.json()["detail"]
+    assert r.headers["x-experience-api-version"] == "1.0.3"  # errors carry the header too
+    r = await api.client.get("/xapi/statements", headers={**api.keys.headers("hr"), **V})
+    assert r.status_code == 403 and r.headers["x-experience-api-version"] == "1.0.3"
 
 
 async def test_post_put_get_conflict_and_progress(api: Api, database_url: str) -> None:

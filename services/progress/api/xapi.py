@@ -34,9 +34,10 @@ from litestar.params import Parameter, QueryParameter
 
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
-from services.common.errors import Problem
+from services.common.errors import Problem, exception_handlers
 from services.common.pagination import decode_cursor, encode_cursor
 from services.progress import engine
+from services.progress.api import errors as db_errors
 from services.progress.api.events import TRUSTED_VERBS, event_hash, recompute_officials, store_events
 from services.progress.api.util import wake_relay
 from services.progress.db import connect, iso
@@ -262,9 +263,23 @@ async def save(request: Request[Any, Any, Any], principal: Principal, raws: list
     return [str(i) for i in ids]
 
 
+def _with_version(handler: Any) -> Any:
+    def wrapped(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        response: Response[Any] = handler(request, exc)
+        response.headers.setdefault("X-Experience-API-Version", "1.0.3")
+        return response
+
+    return wrapped
+
+
+# Every xAPI answer, errors included, carries X-Experience-API-Version.
+XAPI_ERROR_HANDLERS = {k: _with_version(v) for k, v in {**exception_handlers, **db_errors.handlers}.items()}
+
+
 class XapiController(Controller):
     path = "/xapi"
     tags = ["xAPI"]
+    exception_handlers = XAPI_ERROR_HANDLERS
 
     @get("/about", opt={"public": True})
     async def about(self) -> Response[Any]:
