@@ -12,7 +12,7 @@ class Settings(ServiceSettings):
     # xAPI: statements whose object id starts with this prefix drive module progress
     # (the rest of the id is the module code); account actors' ``name`` is the official id.
     xapi_activity_prefix: str = "urn:lms:module:"
-    xapi_account_homepage: str = "https://lms.example.go.kr"
+    xapi_account_homepage: str = "https://lms.example.go.kr"  # the stored statements' authority
     xapi_max_limit: int = 500
     # Re-evaluation after a publish: officials per transaction, whether this replica runs the
     # worker, and how often it looks for work when not woken.

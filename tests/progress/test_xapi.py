@@ -63,6 +63,7 @@ async def test_post_put_get_conflict_and_progress(api: Api, database_url: str) -
     # GET one, with the stored statement and headers
     r = await api.client.get(f"/xapi/statements?statementId={sid}", headers=h)
     assert r.status_code == 200 and r.json()["id"] == sid and "stored" in r.json()
+    assert r.json()["authority"]["account"] == {"homePage": "https://lms.example.go.kr", "name": "service:placement"}
     assert "x-experience-api-consistent-through" in r.headers
     r = await api.client.get(f"/xapi/statements?statementId={sid}&verb={ADL}completed", headers=h)
     assert r.status_code == 400

@@ -115,7 +115,7 @@ class Prepared(msgspec.Struct):
     voids: uuid.UUID | None
 
 
-def prepare(raw: Any, index: int | None, principal: Principal, stored: datetime) -> Prepared:
+def prepare(raw: Any, index: int | None, principal: Principal, stored: datetime, home: str) -> Prepared:
     if not isinstance(raw, dict):
         raise bad("a statement must be a JSON object", index)
     statement = dict(raw)
@@ -150,7 +150,7 @@ def prepare(raw: Any, index: int | None, principal: Principal, stored: datetime)
         **statement,
         "timestamp": iso(timestamp) if "timestamp" not in statement else statement["timestamp"],
         "stored": iso(stored),
-        "authority": {"objectType": "Agent", "account": {"homePage": "urn:lms", "name": principal.sub}},
+        "authority": {"objectType": "Agent", "account": {"homePage": home, "name": principal.sub}},
         "version": "1.0.0",
     }
     return Prepared(statement_id, full, name, verb["id"], obj["id"], timestamp, digest, voids)
@@ -173,7 +173,8 @@ def score_of(statement: dict[str, Any]) -> float | None:
 
 async def save(request: Request[Any, Any, Any], principal: Principal, raws: list[Any]) -> list[str]:
     stored = utcnow()
-    prepared = [prepare(r, i, principal, stored) for i, r in enumerate(raws)]
+    home = request.app.state.settings.xapi_account_homepage
+    prepared = [prepare(r, i, principal, stored, home) for i, r in enumerate(raws)]
     ids = [p.id for p in prepared]
     if len(set(ids)) != len(ids):
         raise bad("the same statement id appears twice in this request")
