@@ -32,7 +32,7 @@ from services.common import migrations  # noqa: E402
 from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token  # noqa: E402
 from services.common.db import ensure_database, with_database  # noqa: E402
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 130)
 KEYS_DIR = ROOT / ".lms" / "bench-keys"
 
 
