@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,12 +111,6 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Request-scoped session; anything not committed by the handler is rolled back."""
-    async with factory() as session:
-        yield session
 
 
 async def schema_revision(engine: AsyncEngine, service: str) -> str | None:
