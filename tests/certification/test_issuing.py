@@ -192,14 +192,14 @@ async def test_rotation_new_key_signs_old_certificates_keep_verifying(database_u
     async with running(database_url, keys, key_cache_seconds=0.0) as svc:
         old = (await svc.issue("official-r1", level=2)).json()
         old_kid = jwt.get_unverified_header(old["credential"])["kid"]
-        from services.certification.cli import cli
+        from services.cli import main as lms  # `lms certification rotate-key`, as an operator runs it
 
         env = {"LMS_CERTIFICATION_DATABASE_URL": database_url}
-        result = await asyncio.to_thread(CliRunner().invoke, cli, ["rotate-key"], env=env)
+        result = await asyncio.to_thread(CliRunner().invoke, lms, ["certification", "rotate-key"], env=env)
         assert result.exit_code == 0, result.output
         new_kid = result.output.strip().split()[-1]
         assert new_kid != old_kid
-        listed = await asyncio.to_thread(CliRunner().invoke, cli, ["list-keys"], env=env)
+        listed = await asyncio.to_thread(CliRunner().invoke, lms, ["certification", "list-keys"], env=env)
         assert listed.exit_code == 0 and old_kid in listed.output and listed.output.strip().endswith(new_kid)
         new = (await svc.issue("official-r2", level=2)).json()
         assert jwt.get_unverified_header(new["credential"])["kid"] == new_kid
