@@ -41,3 +41,20 @@ async def test_pdf_is_byte_identical_and_embeds_the_credential(svc: Service) -> 
     assert by_admin.content == first.content
     other = (await svc.issue("learner-pdf", level=4, name="홍길동")).json()
     assert (await svc.client.get(f"/v1/me/certificates/{other['id']}/pdf", headers=me)).content != first.content
+
+
+async def test_health_and_openapi_list_every_route(svc: Service) -> None:
+    assert (await svc.client.get("/health/ready")).json() == {"status": "ready"}
+    schema = await svc.client.get("/docs/openapi.json")
+    assert schema.status_code == 200, schema.text[:500]
+    paths = schema.json()["paths"]
+    for path in (
+        "/v1/officials/{official_id}/levels/{level}/certificate",
+        "/v1/certificates",
+        "/v1/certificates/export.csv",
+        "/v1/verify/{serial}",
+        "/.well-known/jwks.json",
+        "/v1/status-lists/{list_no}/{purpose}",
+        "/v1/webhooks/subscriptions",
+    ):
+        assert path in paths, path
