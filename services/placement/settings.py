@@ -28,7 +28,7 @@ class Settings(ServiceSettings):
     prior_mean: float = 0.0
     prior_sd: float = 1.0
     kl_items: int = 3
-    cut_window: float = 0.0
+    cut_window: float = 0.3
     randomesque_items: int = 3
     randomesque_k: int = 5
     max_exposure: float = 0.25

@@ -248,3 +248,20 @@ def test_calibration_3pl_with_prior_on_c() -> None:
     cal = calibrate(u, seen, three_pl=True)
     assert np.all((cal.c >= 0) & (cal.c < 0.5))
     assert np.abs(cal.b - b).mean() < 0.2 and np.abs(cal.c - c).mean() < 0.07 and np.abs(cal.a - a).mean() < 0.25
+
+
+def test_selection_criteria_and_tables_match_exact() -> None:
+    bank = synthetic_bank(300, seed=9)
+    cfg = TestConfig(kl_items=3, cut_window=0.3)
+    sel = cfg.selector
+    assert sel.criterion(0.0, 0) == "kl-interval" and sel.criterion(0.0, 2) == "kl-interval"
+    assert sel.criterion(0.45, 5) == "kl-cut" and sel.criterion(1.0, 5) == "fisher"
+    _, _, tables = bank.tables(cfg)
+    for theta, n in ((0.0, 0), (0.7, 1), (-1.3, 2), (0.45, 6), (1.0, 6), (-0.95, 10)):
+        tab = sel.scores(theta, n, tables)
+        exact = sel.exact_scores(theta, n, bank.a, bank.b, bank.c)
+        assert np.all(np.isfinite(tab)) and np.all(tab >= -1e-12)
+        # the tabulated path picks (nearly) the same best items as the exact criterion
+        top_tab, top_exact = set(np.argsort(-tab)[:10]), set(np.argsort(-exact)[:10])
+        assert len(top_tab & top_exact) >= 8, (theta, n)
+        assert np.corrcoef(tab, exact)[0, 1] > 0.98

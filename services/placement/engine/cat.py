@@ -34,7 +34,7 @@ class TestConfig:
     prior_mean: float = 0.0
     prior_sd: float = 1.0
     kl_items: int = 3
-    cut_window: float = 0.0
+    cut_window: float = 0.3
     randomesque_items: int = 3
     randomesque_k: int = 5
     r_max: float = 0.25
