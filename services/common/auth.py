@@ -11,6 +11,7 @@ import json
 import os
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,30 @@ class _Source:
 
 class KeySet:
     """Trusted public keys from one or more comma-separated JWKS sources (URLs or files), e.g. the
-    identity provider's key set and the services' own."""
+    identity provider's key set and the services' own. It also remembers tokens it has verified
+    (by their exact text, signature included) for up to a few minutes, so a client's repeated
+    requests skip the signature check."""
+
+    CACHE_SIZE, CACHE_SECONDS = 4096, 120.0
 
     def __init__(self, sources: str, refresh_interval: float = 30.0) -> None:
         self.sources = [_Source(s.strip(), refresh_interval) for s in sources.split(",") if s.strip()]
+        self.verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def remembered(self, token: str) -> Principal | None:
+        hit = self.verified.get(token)
+        if hit is None:
+            return None
+        if time.time() >= hit[1]:
+            del self.verified[token]
+            return None
+        self.verified.move_to_end(token)
+        return hit[0]
+
+    def remember(self, token: str, principal: Principal, expires: float) -> None:
+        self.verified[token] = (principal, min(expires, time.time() + self.CACHE_SECONDS))
+        if len(self.verified) > self.CACHE_SIZE:
+            self.verified.popitem(last=False)
 
     async def get(self, kid: str) -> jwt.PyJWK | None:
         for source in self.sources:
@@ -100,6 +121,9 @@ class AuthError(Exception):
 
 
 async def verify_token(token: str, keys: KeySet, *, issuer: str, audience: str) -> Principal:
+    cached = keys.remembered(token)
+    if cached is not None:
+        return cached
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -128,13 +152,15 @@ async def verify_token(token: str, keys: KeySet, *, issuer: str, audience: str) 
     roles = claims.get("roles", [])
     if isinstance(roles, str):
         roles = roles.split()
-    return Principal(
+    principal = Principal(
         sub=str(claims["sub"]),
         roles=frozenset(r for r in roles if r in ROLES),
         name=str(claims.get("name", ""))[:200],
         org=str(claims.get("org", ""))[:64],
         token=token,
     )
+    keys.remember(token, principal, float(claims["exp"]))
+    return principal
 
 
 class JWTAuthMiddleware(AbstractAuthenticationMiddleware):

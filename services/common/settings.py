@@ -33,7 +33,7 @@ class ServiceSettings:
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str = ""
-    db_pool_size: int = 10
+    db_pool_size: int = 20  # steady connections; bursts above it open (and close) overflow ones
     db_max_overflow: int = 10
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
     jwks: str = ""

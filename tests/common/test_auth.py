@@ -234,3 +234,19 @@ async def test_error_responses_are_documented_as_problems(client) -> None:
         assert "application/problem+json" in operation["responses"][status]["content"], status
     public = schema["paths"]["/v1/public-thing"]["get"]["responses"]
     assert "401" not in public and "403" not in public
+
+
+async def test_verified_tokens_are_remembered_until_they_expire(keys: Keys) -> None:
+    from services.common.auth import KeySet, verify_token
+
+    keyset = KeySet(str(keys.jwks_file))
+    token = keys.token("learner", sub="cached")
+    first = await verify_token(token, keyset, issuer=ISSUER, audience=AUDIENCE)
+    assert keyset.remembered(token) == first
+    keyset.remember(token, first, time.time() - 1)  # as if its lifetime had run out
+    assert keyset.remembered(token) is None and token not in keyset.verified
+    assert (await verify_token(token, keyset, issuer=ISSUER, audience=AUDIENCE)).sub == "cached"
+    with pytest.raises(Exception, match="invalid"):  # a tampered copy is a different text: never a cache hit
+        await verify_token(
+            token[:-2] + ("AA" if not token.endswith("AA") else "BB"), keyset, issuer=ISSUER, audience=AUDIENCE
+        )
