@@ -134,6 +134,7 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
                 poll_seconds=settings.relay_poll_seconds,
                 backoff_base=settings.relay_backoff_base,
                 backoff_cap=settings.relay_backoff_cap,
+                lease_seconds=settings.peer_timeout_seconds * 2 + 30,
             )
             app.state.relay.start()
         for hook in spec.on_startup:

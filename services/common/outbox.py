@@ -2,8 +2,10 @@
 
 A service writes a message with :func:`enqueue` in the same transaction as the state change it
 announces. :class:`Relay` claims due messages with ``FOR UPDATE SKIP LOCKED`` (so any number of
-replicas may run it), sends each one, and records delivery, or the attempt, error and next try
-(exponential backoff with jitter). Receivers are idempotent on a natural key, and every message
+replicas may run it) in a short transaction that pushes their next attempt past a lease, sends
+them with no transaction open, and records delivery, or the attempt, error and next try
+(exponential backoff with jitter). A relay that dies mid-send leaves its messages to be retried
+when the lease ends. Receivers are idempotent on a natural key, and every message
 carries its id as ``Idempotency-Key``, so a redelivery after a crash is harmless.
 """
 
@@ -123,10 +125,12 @@ class Relay:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         concurrency: int = 10,
+        lease_seconds: float = 60.0,
     ) -> None:
         self.engine, self.table, self.sender = engine, model.__table__, sender  # type: ignore[attr-defined]
         self.batch, self.poll_seconds = batch, poll_seconds
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.lease = timedelta(seconds=lease_seconds)
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
@@ -159,17 +163,20 @@ class Relay:
     async def run_once(self) -> int:
         """Claim one batch of due messages, send them, record the outcome. Returns how many."""
         t = self.table
+        due = (
+            select(t.c.id)
+            .where(t.c.delivered_at.is_(None), t.c.dead_at.is_(None), t.c.next_attempt_at <= func.now())
+            .order_by(t.c.next_attempt_at, t.c.id)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )
         async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(t)
-                    .where(t.c.delivered_at.is_(None), t.c.dead_at.is_(None), t.c.next_attempt_at <= func.now())
-                    .order_by(t.c.next_attempt_at, t.c.id)
-                    .limit(self.batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            outcomes = await asyncio.gather(*(self._attempt(r) for r in rows))
+            claim = update(t).where(t.c.id.in_(due.scalar_subquery())).values(next_attempt_at=func.now() + self.lease)
+            rows = (await conn.execute(claim.returning(*t.c))).all()
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(self._attempt(r) for r in rows))
+        async with self.engine.begin() as conn:
             for row, values in zip(rows, outcomes, strict=True):
                 await conn.execute(update(t).where(t.c.id == row.id).values(**values))
         return len(rows)

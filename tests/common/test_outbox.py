@@ -161,3 +161,30 @@ def test_backoff_grows_and_is_capped() -> None:
     waits = [relay.backoff(n) for n in range(1, 12)]
     assert 0.5 <= waits[0] <= 1.0 and 2.0 <= waits[2] <= 4.0
     assert all(30.0 <= w <= 60.0 for w in waits[7:])
+
+
+async def test_a_relay_that_dies_mid_send_leaves_its_messages_to_others_after_the_lease(database_url) -> None:
+    await write_messages(database_url, 3, "lease")
+    engine = create_engine(database_url, pool_size=2, max_overflow=0)
+    stuck = asyncio.Event()
+
+    async def hang(row: Any) -> None:
+        stuck.set()
+        await asyncio.sleep(3600)
+
+    delivered: list[str] = []
+
+    async def deliver(row: Any) -> None:
+        delivered.append(row.path)
+
+    dying = Relay(engine, Outbox, hang, lease_seconds=0.5)
+    task = asyncio.create_task(dying.run_once())
+    await stuck.wait()
+    task.cancel()  # the process died while waiting for the receiver
+    survivor = Relay(engine, Outbox, deliver, lease_seconds=0.5)
+    assert await survivor.run_once() == 0  # still leased to the dead relay
+    await asyncio.sleep(0.6)
+    assert await survivor.run_once() == 3
+    assert sorted(delivered) == [f"/v1/sink/lease-{i}" for i in range(3)]
+    assert all(r.delivered_at for r in await rows(database_url))
+    await engine.dispose()
