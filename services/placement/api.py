@@ -364,12 +364,12 @@ class SessionController(Controller):
     guards = [allow("learner")]
 
     @post("/")
-    async def start_session(
-        self, request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
-    ) -> Response[SessionOut]:
+    async def start_session(self, request: Request[Any, Any, Any], principal: Principal) -> Response[SessionOut]:
         """Start a diagnostic (201), or resume the one already open (200): at most one per official.
         After a completed diagnostic a retake waits for the cooldown unless an admin granted one."""
-        out, created = await diagnostic.start(session, _versions(request), request.app.state.settings, principal)
+        out, created = await diagnostic.start(
+            request.app.state.placement_pool, _versions(request), request.app.state.settings, principal
+        )
         return Response(out, status_code=201 if created else 200)
 
     @get("/{session_id:uuid}")

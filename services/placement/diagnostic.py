@@ -106,25 +106,68 @@ async def expire_idle(conn: Any, official_id: str, idle: timedelta) -> None:
     )
 
 
-async def start(
-    session: AsyncSession, cache: VersionCache, settings: Settings, principal: Any
-) -> tuple[SessionOut, bool]:
-    """Resume the official's active session, or start one. Returns (session, created)."""
+START_EXISTING = (  # constants only
+    "WITH expired AS (UPDATE diagnostic_session SET status = 'expired', ended_at = $3 "  # noqa: S608
+    "WHERE official_id = $1 AND status = 'active' AND last_activity_at < $2 RETURNING id) "
+    f"SELECT {SESSION_COLUMNS} FROM diagnostic_session "
+    "WHERE official_id = $1 AND status = 'active' AND id NOT IN (SELECT id FROM expired)"
+)
+START_CONTEXT = (
+    "SELECT (SELECT max(completed_at) FROM result WHERE official_id = $1) AS last, v.id, v.sessions_started, "
+    "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = v.id "
+    "AND i.administered >= $2 * greatest(v.sessions_started + 1, $3)) AS over "
+    "FROM (SELECT 1) AS one LEFT JOIN bank_version v ON v.active"
+)
+START_INSERT = (
+    "WITH created AS (INSERT INTO diagnostic_session (id, official_id, official_name, official_org, version_id, "
+    "status, config, items, scored, responses, current_idx, current_pretest, theta, se, started_at, "
+    "last_activity_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, '{}', '{}', '{}', $7, $8, $9, $10, $11, $11) "
+    "ON CONFLICT (official_id) WHERE status = 'active' DO NOTHING RETURNING id), "
+    "started AS (UPDATE bank_version SET sessions_started = sessions_started + 1 "
+    "WHERE id = $5 AND EXISTS (SELECT 1 FROM created)), "
+    "counted AS (UPDATE version_item SET administered = administered + 1 "
+    "WHERE version_id = $5 AND idx = $7 AND EXISTS (SELECT 1 FROM created)) "
+    "SELECT id FROM created"
+)
+
+
+class _LostRace(Exception):
+    """A concurrent start created the official's session first."""
+
+
+async def start(pool: Any, cache: VersionCache, settings: Settings, principal: Any) -> tuple[SessionOut, bool]:
+    """Resume the official's active session, or start one (at most one active per official: a
+    partial unique index). Returns (session, created). One transaction on the bare pool."""
     idle = timedelta(minutes=settings.session_idle_minutes)
-    conn = await driver(session)
-    await expire_idle(conn, principal.sub, idle)
-    existing = await conn.fetchrow(
-        f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'",  # noqa: S608
-        principal.sub,
-    )
-    if existing is not None:
-        await session.commit()
+    now = utcnow()
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                existing = await conn.fetchrow(START_EXISTING, principal.sub, now - idle, now)
+                if existing is None:
+                    created = await _create(conn, cache, settings, principal, now, idle)
+                    if created is None:
+                        raise _LostRace  # roll back (a retake grant used above stays unused)
+                    return created, True
+        except _LostRace:
+            existing = None
+        # a concurrent start won (or the session already existed): resume that one
+        if existing is None:
+            existing = await conn.fetchrow(
+                f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'",  # noqa: S608
+                principal.sub,
+            )
+            if existing is None:
+                raise Problem(409, "conflict", "Another start is in progress; try again.")
         return session_out(existing, await cache.get(conn, existing["version_id"]), idle, None), False
 
-    last = await conn.fetchval(
-        "SELECT completed_at FROM result WHERE official_id = $1 ORDER BY completed_at DESC LIMIT 1", principal.sub
-    )
-    now = utcnow()
+
+async def _create(
+    conn: Any, cache: VersionCache, settings: Settings, principal: Any, now: datetime, idle: timedelta
+) -> SessionOut | None:
+    cfg = settings.test_config()
+    context = await conn.fetchrow(START_CONTEXT, principal.sub, cfg.r_max, cfg.exposure_warmup)
+    last = context["last"]
     cooldown = timedelta(days=settings.retake_cooldown_days)
     if last is not None and now < last + cooldown:
         granted = await conn.fetchval(
@@ -133,6 +176,11 @@ async def start(
             now,
         )
         if granted is None:
+            # a concurrent start may have used the grant and committed its session meanwhile
+            if await conn.fetchval(
+                "SELECT id FROM diagnostic_session WHERE official_id = $1 AND status = 'active'", principal.sub
+            ):
+                return None
             retry = last + cooldown
             raise Problem(
                 409,
@@ -141,25 +189,22 @@ async def start(
                 "or ask an administrator to grant an early retake.",
                 retry_after=retry.isoformat(),
             )
-    active = await conn.fetchrow("SELECT id, sessions_started FROM bank_version WHERE active")
-    if active is None:
+    if context["id"] is None:
         raise Problem(
             503, "no-active-bank", "No item bank version is published yet; an administrator must publish one."
         )
-    version = await cache.get(conn, active["id"])
-    cfg = settings.test_config()
-    started, counts = await exposure(conn, version, cfg)
-    first = step(version.bank, cfg, TestState(), counts, started + 1, _rng)
+    version = await cache.get(conn, context["id"])
+    counts = np.zeros(len(version.bank), dtype=np.int64)
+    if context["over"] and cfg.r_max < 1:
+        counts[list(context["over"])] = 2**40
+    first = step(version.bank, cfg, TestState(), counts, int(context["sessions_started"]) + 1, _rng)
     if first.done or first.item is None:
         raise Problem(
             503, "bank-unusable", "The active item bank has no item to give; publish a bank with active items."
         )
     sid = uuid7()
     inserted = await conn.fetchval(
-        "INSERT INTO diagnostic_session (id, official_id, official_name, official_org, version_id, status, config, "
-        "items, scored, responses, current_idx, current_pretest, theta, se, started_at, last_activity_at) "
-        "VALUES ($1, $2, $3, $4, $5, 'active', $6, '{}', '{}', '{}', $7, $8, $9, $10, $11, $11) "
-        "ON CONFLICT (official_id) WHERE status = 'active' DO NOTHING RETURNING id",
+        START_INSERT,
         sid,
         principal.sub,
         principal.name,
@@ -172,25 +217,9 @@ async def start(
         first.se,
         now,
     )
-    if inserted is None:  # a concurrent start won: resume that one
-        await session.rollback()
-        conn = await driver(session)
-        existing = await conn.fetchrow(
-            f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'",  # noqa: S608
-            principal.sub,
-        )
-        await session.commit()
-        if existing is None:
-            raise Problem(409, "conflict", "Another start is in progress; try again.")
-        return session_out(existing, await cache.get(conn, existing["version_id"]), idle, None), False
-    await conn.execute("UPDATE bank_version SET sessions_started = sessions_started + 1 WHERE id = $1", version.id)
-    await conn.execute(
-        "UPDATE version_item SET administered = administered + 1 WHERE version_id = $1 AND idx = $2",
-        version.id,
-        first.item,
-    )
-    await session.commit()
-    out = SessionOut(
+    if inserted is None:
+        return None
+    return SessionOut(
         id=sid,
         status="active",
         answered=0,
@@ -199,7 +228,6 @@ async def start(
         expires_at=now + idle,
         current_item=served(version, first.item, 1),
     )
-    return out, True
 
 
 async def get(
