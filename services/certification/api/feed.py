@@ -3,8 +3,6 @@ with an opaque cursor, filters, and a streaming CSV export of the same query."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -19,6 +17,7 @@ from services.certification.models import STATUSES
 from services.certification.schemas import FeedItem, FeedPage
 from services.common.auth import allow
 from services.common.errors import Problem
+from services.common.export import CSV, stream_csv
 from services.common.pagination import decode_cursor, encode_cursor
 
 COLUMNS = (
@@ -169,7 +168,7 @@ async def feed(
     return FeedPage(items=items, next_cursor=encode_cursor({"x": last[0], "s": last[1]}), has_more=has_more)
 
 
-@get("/v1/certificates/export.csv", guards=[allow("hr")], tags=["hr"])
+@get("/v1/certificates/export.csv", guards=[allow("hr")], tags=["hr"], media_type=CSV)
 async def export_csv(
     request: Request[Any, Any, Any],
     cursor: str | None = None,
@@ -185,10 +184,7 @@ async def export_csv(
     base = issuer_of(request).base
     engine = request.app.state.engine
 
-    async def rows() -> AsyncIterator[bytes]:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(CSV_HEADER)
+    async def rows() -> AsyncIterator[list[Any]]:
         async with engine.connect() as conn:
             params["horizon"] = await horizon(conn)
             result = await conn.stream(
@@ -196,37 +192,25 @@ async def export_csv(
                 params,
                 execution_options={"yield_per": 2000},
             )
-            async for part in result.partitions(2000):
-                for r in part:
-                    writer.writerow(
-                        [
-                            r.seq,
-                            r.event,
-                            r.certificate_id,
-                            r.serial,
-                            r.official_id,
-                            r.official_name,
-                            r.org,
-                            r.level,
-                            r.status,
-                            r.reason or "",
-                            r.issued_at.isoformat(),
-                            r.changed_at.isoformat(),
-                            r.supersedes_id or "",
-                            f"{base}/v1/certificates/{r.certificate_id}",
-                        ]
-                    )
-                yield buf.getvalue().encode()
-                buf.seek(0)
-                buf.truncate()
-        if buf.tell():
-            yield buf.getvalue().encode()
+            async for r in result:
+                yield [
+                    r.seq,
+                    r.event,
+                    r.certificate_id,
+                    r.serial,
+                    r.official_id,
+                    r.official_name,
+                    r.org,
+                    r.level,
+                    r.status,
+                    r.reason or "",
+                    r.issued_at.isoformat(),
+                    r.changed_at.isoformat(),
+                    r.supersedes_id or "",
+                    f"{base}/v1/certificates/{r.certificate_id}",
+                ]
 
-    return Stream(
-        rows(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="certificates.csv"'},
-    )
+    return stream_csv(CSV_HEADER, rows(), "certificates.csv")
 
 
 handlers = [feed, export_csv]
