@@ -48,8 +48,8 @@ def main() -> None:
     with service("progress", url, free_port()) as base, httpx.Client(base_url=base, timeout=60) as client:
         for path in REPORTS:
             for fmt in ("json", "csv"):
-                sep = "&" if "?" in path else "?"
-                target = f"{path}{sep}format={fmt}"
+                route, _, query = path.partition("?")
+                target = f"{route}.csv" + (f"?{query}" if query else "") if fmt == "csv" else path
                 result = Result(f"GET {target}")
                 client.get(target, headers=auth)  # warm-up
                 for _ in range(args.repeat):

@@ -89,11 +89,14 @@ async def test_reports_json_and_csv(api: Api) -> None:
     }
     att = (await api.client.get("/v1/reports/attendance", headers=api.admin)).json()
     assert att["rows"][0]["present"] == 1 and att["rows"][0]["attendance_rate"] == 1.0
-    r = await api.client.get("/v1/reports/completion?by=org&format=csv", headers=api.admin)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+    r = await api.client.get("/v1/reports/completion.csv?by=org", headers=api.admin)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert r.headers["transfer-encoding"] == "chunked"
+    rows = list(csv.DictReader(io.StringIO(r.text)))
     assert rows[0].keys() >= {"org", "level", "completion_rate"} and len(rows) == len(by_org["rows"])
-    r = await api.client.get("/v1/reports/attendance?by=session&format=csv", headers=api.admin)
+    r = await api.client.get("/v1/reports/attendance.csv?by=session", headers=api.admin)
     assert r.status_code == 200 and "attendance_rate" in r.text.splitlines()[0]
     assert (await api.client.get("/v1/reports/capacity", headers=api.learner("r0"))).status_code == 403
-    assert (await api.client.get("/v1/reports/capacity?format=xml", headers=api.admin)).status_code == 400
+    r = await api.client.get("/v1/reports/capacity.csv", headers=api.admin)
+    assert r.text.splitlines()[1].startswith("0,Introduction to data literacy,1,20,2,22,3,1,")
+    assert (await api.client.get("/v1/reports/capacity?by=week", headers=api.admin)).status_code == 400

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import msgspec
@@ -78,19 +77,3 @@ def bounded_limit(limit: int, maximum: int = 500) -> int:
     if limit < 1 or limit > maximum:
         raise Problem(400, "invalid-limit", f"limit must be between 1 and {maximum}.")
     return limit
-
-
-def csv_line(values: Iterable[Any]) -> str:
-    out = []
-    for v in values:
-        s = "" if v is None else str(v)
-        if any(ch in s for ch in ',"\n\r') or (isinstance(v, str) and s[:1] in ("=", "+", "-", "@")):
-            s = '"' + s.replace('"', '""') + '"'
-        out.append(s)
-    return ",".join(out) + "\r\n"
-
-
-async def csv_stream(header: list[str], rows: AsyncIterator[Iterable[Any]]) -> AsyncIterator[bytes]:
-    yield ("\ufeff" + csv_line(header)).encode()
-    async for row in rows:
-        yield csv_line(row).encode()
