@@ -25,7 +25,7 @@ from services.common.errors import Problem, not_found
 from services.common.pagination import MAX_LIMIT, Page, decode_cursor, page
 from services.placement import bank as bank_rules
 from services.placement import diagnostic
-from services.placement.engine.calibration import calibrate
+from services.placement.engine.calibration import calibrate_cells
 from services.placement.models import BankVersion, CalibrationRun, Item, RetakeGrant, VersionItem
 from services.placement.schemas import (
     AnswerIn,
@@ -692,18 +692,19 @@ class CalibrationController(Controller):
             raise Problem(
                 409, "no-responses", "No responses have been recorded yet; calibration needs answered sessions."
             )
-        u = np.zeros((len(people), len(items)))
-        seen = np.zeros((len(people), len(items)), dtype=bool)
-        for person, column, right in cells:
-            u[person, column] = float(right)
-            seen[person, column] = True
+        # the sparse response matrix as its answered cells (examinee, item, right?)
+        person = np.fromiter((x[0] for x in cells), dtype=np.int64, count=len(cells))
+        column = np.fromiter((x[1] for x in cells), dtype=np.int64, count=len(cells))
+        right = np.fromiter((bool(x[2]) for x in cells), dtype=bool, count=len(cells))
         start = (
             np.array([i.a for i in items]),
             np.array([i.b for i in items]),
             np.array([i.c for i in items]),
         )
         three = data.model == "3pl"
-        cal = await asyncio.to_thread(calibrate, u, seen, three, start, data.max_iterations)
+        cal = await asyncio.to_thread(
+            calibrate_cells, person, column, right, len(people), len(items), three, start, data.max_iterations
+        )
         out_items = []
         for k, item in enumerate(items):
             old = {"a": item.a, "b": item.b, "c": item.c}

@@ -265,3 +265,19 @@ def test_selection_criteria_and_tables_match_exact() -> None:
         top_tab, top_exact = set(np.argsort(-tab)[:10]), set(np.argsort(-exact)[:10])
         assert len(top_tab & top_exact) >= 8, (theta, n)
         assert np.corrcoef(tab, exact)[0, 1] > 0.98
+
+
+def test_calibration_from_cells_in_blocks_matches_the_matrix_form() -> None:
+    from services.placement.engine.calibration import calibrate_cells
+
+    rng = np.random.default_rng(41)
+    n = 12
+    a, b = rng.uniform(0.8, 2.0, n), rng.normal(0, 1, n)
+    u, seen = _simulated_responses(a, b, np.zeros(n), 1500, 42, answered=0.5)
+    dense = calibrate(u, seen, max_iterations=30)
+    person, item = np.nonzero(seen)
+    shuffle = rng.permutation(len(person))  # cells in any order
+    person, item = person[shuffle], item[shuffle]
+    sparse = calibrate_cells(person, item, u[person, item] > 0.5, 1500, n, max_iterations=30, block=100)
+    assert np.allclose(dense.a, sparse.a) and np.allclose(dense.b, sparse.b)
+    assert sparse.n.sum() == seen.sum()

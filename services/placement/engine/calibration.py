@@ -38,18 +38,46 @@ class Calibration:
 
 
 def _expected(
-    a: Array, b: Array, c: Array, u: Array, m: Array, nodes: Array, log_w: Array
+    a: Array, b: Array, c: Array, cells: _Cells, nodes: Array, log_w: Array, block: int = 0
 ) -> tuple[Array, Array, float]:
-    """E-step: expected number answering (n) and answering right (r) per item and node."""
+    """E-step over the observed cells only: each examinee's posterior on the quadrature nodes from
+    the items they answered, then the expected number answering (n) and answering right (r) per
+    item and node. Examinees are taken in blocks, each expanded to a small dense block (block x
+    items), so memory stays bounded however many examinees there are, and the sums are BLAS
+    matrix products."""
     p = prob(nodes[None, :], a[:, None], b[:, None], c[:, None])  # items x nodes
     log_p, log_q = np.log(p), np.log1p(-p)
-    loglik = (u * m) @ log_p + ((1.0 - u) * m) @ log_q + log_w[None, :]  # persons x nodes
-    top = loglik.max(axis=1, keepdims=True)
-    post = np.exp(loglik - top)
-    total = post.sum(axis=1, keepdims=True)
-    post /= total
-    marginal = float((np.log(total[:, 0]) + top[:, 0]).sum())
-    return m.T @ post, (u * m).T @ post, marginal
+    n_items = len(a)
+    n = np.zeros((n_items, len(nodes)))
+    r = np.zeros((n_items, len(nodes)))
+    marginal = 0.0
+    block = block or max(256, 2_000_000 // max(n_items, 1))
+    for lo in range(0, cells.people, block):
+        hi = min(lo + block, cells.people)
+        first, last = np.searchsorted(cells.person, [lo, hi])
+        rows = cells.person[first:last] - lo
+        cols = cells.item[first:last]
+        seen = np.zeros((hi - lo, n_items))
+        right = np.zeros((hi - lo, n_items))
+        seen[rows, cols] = 1.0
+        right[rows, cols] = cells.correct[first:last]
+        loglik = right @ log_p + (seen - right) @ log_q + log_w[None, :]
+        top = loglik.max(axis=1, keepdims=True)
+        post = np.exp(loglik - top)
+        total = post.sum(axis=1, keepdims=True)
+        post /= total
+        marginal += float((np.log(total[:, 0]) + top[:, 0]).sum())
+        n += seen.T @ post
+        r += right.T @ post
+    return n, r, marginal
+
+
+@dataclass(frozen=True)
+class _Cells:
+    person: NDArray[np.int64]
+    item: NDArray[np.int64]
+    correct: NDArray[np.bool_]
+    people: int
 
 
 def _m_step(
@@ -105,30 +133,65 @@ def calibrate(
     nodes: int = 41,
 ) -> Calibration:
     """Estimate item parameters from a persons x items matrix (``observed`` marks answered cells)."""
-    u = np.where(observed, responses, 0.0).astype(np.float64)
-    m = observed.astype(np.float64)
-    n_items = u.shape[1]
+    person, item = np.nonzero(observed)
+    return calibrate_cells(
+        person,
+        item,
+        responses[person, item] > 0.5,
+        observed.shape[0],
+        observed.shape[1],
+        three_pl,
+        start,
+        max_iterations,
+        tolerance,
+        nodes,
+    )
+
+
+def calibrate_cells(
+    person: NDArray[np.int64],
+    item: NDArray[np.int64],
+    correct: NDArray[np.bool_],
+    people: int,
+    items: int,
+    three_pl: bool = False,
+    start: tuple[Array, Array, Array] | None = None,
+    max_iterations: int = 100,
+    tolerance: float = 1e-3,
+    nodes: int = 41,
+    block: int = 0,
+) -> Calibration:
+    """Estimate item parameters from the answered cells only (examinee, item, right?): the sparse
+    form adaptive tests produce, where each examinee saw a few items of a large bank."""
+    order = np.argsort(person, kind="stable")  # a block of examinees is then a contiguous run of cells
+    cells = _Cells(
+        np.asarray(person, dtype=np.int64)[order],
+        np.asarray(item, dtype=np.int64)[order],
+        np.asarray(correct, dtype=bool)[order],
+        people,
+    )
     grid = np.linspace(-5.0, 5.0, nodes)
     log_w = -0.5 * grid**2
     log_w -= np.log(np.exp(log_w).sum())
+    seen = np.bincount(cells.item, minlength=items).astype(np.float64)
     if start is None:
-        counts = np.maximum(m.sum(axis=0), 1.0)
-        pc = np.clip(u.sum(axis=0) / counts, 0.05, 0.95)
-        a, b, c = np.ones(n_items), -np.log(pc / (1 - pc)) / 1.0, np.full(n_items, 0.2 if three_pl else 0.0)
+        right = np.bincount(cells.item, weights=cells.correct.astype(np.float64), minlength=items)
+        pc = np.clip(right / np.maximum(seen, 1.0), 0.05, 0.95)
+        a, b, c = np.ones(items), -np.log(pc / (1 - pc)), np.full(items, 0.2 if three_pl else 0.0)
     else:
         a, b, c = (np.array(x, dtype=np.float64) for x in start)
-        c = np.clip(c, 1e-4, 0.45) if three_pl else np.zeros(n_items)
+        c = np.clip(c, 1e-4, 0.45) if three_pl else np.zeros(items)
     converged, it = False, 0
-    inv: Array = np.zeros((n_items, 3 if three_pl else 2, 3 if three_pl else 2))
+    inv: Array = np.zeros((items, 3 if three_pl else 2, 3 if three_pl else 2))
     for it in range(1, max_iterations + 1):  # noqa: B007
-        n_q, r_q, _ = _expected(a, b, c, u, m, grid, log_w)
+        n_q, r_q, _ = _expected(a, b, c, cells, grid, log_w, block)
         new_a, new_b, new_c, inv = _m_step(a, b, c, n_q, r_q, grid, three_pl)
         change = max(np.abs(new_a - a).max(), np.abs(new_b - b).max(), np.abs(new_c - c).max())
         a, b, c = new_a, new_b, new_c
         if change < tolerance:
             converged = True
             break
-    n_q, r_q, marginal = _expected(a, b, c, u, m, grid, log_w)
+    n_q, r_q, marginal = _expected(a, b, c, cells, grid, log_w, block)
     p = prob(grid[None, :], a[:, None], b[:, None], c[:, None])
     keep = n_q > 0.5
     chi = np.where(keep, (r_q - n_q * p) ** 2 / np.maximum(n_q * p * (1 - p), 1e-9), 0.0).sum(axis=1)
@@ -140,8 +203,8 @@ def calibrate(
         c=c,
         se_a=se[:, 0] * a,  # delta method from log a
         se_b=se[:, 1],
-        se_c=se[:, 2] if three_pl else np.zeros(n_items),
-        n=m.sum(axis=0).astype(np.int64),
+        se_c=se[:, 2] if three_pl else np.zeros(items),
+        n=seen.astype(np.int64),
         chi2=chi,
         df=df.astype(np.int64),
         iterations=it,
