@@ -25,11 +25,12 @@ def eligible(counts: NDArray[np.int64], sessions: int, r_max: float, warmup: int
 
 def randomesque(scores: NDArray[np.float64], candidates: BoolArray, k: int, rng: np.random.Generator) -> int:
     """Index of one of the ``k`` highest-scoring candidates, chosen uniformly; -1 if none."""
-    idx = np.flatnonzero(candidates)
-    if len(idx) == 0:
+    available = int(np.count_nonzero(candidates))
+    if available == 0:
         return -1
-    if k <= 1 or len(idx) == 1:
-        return int(idx[np.argmax(scores[idx])])
-    k = min(k, len(idx))
-    top = idx[np.argpartition(-scores[idx], k - 1)[:k]]
-    return int(top[rng.integers(k)])
+    masked = np.where(candidates, scores, -np.inf)
+    if k <= 1 or available == 1:
+        return int(masked.argmax())
+    k = min(k, available)
+    top = np.argpartition(masked, len(masked) - k)[-k:]
+    return int(top[int(rng.random() * k)])

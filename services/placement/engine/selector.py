@@ -11,6 +11,7 @@ index is two column reads). That keeps one selection at a few vector operations 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ class Tables:
     p: Array  # (points, items) P(correct)
     cum_log_p: Array  # (points + 1, items) cumulative sums of log P over grid points
     cum_log_q: Array  # (points + 1, items) cumulative sums of log(1 - P)
+    neg_entropy: Array  # (points, items) P log P + (1 - P) log(1 - P)
     cut_kl: Array  # (cuts, items)
 
     @classmethod
@@ -34,35 +36,43 @@ class Tables:
         p = prob_grid(grid, a, b, c).T.copy()
         info = np.stack([fisher_information(float(t), a, b, c) for t in grid])
         zero = np.zeros((1, len(a)))
+        log_p, log_q = np.log(p), np.log1p(-p)
         return cls(
             grid=grid,
             info=info,
             p=p,
-            cum_log_p=np.vstack([zero, np.cumsum(np.log(p), axis=0)]),
-            cum_log_q=np.vstack([zero, np.cumsum(np.log1p(-p), axis=0)]),
+            cum_log_p=np.vstack([zero, np.cumsum(log_p, axis=0)]),
+            cum_log_q=np.vstack([zero, np.cumsum(log_q, axis=0)]),
+            neg_entropy=p * log_p + (1.0 - p) * log_q,
             cut_kl=cut_kl,
         )
 
+    @property
+    def _grid(self) -> tuple[float, float, int]:
+        grid = self.grid
+        return float(grid[0]), float(grid[1] - grid[0]), len(grid) - 1
+
     def at(self, table: Array, theta: float) -> Array:
         """Row of ``table`` linearly interpolated at ``theta`` (clamped to the grid)."""
-        grid = self.grid
-        step = grid[1] - grid[0]
-        x = min(max((theta - grid[0]) / step, 0.0), len(grid) - 1.000001)
+        start, step, last = self._grid
+        x = min(max((theta - start) / step, 0.0), last - 1e-6)
         k = int(x)
         w = x - k
         return np.asarray(table[k] * (1.0 - w) + table[k + 1] * w)
 
     def kl_interval(self, theta: float, radius: float) -> Array:
         """Chang & Ying's KL index over the grid points within ``radius`` of ``theta``."""
-        grid = self.grid
-        step = grid[1] - grid[0]
-        lo = int(np.clip(np.ceil((theta - radius - grid[0]) / step), 0, len(grid) - 1))
-        hi = int(np.clip(np.floor((theta + radius - grid[0]) / step), lo, len(grid) - 1)) + 1
+        start, step, last = self._grid
+        lo = min(max(math.ceil((theta - radius - start) / step), 0), last)
+        hi = min(max(math.floor((theta + radius - start) / step), lo), last) + 1
+        # KL(p0 || p_t) averaged over t = p0 log p0 + q0 log q0 - p0 mean(log p_t) - q0 mean(log q_t)
         p0 = self.at(self.p, theta)
-        q0 = 1.0 - p0
-        mean_log_p = (self.cum_log_p[hi] - self.cum_log_p[lo]) / (hi - lo)
-        mean_log_q = (self.cum_log_q[hi] - self.cum_log_q[lo]) / (hi - lo)
-        return np.asarray((p0 * (np.log(p0) - mean_log_p) + q0 * (np.log(q0) - mean_log_q)) * (2.0 * radius))
+        width = 1.0 / (hi - lo)
+        mean_log_p = self.cum_log_p[hi] - self.cum_log_p[lo]
+        mean_log_q = self.cum_log_q[hi] - self.cum_log_q[lo]
+        kl = self.at(self.neg_entropy, theta) - width * (p0 * (mean_log_p - mean_log_q) + mean_log_q)
+        kl *= 2.0 * radius
+        return kl
 
 
 @dataclass(frozen=True)
