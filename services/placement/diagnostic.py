@@ -1,9 +1,18 @@
-"""Diagnostic sessions on the hot path: start or resume, answer, expire.
+"""Diagnostic sessions on the hot path: start or resume, answer, expire. Raw SQL over asyncpg.
 
-Each call is one transaction on the request's connection, in raw SQL over asyncpg (the ORM is
-too slow for ~1,000 answers/s on one worker). The session row is locked with FOR UPDATE, so two
-submissions of one answer serialise: the second finds the first's stored reply and returns it.
-The one-active-session rule is a partial unique index; exposure counts live in the database.
+- Answering (most requests) runs on the service's bare asyncpg pool in two round trips and no
+  explicit transaction: one read (session, any answer already stored at that position, live
+  exposure figures), the engine step in Python, then one statement that records the response,
+  moves the session and counts the next item's exposure only if the session is still at that
+  position. A concurrent duplicate therefore records nothing, and (session, position) is unique
+  as well; the loser is decided again on the locked path, which returns the stored first reply.
+- The answer that ends a test, an idle session, and lost races take the locked path: the kernel's
+  session, ``SELECT ... FOR UPDATE`` on the session row, and on completion the result, the closed
+  session and the outbox message to progress in one transaction.
+- Starting is one transaction on the bare pool; at most one active session per official is a
+  partial unique index, so concurrent starts create one session and the others resume it.
+Exposure counts and sessions started live in the database (several replicas stay correct); only
+published bank versions, which never change, are cached in process memory.
 """
 
 from __future__ import annotations
@@ -285,21 +294,6 @@ ANSWER_WRITE_IF_CURRENT = (
     "WHERE version_id = $3 AND idx = $14 AND EXISTS (SELECT 1 FROM answered)) "
     "SELECT count(*) FROM answered"
 )
-EXPOSURE = (
-    "SELECT v.sessions_started, ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = v.id "
-    "AND i.administered >= $2 * greatest(v.sessions_started, $3)) AS over FROM bank_version v WHERE v.id = $1"
-)
-
-
-async def exposure(conn: Any, version: LoadedVersion, cfg: TestConfig) -> tuple[int, np.ndarray]:
-    """Sessions started on the version and the live exposure counts reduced to what the
-    eligibility rule needs (items at or over ``r_max * max(sessions, warmup)`` carry a count over
-    that ceiling, the rest zero), in one round trip."""
-    row = await conn.fetchrow(EXPOSURE, version.id, cfg.r_max, cfg.exposure_warmup)
-    counts = np.zeros(len(version.bank), dtype=np.int64)
-    if row["over"] and cfg.r_max < 1:
-        counts[list(row["over"])] = 2**40
-    return int(row["sessions_started"]), counts
 
 
 class _Decision:
