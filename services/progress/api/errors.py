@@ -49,9 +49,27 @@ def _retry(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Respo
     )
 
 
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("database_unavailable", error=str(exc)[:300])
+    return problem_response(
+        request,
+        Problem(
+            503,
+            "database-unavailable",
+            "The database is not reachable right now; retry shortly.",
+            headers={"Retry-After": "2"},
+        ),
+    )
+
+
 handlers: dict[Any, Any] = {
     asyncpg.IntegrityConstraintViolationError: _integrity,
     asyncpg.DataError: _data,
     asyncpg.DeadlockDetectedError: _retry,
     asyncpg.SerializationError: _retry,
+    # the database restarting or gone: connection lost, shutting down, not accepting connections yet
+    asyncpg.PostgresConnectionError: _unavailable,
+    asyncpg.InterfaceError: _unavailable,
+    asyncpg.exceptions.OperatorInterventionError: _unavailable,
+    asyncpg.exceptions.InsufficientResourcesError: _unavailable,
 }
