@@ -54,10 +54,11 @@ async def test_republish_flags_completed_levels_and_completes_newly_met(api: Api
     assert completion[0]["needs_review"] is True and "L0-NEW" in completion[0]["review_reason"]
     path = (await api.client.get("/v1/me/path", headers=api.learner("rc"))).json()
     assert path["levels"][0]["status"] == "completed" and path["levels"][0]["needs_review"] is True
-    reviews = (await api.client.get("/v1/reviews", headers=api.admin)).json()
-    assert [r["official_id"] for r in reviews] == ["rc"]
+    reviews = (await api.client.get("/v1/reviews?limit=1", headers=api.admin)).json()
+    assert [r["official_id"] for r in reviews["items"]] == ["rc"] and reviews["next_cursor"] is None
     r = await api.client.post("/v1/officials/rc/levels/0/review", headers=api.admin)
-    assert r.status_code == 200 and (await api.client.get("/v1/reviews", headers=api.admin)).json() == []
+    assert r.status_code == 200
+    assert (await api.client.get("/v1/reviews", headers=api.admin)).json() == {"items": [], "next_cursor": None}
     # rc2 completes once L0-NEW is done (the quiz is optional now)
     r = await api.events([event("z3", "rc2", "L0-NEW", "completed")])
     assert [d["level"] for d in r.json()["completed_levels"]] == [0]
@@ -81,6 +82,13 @@ async def test_voiding_an_event_flags_instead_of_revoking(api: Api, database_url
     assert progress == []  # rebuilt from the remaining events
     assert len(await outbox_rows(database_url)) == 1
     assert (await api.client.post("/v1/events/nope/void", headers=api.admin)).status_code == 404
+    # a second flagged official: the review list pages with a cursor
+    await complete_level_zero(api, "vw", prefix="vw")
+    assert (await api.client.post("/v1/events/vw3/void", headers=api.admin)).json()["flagged"] == 1
+    first = (await api.client.get("/v1/reviews?limit=1", headers=api.admin)).json()
+    second = (await api.client.get(f"/v1/reviews?limit=1&cursor={first['next_cursor']}", headers=api.admin)).json()
+    assert [r["official_id"] for r in first["items"] + second["items"]] == ["vv", "vw"]
+    assert second["next_cursor"] is None
 
 
 async def test_invalid_curriculum_lists_every_problem(api: Api) -> None:

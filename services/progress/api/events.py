@@ -17,6 +17,7 @@ from litestar.params import JSONBody, Parameter
 
 from services.common.auth import Principal, allow
 from services.common.errors import Problem, not_found
+from services.common.pagination import Page, decode_cursor, page
 from services.progress import engine
 from services.progress.api.util import wake_relay
 from services.progress.db import connect, iso
@@ -303,15 +304,44 @@ class AdminOfficialController(Controller):
         return {"official_id": official_id, "level": level, "needs_review": False}
 
 
+class ReviewOut(msgspec.Struct):
+    official_id: str
+    level: int
+    completed_at: datetime
+    curriculum_version: str
+    certificate_serial: str | None
+    review_reason: str | None
+    flagged_at: datetime | None
+
+
 @get("/v1/reviews", guards=[allow("admin")], tags=["admin"])
 async def reviews(
-    request: Request[Any, Any, Any], limit: int = Parameter(default=100, ge=1, le=500)
-) -> list[dict[str, Any]]:
-    """Completed levels flagged by recomputation (certificates are never revoked automatically)."""
+    request: Request[Any, Any, Any],
+    limit: int = Parameter(default=100, ge=1, le=500),
+    cursor: str | None = Parameter(default=None),
+) -> Page[ReviewOut]:
+    """Completed levels flagged by recomputation, oldest flag first (certificates are never
+    revoked automatically; an admin decides). Keyset-paged with ``next_cursor``."""
+    key = decode_cursor(cursor)
+    after: list[Any] = ["", "", -1]
+    if key is not None:
+        try:
+            after = [datetime.fromisoformat(key[0]), str(key[1]), int(key[2])]
+        except (TypeError, ValueError, IndexError) as exc:
+            raise Problem(400, "invalid-cursor", "The cursor is not one this service issued.") from exc
     async with connect(request.app, transaction=False) as conn:
         rows = await conn.fetch(
             "SELECT official_id, level, completed_at, curriculum_version, certificate_serial, review_reason, "
-            "flagged_at FROM level_completion WHERE needs_review ORDER BY flagged_at LIMIT $1",
-            limit,
+            "flagged_at FROM level_completion WHERE needs_review "
+            "AND ($1::timestamptz IS NULL OR (flagged_at, official_id, level) > ($1, $2, $3)) "
+            "ORDER BY flagged_at, official_id, level LIMIT $4",
+            after[0] or None,
+            after[1],
+            after[2],
+            limit + 1,
         )
-    return [dict(r) for r in rows]
+    return page(
+        [ReviewOut(**dict(r)) for r in rows],
+        limit,
+        lambda r: [r.flagged_at.isoformat() if r.flagged_at else "", r.official_id, r.level],
+    )
