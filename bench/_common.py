@@ -10,6 +10,7 @@ a server's admin database.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import statistics
@@ -45,15 +46,33 @@ def admin_url() -> str:
     return embedded.server_url("postgres-bench")
 
 
-def fresh_database(service: str, migrate: bool = True) -> str:
-    """A new database for ``service`` on the bench server, migrated to head."""
+def fresh_database(service: str, migrate: bool = True, keep: bool = False) -> str:
+    """A new database for ``service`` on the bench server, migrated to head; dropped when the
+    script exits unless ``keep``."""
     admin = admin_url()
     name = f"bench_{service}_{uuid.uuid4().hex[:8]}"
     asyncio.run(ensure_database(admin, name))
+    if not keep:
+        atexit.register(_drop, admin, name)
     url = with_database(admin, name)
     if migrate:
         migrations.upgrade(service, url)
     return url
+
+
+def _drop(admin: str, name: str) -> None:
+    import asyncpg
+
+    from services.common.db import plain_url
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(plain_url(admin))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
 
 
 def token(role: str, sub: str | None = None, **claims: str) -> str:

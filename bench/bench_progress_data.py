@@ -26,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sessions", type=int, default=2_000)
 
 
-def database(args: argparse.Namespace) -> str:
+def database(args: argparse.Namespace, keep: bool = False) -> str:
+    """``--database-url``, or a freshly generated database (kept after exit only if ``keep``)."""
     if args.database_url:
         return str(args.database_url)
-    url = fresh_database("progress")
+    url = fresh_database("progress", keep=keep)
     started = time.perf_counter()
     asyncio.run(generate(url, officials=args.officials, events=args.events, sessions=args.sessions, say=console.print))
     console.print(
@@ -65,9 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args()
-    url = database(args)
+    url = database(args, keep=True)
     console.print(asyncio.run(sizes(url)))
-    console.print(f"database: {url}")
+    console.print(f"database (kept; pass it as --database-url to the other progress benchmarks): {url}")
 
 
 if __name__ == "__main__":

@@ -171,8 +171,20 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         ],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Location", "ETag"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "X-Experience-API-Version",
+            ],
+            expose_headers=[
+                "X-Request-ID",
+                "Location",
+                "ETag",
+                "X-Experience-API-Consistent-Through",
+                "X-Experience-API-Version",
+            ],
             allow_credentials=False,
         ),
         openapi_config=OpenAPIConfig(

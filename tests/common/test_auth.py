@@ -193,6 +193,15 @@ async def test_cors_preflight(client) -> None:
     )
     assert r.status_code in (200, 204)
     assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
+    r = await client.options(
+        "/v1/whoami",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, idempotency-key, x-experience-api-version",
+        },
+    )
+    assert r.status_code in (200, 204), r.text  # browser-based xAPI content passes the preflight
     r = await client.get("/health/live", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in r.headers
 
