@@ -12,8 +12,8 @@ measured in the same run: the bare /health/live of the same placement process.
 from __future__ import annotations
 
 import argparse
-import importlib
 import asyncio
+import importlib
 import json
 import math
 import random
