@@ -59,6 +59,8 @@ class ServiceSpec:
     on_startup: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
     dependencies: dict[str, Provide] = field(default_factory=dict)
+    # constraint name -> (problem slug, what to fix), for writes a database constraint refuses
+    constraint_problems: dict[str, tuple[str, str]] = field(default_factory=dict)
     version: str = "1.0.0"
 
 
@@ -205,6 +207,7 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
     # Outermost, so that errors raised by middleware (401s) also carry the request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     app.state.settings = settings
+    app.state.constraint_problems = spec.constraint_problems
     app.state.keyset = KeySet(settings.jwks)
     handlers = [
         handler

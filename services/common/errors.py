@@ -10,6 +10,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import MediaType, Request, Response
@@ -175,12 +176,29 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return problem_response(request, Problem(status, slug, detail or HTTPStatus(status).phrase, headers=headers))
 
 
-def _handle_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
-    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
-    log.info("integrity_error", constraint=constraint, error=str(exc.orig))
+def _handle_integrity(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A unique, check or foreign-key constraint refused the write (SQLAlchemy or raw asyncpg).
+    Constraints are the last line of defence behind the handlers' checks, so a race that slips
+    past a check still gets a clear 409; a service names its constraints in
+    ``ServiceSpec.constraint_problems`` to say what to fix."""
+    cause = getattr(getattr(exc, "orig", None), "__cause__", None) or exc
+    constraint = getattr(cause, "constraint_name", None)
+    log.info("integrity_error", constraint=constraint, error=str(cause)[:300])
+    known = getattr(request.app.state, "constraint_problems", {}) or {}
+    slug, detail = known.get(constraint or "", ("conflict", "The request conflicts with existing data."))
+    return problem_response(request, Problem(409, slug, detail, constraint=constraint))
+
+
+def _handle_retry(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("transaction_conflict", error=str(exc)[:300])
     return problem_response(
         request,
-        Problem(409, "conflict", "The request conflicts with existing data.", constraint=constraint),
+        Problem(
+            503,
+            "retry",
+            "The request collided with a concurrent one and was rolled back entirely; send it again.",
+            headers={"Retry-After": "1"},
+        ),
     )
 
 
@@ -226,6 +244,17 @@ def _handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[A
 
 
 exception_handlers: dict[Any, Any] = {
+    # raw asyncpg, for the hot paths that bypass SQLAlchemy (most specific classes first: a
+    # parameter the driver refuses is a client-side DataError, which is also an InterfaceError)
+    asyncpg.exceptions._base.DataError: _handle_data,
+    asyncpg.DataError: _handle_data,
+    asyncpg.IntegrityConstraintViolationError: _handle_integrity,
+    asyncpg.DeadlockDetectedError: _handle_retry,
+    asyncpg.SerializationError: _handle_retry,
+    asyncpg.PostgresConnectionError: _handle_db_down,
+    asyncpg.InterfaceError: _handle_db_down,
+    asyncpg.exceptions.OperatorInterventionError: _handle_db_down,
+    asyncpg.exceptions.InsufficientResourcesError: _handle_db_down,
     Problem: _handle_problem,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,

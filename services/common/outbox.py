@@ -88,8 +88,13 @@ Sender = Callable[[Any], Awaitable[None]]
 PERMANENT_STATUSES = {400, 405, 409, 410, 413, 415, 422}
 
 
-def peer_sender(peers: dict[str, PeerClient]) -> Sender:
-    """Send a row to the peer named by its ``destination``; raise on anything but 2xx."""
+def peer_sender(
+    peers: dict[str, PeerClient],
+    on_success: Callable[[Any, httpx.Response], Awaitable[None]] | None = None,
+) -> Sender:
+    """Send a row to the peer named by its ``destination``; raise on anything but 2xx. After a
+    2xx, ``on_success(row, response)`` may record the peer's answer (idempotently: a redelivery
+    after a crash calls it again)."""
 
     async def send(row: Any) -> None:
         client = peers.get(row.destination)
@@ -104,6 +109,8 @@ def peer_sender(peers: dict[str, PeerClient]) -> Sender:
             retries=0,
         )
         if response.is_success:
+            if on_success is not None:
+                await on_success(row, response)
             return
         message = f"HTTP {response.status_code}: {response.text[:300]}"
         if response.status_code in PERMANENT_STATUSES:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Litestar, Router
+from litestar import Litestar
 
 from services.common.app import ServiceSpec, build_app
 from services.progress import recompute
-from services.progress.api import errors as db_errors
 from services.progress.api.attendance import AttendanceController
 from services.progress.api.curriculum import CurriculumController, recompute_job
 from services.progress.api.dashboard import my_path, official_path
+from services.progress.api.errors import CONSTRAINTS
 from services.progress.api.events import AdminOfficialController, EventController, reviews
 from services.progress.api.intake import receive_placement
 from services.progress.api.reports import ReportController
@@ -27,26 +27,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         title="LMS progress service",
         description="Learning paths, cohort sessions with seats and waitlists, attendance and learning events.",
         route_handlers=[
-            Router(
-                path="/",
-                exception_handlers=db_errors.handlers,
-                route_handlers=[
-                    CurriculumController,
-                    recompute_job,
-                    receive_placement,
-                    SessionController,
-                    EnrolmentController,
-                    AttendanceController,
-                    EventController,
-                    AdminOfficialController,
-                    reviews,
-                    my_path,
-                    official_path,
-                    ReportController,
-                    XapiController,
-                ],
-            )
+            CurriculumController,
+            recompute_job,
+            receive_placement,
+            SessionController,
+            EnrolmentController,
+            AttendanceController,
+            EventController,
+            AdminOfficialController,
+            reviews,
+            my_path,
+            official_path,
+            ReportController,
+            XapiController,
         ],
+        constraint_problems=CONSTRAINTS,
         outbox=Outbox,
         peers=("certification",),
         relay_sender=certificate_sender,

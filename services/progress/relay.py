@@ -1,6 +1,6 @@
-"""The outbox sender for certificate requests: delivers like the kernel's ``peer_sender`` and,
-on 2xx, records the certificate's id and serial for the learner's dashboard (idempotently: a
-redelivery writes the same values)."""
+"""The outbox sender for certificate requests: the kernel's ``peer_sender``, which on 2xx also
+records the certificate's id and serial for the learner's dashboard (idempotently: a redelivery
+writes the same values)."""
 
 from __future__ import annotations
 
@@ -13,29 +13,13 @@ import httpx
 from litestar import Litestar
 from sqlalchemy import text
 
-from services.common.outbox import PERMANENT_STATUSES, PermanentFailure, Sender
+from services.common.outbox import PermanentFailure, Sender, peer_sender
 
 CERTIFICATE_PATH = re.compile(r"^/v1/officials/(?P<official>[^/]+)/levels/(?P<level>[0-4])/certificate$")
 
 
 def certificate_sender(app: Litestar) -> Sender:
-    async def send(row: Any) -> None:
-        client = app.state.peers.get(row.destination)
-        if client is None:
-            raise PermanentFailure(f"no peer named {row.destination!r} is configured")
-        response = await client.request(
-            row.method,
-            row.path,
-            json=row.body,
-            headers={"Idempotency-Key": str(row.message_id)},
-            request_id=row.request_id or str(row.message_id),
-            retries=0,
-        )
-        if not response.is_success:
-            message = f"HTTP {response.status_code}: {response.text[:300]}"
-            if response.status_code in PERMANENT_STATUSES:
-                raise PermanentFailure(message)
-            raise httpx.HTTPStatusError(message, request=response.request, response=response)
+    async def record(row: Any, response: httpx.Response) -> None:
         match = CERTIFICATE_PATH.match(row.path)
         if row.destination != "certification" or match is None:
             return
@@ -60,4 +44,4 @@ def certificate_sender(app: Litestar) -> Sender:
                 },
             )
 
-    return send
+    return peer_sender(app.state.peers, on_success=record)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
+import asyncpg
 import jwt
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.params import JSONBody
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import ServiceSpec, build_app
 from services.common.auth import allow
+from services.common.db import plain_url
 from services.placement.settings import get_settings
 from tests.support import AUDIENCE, ISSUER, Keys, client_for
 
@@ -38,6 +41,22 @@ async def number(n: int, session: AsyncSession) -> dict[str, int]:
     return {"n": int((await session.execute(text("SELECT CAST(:n AS integer)"), {"n": n})).scalar_one())}
 
 
+@post("/v1/raw/{n:int}", guards=[allow("admin")])
+async def raw_insert(n: int, request: Request[Any, Any, Any]) -> None:
+    """Raw asyncpg, as hot paths use: the same message id twice violates uq_outbox_message_id."""
+    conn = await asyncpg.connect(plain_url(request.app.state.settings.database_url))
+    try:
+        for _ in range(2):
+            await conn.execute(
+                "INSERT INTO outbox (message_id, destination, method, path, body, request_id, created_at,"
+                " next_attempt_at, attempts) VALUES ('00000000-0000-7000-8000-000000000001', 'p', 'PUT', 'x',"
+                " '{}', '', now(), now(), $1)",
+                n,
+            )
+    finally:
+        await conn.close()
+
+
 @get("/v1/public-thing", opt={"public": True})
 async def public_thing() -> dict[str, str]:
     return {"ok": "yes"}
@@ -45,7 +64,13 @@ async def public_thing() -> dict[str, str]:
 
 def make_app(database_url: str) -> object:
     settings = get_settings(database_url=database_url, relay_enabled=False)
-    return build_app(settings, ServiceSpec("t", "t", [create_thing, public_thing, number]))
+    spec = ServiceSpec(
+        "t",
+        "t",
+        [create_thing, public_thing, number, raw_insert],
+        constraint_problems={"uq_outbox_message_id": ("duplicate-message", "That message was already queued.")},
+    )
+    return build_app(settings, spec)
 
 
 @pytest.fixture
@@ -255,7 +280,17 @@ async def test_verified_tokens_are_remembered_until_they_expire(keys: Keys) -> N
     keyset.remember(token, first, time.time() - 1)  # as if its lifetime had run out
     assert keyset.remembered(token) is None and token not in keyset.verified
     assert (await verify_token(token, keyset, issuer=ISSUER, audience=AUDIENCE)).sub == "cached"
-    with pytest.raises(Exception, match="invalid"):  # a tampered copy is a different text: never a cache hit
+    with pytest.raises(
+        Exception, match=r"invalid|well-formed"
+    ):  # a tampered copy is a different text: never a cache hit
         await verify_token(
             token[:-2] + ("AA" if not token.endswith("AA") else "BB"), keyset, issuer=ISSUER, audience=AUDIENCE
         )
+
+
+async def test_raw_asyncpg_errors_become_problems(client, keys: Keys) -> None:
+    r = await client.post("/v1/raw/1", headers=keys.headers("admin"))
+    assert r.status_code == 409 and r.json()["type"] == "urn:lms:problem:duplicate-message"
+    assert r.json()["detail"] == "That message was already queued."
+    r = await client.post(f"/v1/raw/{2**40}", headers=keys.headers("admin"))  # the driver refuses the value
+    assert r.status_code == 400 and r.json()["type"] == "urn:lms:problem:invalid-value"

@@ -37,7 +37,6 @@ from services.common.db import utcnow
 from services.common.errors import Problem, exception_handlers
 from services.common.pagination import decode_cursor, encode_cursor
 from services.progress import engine
-from services.progress.api import errors as db_errors
 from services.progress.api.events import TRUSTED_VERBS, event_hash, recompute_officials, store_events
 from services.progress.api.util import wake_relay
 from services.progress.db import connect, iso
@@ -274,7 +273,7 @@ def _with_version(handler: Any) -> Any:
 
 
 # Every xAPI answer, errors included, carries X-Experience-API-Version.
-XAPI_ERROR_HANDLERS = {k: _with_version(v) for k, v in {**exception_handlers, **db_errors.handlers}.items()}
+XAPI_ERROR_HANDLERS = {k: _with_version(v) for k, v in exception_handlers.items()}
 
 
 class XapiController(Controller):
