@@ -124,7 +124,7 @@ START_EXISTING = (  # constants only
 START_CONTEXT = (
     "SELECT (SELECT max(completed_at) FROM result WHERE official_id = $1) AS last, v.id, v.sessions_started, "
     "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = v.id "
-    "AND i.administered >= $2 * greatest(v.sessions_started + 1, $3)) AS over "
+    "AND i.administered >= ceil($2::float8 * greatest(v.sessions_started + 1, $3::int))::bigint) AS over "
     "FROM (SELECT 1) AS one LEFT JOIN bank_version v ON v.active"
 )
 START_INSERT = (
@@ -265,7 +265,8 @@ ANSWER_READ = (
     "s.current_idx, s.current_pretest, s.last_activity_at, r.item_id AS prev_item, r.choice AS prev_choice, "
     "r.reply AS prev_reply, v.sessions_started, "
     "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = s.version_id AND i.administered >= "
-    "(s.config->>'r_max')::float8 * greatest(v.sessions_started, (s.config->>'exposure_warmup')::int)) AS over "
+    "ceil((s.config->>'r_max')::float8 * greatest(v.sessions_started, (s.config->>'exposure_warmup')::int))::bigint"
+    ") AS over "
     "FROM diagnostic_session s JOIN bank_version v ON v.id = s.version_id "
     "LEFT JOIN response r ON r.session_id = s.id AND r.position = $3 "
     "WHERE s.id = $1 AND s.official_id = $2"

@@ -89,7 +89,11 @@ class VersionItem(Base, table=True):
     ``administered`` is the live exposure count (the only column that changes after publishing)."""
 
     __tablename__ = "version_item"
-    __table_args__ = (UniqueConstraint("version_id", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("version_id", "item_id"),
+        # the answer path asks "which items are at or over the exposure ceiling?" on every answer
+        Index("ix_version_item_exposure", "version_id", "administered"),
+    )
 
     version_id: int = Field(
         sa_column=Column(Integer, ForeignKey("bank_version.id", ondelete="CASCADE"), primary_key=True)

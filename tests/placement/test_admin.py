@@ -210,3 +210,20 @@ def test_simulate_command(tmp_path) -> None:
     )
     r = runner.invoke(cli, ["simulate", "--bank", str(bad), "--examinees", "5"])
     assert r.exit_code != 0 and "row 1" in r.output
+
+
+async def test_live_exposure_counts_limit_items_over_http(database_url: str, keys: Keys) -> None:
+    """Without exposure control every official would get the same (most informative) first item;
+    the eligibility rule, fed by the live counts in the database, spreads them."""
+    app = make_app(database_url, randomesque_items=0, max_exposure=0.25, exposure_warmup=1)
+    async with client_for(app) as c:
+        await load_bank(c, keys)
+        firsts = []
+        for k in range(8):
+            r = await c.post("/v1/sessions", headers=learner(keys, f"exposed-{k}"))
+            assert r.status_code == 201
+            firsts.append(r.json()["current_item"]["item_id"])
+        stats = (await c.get("/v1/admin/stats", headers=keys.headers("admin"))).json()
+    assert stats["sessions_started"] == 8
+    assert max(firsts.count(i) for i in set(firsts)) <= 2  # ceil(0.25 * 8)
+    assert max(i["administered"] for i in stats["items"]) <= 2
