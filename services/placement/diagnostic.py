@@ -286,13 +286,15 @@ ANSWER_WRITE = (
 # is still active at the position that was read (a concurrent answer that got there first makes it
 # a no-op, and the loser then finds the stored reply). (session_id, position) is unique as well.
 ANSWER_WRITE_IF_CURRENT = (
-    "WITH moved AS (UPDATE diagnostic_session SET items = $11, scored = $12, responses = $13, current_idx = $14, "
-    "current_pretest = $15, theta = $16, se = $17, last_activity_at = $9 "
+    "WITH moved AS (UPDATE diagnostic_session SET items = array_append(items, $4::int), "
+    "scored = array_append(scored, $8::bool), "
+    "responses = array_append(responses, (CASE WHEN $7::bool THEN 1 ELSE 0 END)::smallint), current_idx = $11, "
+    "current_pretest = $12, theta = $13, se = $14, last_activity_at = $9 "
     "WHERE id = $1 AND status = 'active' AND cardinality(items) = $2 - 1 RETURNING id), "
     "answered AS (INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, "
     "answered_at, reply) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM moved RETURNING id), "
     "counted AS (UPDATE version_item SET administered = administered + 1 "
-    "WHERE version_id = $3 AND idx = $14 AND EXISTS (SELECT 1 FROM answered)) "
+    "WHERE version_id = $3 AND idx = $11 AND EXISTS (SELECT 1 FROM answered)) "
     "SELECT count(*) FROM answered"
 )
 
@@ -393,17 +395,7 @@ async def _decide(
     if nxt.done:
         return _Decision("complete", body, (row, version, state, nxt, result_id, now, response))
     if not locked:
-        written = await conn.fetchval(
-            ANSWER_WRITE_IF_CURRENT,
-            *response,
-            state.items,
-            state.scored,
-            state.responses,
-            nxt.item,
-            nxt.pretest,
-            nxt.theta,
-            nxt.se,
-        )
+        written = await conn.fetchval(ANSWER_WRITE_IF_CURRENT, *response, nxt.item, nxt.pretest, nxt.theta, nxt.se)
         return _Decision("written" if written else "raced", body)
     # one round trip: the response, the session's new state and the next item's exposure count
     # (the hot counter row last, so its lock is held only until the commit)
