@@ -6,13 +6,13 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -143,7 +143,7 @@ class ItemController(Controller):
     guards = [allow("admin")]
 
     @post("/")
-    async def create_item(self, data: ItemIn, session: AsyncSession) -> Response[ItemOut]:
+    async def create_item(self, data: JSONBody[ItemIn], session: AsyncSession) -> Response[ItemOut]:
         """Create an item. Idempotent on ``code``: the same item again answers 200 with it;
         a different item under an existing code is a 409."""
         values = _validate_one(msgspec.to_builtins(data))
@@ -164,7 +164,7 @@ class ItemController(Controller):
         limit: int = Limit,
         cursor: str | None = None,
         domain: str | None = None,
-        item_status: str | None = Parameter(query="status", default=None),
+        item_status: Annotated[str | None, QueryParameter(name="status")] = None,
     ) -> Page[ItemOut]:
         """Items ordered by code (keyset pagination)."""
         after = decode_cursor(cursor)
@@ -237,7 +237,7 @@ class ItemController(Controller):
         return item_out(item)
 
     @patch("/{item_id:uuid}")
-    async def update_item(self, item_id: uuid.UUID, data: ItemPatch, session: AsyncSession) -> ItemOut:
+    async def update_item(self, item_id: uuid.UUID, data: JSONBody[ItemPatch], session: AsyncSession) -> ItemOut:
         """Change an item. Published versions keep their frozen copy; publish again to use it."""
         item = await session.get(Item, item_id, with_for_update=True)
         if item is None:
@@ -326,7 +326,7 @@ class VersionController(Controller):
 
     @post("/")
     async def publish_version(
-        self, session: AsyncSession, principal: Principal, data: PublishIn | None = None
+        self, session: AsyncSession, principal: Principal, data: JSONBody[PublishIn | None] = None
     ) -> Response[BankVersionOut]:
         """Publish the bank as an immutable version and make it active for new sessions.
         Idempotent on content: publishing unchanged items answers 200 with the existing version."""
@@ -388,7 +388,7 @@ class SessionController(Controller):
         self,
         request: Request[Any, Any, Any],
         session_id: uuid.UUID,
-        data: AnswerIn,
+        data: JSONBody[AnswerIn],
         principal: Principal,
     ) -> Response[bytes]:
         """Answer the current item (its position and item id); get the next item or the result.
@@ -517,7 +517,7 @@ class AdminController(Controller):
 
     @post("/officials/{official_id:str}/retake-grants")
     async def grant_retake(
-        self, official_id: str, session: AsyncSession, principal: Principal, data: GrantIn | None = None
+        self, official_id: str, session: AsyncSession, principal: Principal, data: JSONBody[GrantIn | None] = None
     ) -> Response[GrantOut]:
         """Let an official retake the diagnostic before the cooldown ends (once). Idempotent: while
         a grant is unused, granting again answers 200 with it."""
@@ -654,7 +654,7 @@ class CalibrationController(Controller):
         request: Request[Any, Any, Any],
         session: AsyncSession,
         principal: Principal,
-        data: CalibrationIn | None = None,
+        data: JSONBody[CalibrationIn | None] = None,
     ) -> Response[CalibrationOut]:
         """Estimate item parameters from every recorded response (scored and pretest) by marginal
         maximum likelihood (EM). The run is a draft: review old beside new with fit statistics, then

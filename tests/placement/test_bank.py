@@ -149,7 +149,8 @@ async def test_item_crud_and_versions(client, keys: Keys) -> None:
 
 async def test_item_list_pages_and_filters(client, keys: Keys) -> None:
     admin = keys.headers("admin")
-    assert (await client.post("/v1/items/import", json=bank_rows(per_domain=3), headers=admin)).status_code == 200
+    rows = bank_rows(per_domain=3, pretest=1)
+    assert (await client.post("/v1/items/import", json=rows, headers=admin)).status_code == 200
     seen, cursor = [], None
     while True:
         params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
@@ -158,9 +159,11 @@ async def test_item_list_pages_and_filters(client, keys: Keys) -> None:
         cursor = body["next_cursor"]
         if not cursor:
             break
-    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 15
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 20
     only = (await client.get("/v1/items", params={"domain": "data-literacy"}, headers=admin)).json()["items"]
-    assert {i["domain"] for i in only} == {"data-literacy"} and len(only) == 3
+    assert {i["domain"] for i in only} == {"data-literacy"} and len(only) == 4
+    pretest = (await client.get("/v1/items", params={"status": "pretest"}, headers=admin)).json()["items"]
+    assert len(pretest) == 5 and {i["status"] for i in pretest} == {"pretest"}
 
 
 async def test_publish_empty_bank_is_409(client, keys: Keys) -> None:
