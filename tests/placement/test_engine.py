@@ -7,7 +7,7 @@ import pytest
 
 from services.placement.engine.calibration import calibrate
 from services.placement.engine.cat import Bank, TestConfig, TestState, step
-from services.placement.engine.content import allowed_domains, uncovered
+from services.placement.engine.content import content_order, uncovered
 from services.placement.engine.estimator import EAPEstimator
 from services.placement.engine.exposure import eligible, randomesque
 from services.placement.engine.model import fisher_information, kl_between, prob
@@ -91,14 +91,12 @@ def test_selection_respects_exposure() -> None:
 
 
 def test_content_balancing_largest_deficit_first() -> None:
-    targets = np.full(5, 0.2)
-    given = np.array([2, 2, 0, 1, 2])
-    allowed = allowed_domains(given, targets, np.ones(5, dtype=bool))
-    assert allowed.tolist() == [False, False, True, False, False]
-    # a domain without available items is skipped
-    allowed = allowed_domains(given, targets, np.array([True, True, False, True, True]))
-    assert allowed.tolist() == [False, False, False, True, False]
-    assert uncovered(given, targets) == 1
+    targets = [0.2] * 5
+    given = [2, 2, 0, 1, 2]
+    assert content_order(given, targets) == [[2], [3], [4, 1, 0]]  # ties pooled
+    assert content_order(given, targets, tolerance=1.0) == [[2, 3], [4, 1, 0]]
+    assert content_order([0, 0, 0], [0.5, 0.5, 0.0]) == [[1, 0]]  # zero-target domains never drawn
+    assert uncovered(given, targets) == 1 and uncovered([1, 1, 0], [0.5, 0.5, 0.0]) == 0
     bank = small_bank()
     cfg = TestConfig(randomesque_items=0, pretest_rate=0)
     items = [i for i in range(len(bank)) if bank.domain[i] in (0, 1)][:4]

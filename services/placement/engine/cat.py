@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from services.placement.engine.content import content_order, uncovered
 from services.placement.engine.estimator import EAPEstimator, Estimate
 from services.placement.engine.exposure import eligible, randomesque
 from services.placement.engine.model import Array, prob_grid
@@ -186,22 +187,6 @@ def estimate(bank: Bank, cfg: TestConfig, state: TestState) -> tuple[Estimate, A
     return cfg.estimator.estimate(loglik), loglik, rows
 
 
-def content_order(given: list[int], targets: list[float], tolerance: float) -> list[list[int]]:
-    """Groups of domains to draw the next item from, best first: largest deficit
-    ``target * (n + 1) - given`` first; domains within ``tolerance`` of each other share a group."""
-    n = sum(given)
-    deficits = sorted(
-        ((t * (n + 1) - g, d) for d, (g, t) in enumerate(zip(given, targets, strict=True)) if t > 0), reverse=True
-    )
-    groups: list[list[int]] = []
-    for deficit, d in deficits:
-        if groups and groups[-1][0] - deficit <= tolerance + 1e-9:
-            groups[-1].append(d)
-        else:
-            groups.append([deficit, d])  # type: ignore[list-item]
-    return [[int(d) for d in g[1:]] for g in groups]
-
-
 def step(
     bank: Bank,
     cfg: TestConfig,
@@ -231,7 +216,7 @@ def step(
             given[domain_of[i]] += 1
     targets = bank.targets(cfg)
     _, rows_pts, tables = bank.tables(cfg)
-    if n >= cfg.min_items and all(g > 0 for g, t in zip(given, targets, strict=True) if t > 0):
+    if n >= cfg.min_items and not uncovered(given, targets):
         stopper = cfg.stopper
         points = None
         if stopper.rule == "sprt":

@@ -1,31 +1,38 @@
-"""Content balancing toward target domain proportions, largest deficit first."""
+"""Content balancing toward target domain proportions, largest deficit first.
+
+Pure Python over the handful of domains (numpy's per-call overhead would dominate at this size).
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import NDArray
 
-
-def domain_deficits(given: NDArray[np.int64], targets: NDArray[np.float64]) -> NDArray[np.float64]:
+def deficits(given: list[int], targets: list[float]) -> list[float]:
     """How far each domain is behind its share of the next item: ``target * (n + 1) - given``."""
-    n = int(given.sum())
-    return np.asarray(targets * (n + 1) - given, dtype=np.float64)
+    n = sum(given)
+    return [t * (n + 1) - g for g, t in zip(given, targets, strict=True)]
 
 
-def allowed_domains(
-    given: NDArray[np.int64], targets: NDArray[np.float64], available: NDArray[np.bool_], tolerance: float = 0.0
-) -> NDArray[np.bool_]:
-    """Domains the next item may come from: those (with items available) within ``tolerance`` of
-    the largest deficit. ``tolerance`` 0 is strict largest-deficit-first; ties are all allowed so
-    the selector can take the most informative item among them."""
-    deficits = domain_deficits(given, targets)
-    deficits = np.where(available & (targets > 0), deficits, -np.inf)
-    top = deficits.max()
-    if not np.isfinite(top):
-        return np.asarray(available)
-    return np.asarray(deficits >= top - tolerance - 1e-9)
+def content_order(given: list[int], targets: list[float], tolerance: float = 0.0) -> list[list[int]]:
+    """Groups of domains to draw the next item from, best first: the largest deficit first;
+    domains within ``tolerance`` items of each other share a group (0: strict largest deficit,
+    ties pooled so the selector can take the most informative item among them). Domains with a
+    zero target never appear. The caller falls through to the next group when a group has no
+    eligible item left."""
+    ranked = sorted(
+        ((deficit, d) for d, (deficit, t) in enumerate(zip(deficits(given, targets), targets, strict=True)) if t > 0),
+        reverse=True,
+    )
+    groups: list[list[int]] = []
+    heads: list[float] = []
+    for deficit, d in ranked:
+        if heads and heads[-1] - deficit <= tolerance + 1e-9:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+            heads.append(deficit)
+    return groups
 
 
-def uncovered(given: NDArray[np.int64], targets: NDArray[np.float64]) -> int:
+def uncovered(given: list[int], targets: list[float]) -> int:
     """How many domains with a positive target have not had an item yet."""
-    return int(((given == 0) & (targets > 0)).sum())
+    return sum(1 for g, t in zip(given, targets, strict=True) if t > 0 and g == 0)
