@@ -62,19 +62,7 @@ async def enrolment_out(conn: Conn, r: Any) -> EnrolmentOut:
             r["session_id"],
             r["seq"],
         )
-    return EnrolmentOut(
-        id=r["id"],
-        session_id=r["session_id"],
-        official_id=r["official_id"],
-        level=r["level"],
-        status=r["status"],
-        seq=r["seq"],
-        waitlist_position=position,
-        created_at=r["created_at"],
-        promoted_at=r["promoted_at"],
-        withdrawn_at=r["withdrawn_at"],
-        override_reason=r["override_reason"],
-    )
+    return enrolment_row_out(r, position)
 
 
 class SessionController(Controller):
