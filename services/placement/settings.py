@@ -22,6 +22,7 @@ class Settings(ServiceSettings):
     min_items: int = 8
     max_items: int = 30
     stop_rule: str = "sprt"
+    posterior_stop: float = 0.9
     sprt_delta: float = 0.3
     sprt_alpha: float = 0.05
     sprt_beta: float = 0.05
@@ -63,6 +64,7 @@ class Settings(ServiceSettings):
             min_items=self.min_items,
             max_items=self.max_items,
             stop_rule=self.stop_rule,
+            posterior_stop=self.posterior_stop,
             delta=self.sprt_delta,
             alpha=self.sprt_alpha,
             beta=self.sprt_beta,

@@ -12,7 +12,7 @@ from services.placement.engine.estimator import EAPEstimator
 from services.placement.engine.exposure import eligible, randomesque
 from services.placement.engine.model import fisher_information, kl_between, prob
 from services.placement.engine.simulate import simulate, synthetic_bank
-from services.placement.engine.stopper import ABOVE, BELOW, UNDECIDED, CutStopper, level_of
+from services.placement.engine.stopper import ABOVE, BELOW, UNDECIDED, CutStopper, PosteriorStopper, level_of
 
 CUTS = (-1.5, -0.5, 0.5, 1.5)
 
@@ -122,7 +122,9 @@ def test_content_targets_shape_the_test() -> None:
     with pytest.raises(ValueError):
         TestConfig(cuts=(0.5, -0.5))
     with pytest.raises(ValueError):
-        TestConfig(stop_rule="bayes")
+        TestConfig(stop_rule="bogus")
+    with pytest.raises(ValueError):
+        TestConfig(stop_rule="bayes", posterior_stop=1.0)
 
 
 def test_every_domain_before_stopping() -> None:
@@ -149,7 +151,40 @@ def test_sprt_decisions_and_levels() -> None:
         CutStopper(CUTS, rule="bogus")
 
 
-@pytest.mark.parametrize("rule", ["sprt", "glr"])
+def test_posterior_stopper_needs_the_threshold() -> None:
+    stopper = PosteriorStopper(0.9)
+    assert stopper.decided_level(np.array([0.0, 0.05, 0.9, 0.05, 0.0])) == 2
+    assert stopper.decided_level(np.array([0.0, 0.0, 0.0, 0.09, 0.91])) == 4
+    assert stopper.decided_level(np.array([0.0, 0.11, 0.89, 0.0, 0.0])) is None
+    assert PosteriorStopper(0.5).decided_level(np.array([0.0, 0.11, 0.89, 0.0, 0.0])) == 2
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError):
+            PosteriorStopper(bad)
+
+
+def test_bayes_rule_stops_on_the_posterior_not_the_sprt() -> None:
+    bank = synthetic_bank(500, seed=3)
+    rng = np.random.default_rng(6)
+    # answers that settle at Level 3 (theta about 1): right on easy items, wrong on hard ones
+    state = TestState()
+    loose = TestConfig(stop_rule="bayes", posterior_stop=0.6, pretest_rate=0, randomesque_items=0, max_items=50)
+    strict = TestConfig(**{**loose.public(), "posterior_stop": 0.99})
+    while True:
+        s = step(bank, loose, state, rng=rng)
+        if s.done:
+            break
+        assert s.item is not None
+        state.items.append(s.item)
+        state.scored.append(True)
+        state.responses.append(int(bank.b[s.item] < 1.0))
+    assert s.reason == "bayes" and s.n_scored >= loose.min_items
+    assert max(s.level_probs) >= 0.6 and s.level == int(np.argmax(s.level_probs))
+    # the same answers do not yet satisfy a stricter threshold
+    again = step(bank, strict, state, rng=rng)
+    assert not again.done and max(again.level_probs) < 0.99
+
+
+@pytest.mark.parametrize("rule", ["sprt", "glr", "bayes"])
 def test_stop_decides_a_clear_level_and_max_length_uses_posterior(rule: str) -> None:
     bank = synthetic_bank(500, seed=3)
     cfg = TestConfig(stop_rule=rule, pretest_rate=0, randomesque_items=0)

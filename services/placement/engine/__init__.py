@@ -7,7 +7,7 @@ It reads the way catsim does: small strategies behind tiny interfaces, each test
 - :mod:`.exposure`: randomesque choice and eligibility from live exposure counts.
 - :mod:`.content`: content balancing toward target domain proportions.
 - :mod:`.selector`: maximum Fisher / Kullback-Leibler information selection.
-- :mod:`.stopper`: multi-cut SPRT or GLR classification with min/max length.
+- :mod:`.stopper`: multi-cut SPRT or GLR, or a posterior-probability rule, with min/max length.
 - :mod:`.cat`: the test configuration and one adaptive step that ties them together.
 - :mod:`.calibration`: marginal maximum likelihood (EM) item calibration.
 - :mod:`.simulate`: simulated examinees through the real engine.

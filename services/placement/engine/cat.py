@@ -19,7 +19,7 @@ from services.placement.engine.estimator import EAPEstimator, Estimate
 from services.placement.engine.exposure import eligible, randomesque
 from services.placement.engine.model import Array, prob_grid
 from services.placement.engine.selector import InfoSelector, Tables
-from services.placement.engine.stopper import CutStopper, level_of
+from services.placement.engine.stopper import CutStopper, PosteriorStopper, level_of
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class TestConfig:
     min_items: int = 8
     max_items: int = 30
     stop_rule: str = "sprt"
+    posterior_stop: float = 0.9  # the "bayes" rule: stop when the most probable level has this much
     delta: float = 0.3
     alpha: float = 0.05
     beta: float = 0.05
@@ -52,8 +53,10 @@ class TestConfig:
             raise ValueError("r_max must be in (0, 1]")
         if not 0 <= self.pretest_rate < 1:
             raise ValueError("pretest_rate must be in [0, 1)")
-        if self.stop_rule not in {"sprt", "glr"}:
-            raise ValueError("stop_rule must be sprt or glr")
+        if self.stop_rule not in {"sprt", "glr", "bayes"}:
+            raise ValueError("stop_rule must be sprt, glr or bayes")
+        if not 0 < self.posterior_stop < 1:
+            raise ValueError("posterior_stop must be in (0, 1)")
         if list(self.cuts) != sorted(self.cuts) or len(set(self.cuts)) != len(self.cuts):
             raise ValueError("cuts must be strictly increasing")
         if not (0 < self.alpha < 0.5 and 0 < self.beta < 0.5 and self.delta > 0 and self.prior_sd > 0):
@@ -67,7 +70,12 @@ class TestConfig:
 
     @cached_property
     def stopper(self) -> CutStopper:
-        return CutStopper(self.cuts, self.delta, self.alpha, self.beta, self.stop_rule)
+        """The SPRT or GLR stopper (its points also key the bank's tables, whatever the rule)."""
+        return CutStopper(self.cuts, self.delta, self.alpha, self.beta, "glr" if self.stop_rule == "glr" else "sprt")
+
+    @cached_property
+    def posterior_stopper(self) -> PosteriorStopper:
+        return PosteriorStopper(self.posterior_stop)
 
     @cached_property
     def selector(self) -> InfoSelector:
@@ -173,7 +181,7 @@ class Step:
     level: int | None  # decided level when done
     level_probs: list[float]
     n_scored: int
-    reason: str  # "continue", "sprt", "glr", "max-length", "bank-exhausted"
+    reason: str  # "continue", "sprt", "glr", "bayes", "max-length", "bank-exhausted"
     criterion: str = ""
 
 
@@ -217,13 +225,17 @@ def step(
     targets = bank.targets(cfg)
     _, rows_pts, tables = bank.tables(cfg)
     if n >= cfg.min_items and not uncovered(given, targets):
-        stopper = cfg.stopper
-        points = None
-        if stopper.rule == "sprt":
-            points = np.add.reduce(rows_pts[rows], axis=0)
-        decided = stopper.decided_level(stopper.decisions(stopper.statistics(cfg.estimator.grid, loglik, points)))
-        if decided is not None:
-            return finish(stopper.rule, decided)
+        if cfg.stop_rule == "bayes":
+            if cfg.posterior_stopper.decided_level(probs) is not None:
+                return finish("bayes")
+        else:
+            stopper = cfg.stopper
+            points = None
+            if stopper.rule == "sprt":
+                points = np.add.reduce(rows_pts[rows], axis=0)
+            decided = stopper.decided_level(stopper.decisions(stopper.statistics(cfg.estimator.grid, loglik, points)))
+            if decided is not None:
+                return finish(stopper.rule, decided)
 
     administered = np.zeros(len(bank), dtype=bool)
     if state.items:

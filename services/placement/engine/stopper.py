@@ -77,3 +77,19 @@ class CutStopper:
             if below_ok and above_ok:
                 return level
         return None
+
+
+@dataclass(frozen=True)
+class PosteriorStopper:
+    """Stop once the most probable level holds at least ``threshold`` of the posterior."""
+
+    threshold: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold < 1:
+            raise ValueError("threshold must be in (0, 1)")
+
+    def decided_level(self, level_probs: Array) -> int | None:
+        """The most probable level once its probability reaches the threshold, else None."""
+        best = int(np.argmax(level_probs))
+        return best if float(level_probs[best]) >= self.threshold else None
