@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -262,6 +263,39 @@ async def run_load(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.seconds = time.perf_counter() - started
+    return result
+
+
+async def pool_load(
+    url: str,
+    name: str,
+    total: int,
+    concurrency: int,
+    call: Callable[[Any, int], Awaitable[object]],
+    units_per_call: int = 1,
+) -> Result:
+    """A database ceiling: ``call(connection, i)`` for i in range(total) from ``concurrency``
+    asyncpg connections, each call timed."""
+    import asyncpg
+
+    from services.common.db import plain_url
+
+    pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
+    result = Result(name)
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        async with pool.acquire() as conn:
+            for i in counter:
+                started = time.perf_counter()
+                await call(conn, i)
+                result.latencies.append(time.perf_counter() - started)
+                result.units += units_per_call
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.seconds = time.perf_counter() - started
+    await pool.close()
     return result
 
 

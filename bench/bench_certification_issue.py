@@ -14,13 +14,12 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-import asyncpg
-from _common import FastClient, Reply, Result, fresh_database, report, run_load, service, token
+from _common import FastClient, Reply, Result, fresh_database, pool_load, report, run_load, service, token
 
 from services.certification.domain import credential as vc
 from services.certification.domain.keys import new_key
-from services.common.db import plain_url
 from tests.support import free_port
 
 
@@ -38,9 +37,6 @@ def bare_sign(n: int) -> Result:
 
 
 async def bare_insert(url: str, n: int, concurrency: int) -> Result:
-    pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
-    result = Result("bare asyncpg INSERT of a certificate row")
-    counter = iter(range(n))
     sql = (
         "INSERT INTO certificate (id, serial, serial_no, official_id, official_name, org, level, curriculum_version,"
         " completed_at, issued_at, status, status_list, status_index, origin, kid, vc_jwt, created_at, updated_at)"
@@ -48,19 +44,10 @@ async def bare_insert(url: str, n: int, concurrency: int) -> Result:
     )
     body = "x" * 2400  # about the size of a VC-JWT
 
-    async def worker() -> None:
-        async with pool.acquire() as conn:
-            for i in counter:
-                t = time.perf_counter()
-                await conn.execute(sql, uuid.uuid4(), f"BARE-{i}", 10_000_000 + i, f"bare-{i}", body, i)
-                result.latencies.append(time.perf_counter() - t)
-                result.units += 1
+    async def insert(conn: Any, i: int) -> object:
+        return await conn.execute(sql, uuid.uuid4(), f"BARE-{i}", 10_000_000 + i, f"bare-{i}", body, i)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result.seconds = time.perf_counter() - started
-    await pool.close()
-    return result
+    return await pool_load(url, "bare asyncpg INSERT of a certificate row", n, concurrency, insert)
 
 
 def main() -> None:

@@ -12,11 +12,11 @@ import asyncio
 import json
 import time
 import uuid
+from typing import Any
 
-import asyncpg
-from _common import Result, fresh_database, report
+from _common import Result, fresh_database, pool_load, report
 
-from services.common.db import create_engine, plain_url, session_factory
+from services.common.db import create_engine, session_factory
 from services.common.outbox import enqueue
 from services.placement.models import Outbox
 
@@ -44,27 +44,15 @@ async def kernel_path(url: str, rows: int, concurrency: int) -> Result:
 
 
 async def bare_path(url: str, rows: int, concurrency: int) -> Result:
-    pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
-    result = Result("bare asyncpg INSERT")
-    counter = iter(range(rows))
     sql = (
         "INSERT INTO outbox (message_id, destination, method, path, body, request_id, created_at, "
         "next_attempt_at, attempts) VALUES ($1, 'progress', 'PUT', $2, $3::jsonb, '', now(), now(), 0)"
     )
 
-    async def worker() -> None:
-        async with pool.acquire() as conn:
-            for i in counter:
-                started = time.perf_counter()
-                await conn.execute(sql, uuid.uuid4(), f"/v1/x/{i}", json.dumps({"i": i}))
-                result.latencies.append(time.perf_counter() - started)
-                result.units += 1
+    async def insert(conn: Any, i: int) -> object:
+        return await conn.execute(sql, uuid.uuid4(), f"/v1/x/{i}", json.dumps({"i": i}))
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result.seconds = time.perf_counter() - started
-    await pool.close()
-    return result
+    return await pool_load(url, "bare asyncpg INSERT", rows, concurrency, insert)
 
 
 def main() -> None:
