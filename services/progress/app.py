@@ -14,7 +14,8 @@ from services.progress.api.events import AdminOfficialController, EventControlle
 from services.progress.api.intake import receive_placement
 from services.progress.api.reports import ReportController
 from services.progress.api.sessions import EnrolmentController, SessionController
-from services.progress.api.xapi import XapiController
+from services.progress.api.xapi import ROUTES as XAPI_ROUTES
+from services.progress.api.xapi import alternate_syntax, basic_auth
 from services.progress.db import close_pool, open_pool
 from services.progress.models import Outbox
 from services.progress.relay import certificate_sender
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             my_path,
             official_path,
             ReportController,
-            XapiController,
+            *XAPI_ROUTES,
         ],
         constraint_problems=CONSTRAINTS,
         outbox=Outbox,
@@ -48,4 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[open_pool, recompute.start],
         on_shutdown=[recompute.stop, close_pool],
     )
-    return build_app(settings, spec)
+    app = build_app(settings, spec)
+    app.state.basic_auth = basic_auth  # HTTP Basic for the configured xAPI client (off by default)
+    app.asgi_handler = alternate_syntax(app.asgi_handler)  # xAPI 1.0.3 alternate request syntax
+    return app
