@@ -73,17 +73,18 @@ async def write(
     merge: bool,
     if_match: str | None,
     if_none_match: str | None,
-    require_precondition: bool,
+    overwrite: str,
 ) -> str:
     """PUT (replace) or POST (``merge``: JSON objects merged at the top level) in the caller's
     transaction under the ETag preconditions; answers the new ETag."""
     await conn.execute(LOCK, "|".join((*scope.args(), doc_id)))  # a first write of a new document races too
     row = await conn.fetchrow(ONE_FOR_UPDATE, *scope.args(), doc_id)
     check = docs.check_preconditions(
-        row["etag"] if row else None, if_match, if_none_match, require=require_precondition and not merge
+        row["etag"] if row else None, if_match, if_none_match, overwrite="free" if merge else overwrite
     )
     if check.status:
-        raise Problem(check.status, "precondition-failed" if check.status == 412 else "conflict", check.detail)
+        kind = {412: "precondition-failed", 409: "conflict", 400: "precondition-required"}[check.status]
+        raise Problem(check.status, kind, check.detail)
     if merge and row is not None:
         combined = docs.merged(bytes(row["content"]), row["content_type"], content, content_type)
         if combined is None:
@@ -91,8 +92,6 @@ async def write(
                 400, "not-json", "POST merges JSON objects only: the stored document and this one must both be JSON."
             )
         content, content_type = combined, docs.JSON
-    elif merge and not (docs.is_json(content_type) and docs.json_object(content) is not None):
-        pass  # a first POST stores the document as sent
     tag = docs.etag(content)
     await conn.execute(UPSERT, *scope.args(), doc_id, content, content_type, tag, utcnow())
     return tag
@@ -105,7 +104,7 @@ async def delete(
         await conn.execute(DELETE_ALL, *scope.args())
         return
     row = await conn.fetchrow(ONE_FOR_UPDATE, *scope.args(), doc_id)
-    check = docs.check_preconditions(row["etag"] if row else None, if_match, if_none_match, require=False)
+    check = docs.check_preconditions(row["etag"] if row else None, if_match, if_none_match, overwrite="free")
     if check.status:
         raise Problem(check.status, "precondition-failed", check.detail)
     await conn.execute(DELETE_ONE, *scope.args(), doc_id)

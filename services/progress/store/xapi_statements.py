@@ -1,4 +1,3 @@
-
 """xAPI statements: store a batch (conflicts, voiding, canonical activities, attachments and the
 module progress of officials, in one transaction) and query them by filter keys."""
 
@@ -203,7 +202,8 @@ class Query:
 
 async def page(conn: engine.Conn, query: Query) -> list[tuple[int, str]]:
     """One page of unvoided statements (``limit + 1`` rows tell whether there is more)."""
-    where, args = ["NOT voided"], []
+    where: list[str] = ["NOT voided"]
+    args: list[Any] = []
     if query.keys:
         args.append(query.keys)
         where.append(f"keys @> ${len(args)}::text[]")

@@ -9,7 +9,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 FORM = "application/x-www-form-urlencoded"
 HEADER_FIELDS = {
@@ -25,24 +25,24 @@ METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
 
 async def _refuse(send: Send, detail: str, version: str) -> None:
     body = json.dumps({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 400,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-experience-api-version", version.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: Any = {
+        "type": "http.response.start",
+        "status": 400,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-experience-api-version", version.encode()),
+        ],
+    }
+    await send(start)
+    end: Any = {"type": "http.response.body", "body": body}
+    await send(end)
 
 
 async def _read(receive: Receive) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
-        message = await receive()
+        message: Any = await receive()
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks)
@@ -50,7 +50,8 @@ async def _read(receive: Receive) -> bytes:
 
 def alternate_syntax(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/xapi/"):
+        http: Any = scope
+        if http["type"] != "http" or not http["path"].startswith("/xapi/"):
             await app(scope, receive, send)
             return
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
@@ -64,7 +65,7 @@ def alternate_syntax(app: ASGIApp) -> ASGIApp:
             await _refuse(send, "xAPI 2.0.0 has no alternate request syntax (method query parameter).", answer_version)
             return
         method = dict(query)["method"].upper()
-        if scope["method"] != "POST":
+        if http["method"] != "POST":
             await _refuse(send, "The alternate request syntax is sent as a POST.", answer_version)
             return
         if len(query) != 1 or method not in METHODS:
@@ -100,7 +101,7 @@ def alternate_syntax(app: ASGIApp) -> ASGIApp:
         }
         sent = False
 
-        async def replay() -> Message:
+        async def replay() -> Any:
             nonlocal sent
             if sent:
                 return {"type": "http.disconnect"}

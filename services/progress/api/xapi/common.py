@@ -16,7 +16,9 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 
 from services.common.auth import Principal
+from services.common.db import utcnow
 from services.common.errors import Problem, exception_handlers
+from services.progress.db import iso
 from services.progress.domain.xapi.statements import ifi
 from services.progress.domain.xapi.validate import agent_errors, parse_timestamp
 
@@ -26,7 +28,14 @@ HEADER = "X-Experience-API-Version"
 
 
 def answered_version(request: ASGIConnection[Any, Any, Any, Any]) -> str:
-    return "2.0.0" if request.headers.get(HEADER, "").startswith("2.") else "1.0.3"
+    """1.0.3 to a 1.0.x caller, 2.0.0 to a 2.0.x caller; to a request naming no version (or one
+    not spoken) the configured ``xapi_unversioned_answer``, by default the newest."""
+    sent = request.headers.get(HEADER, "")
+    if sent.startswith("1.0"):
+        return "1.0.3"
+    if sent.startswith("2.0"):
+        return "2.0.0"
+    return str(request.app.state.settings.xapi_unversioned_answer)
 
 
 def version(request: Request[Any, Any, Any]) -> str:
@@ -120,6 +129,8 @@ def _with_version(handler: Callable[..., Response[Any]]) -> Callable[..., Respon
     def wrapped(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         response = handler(request, exc)
         response.headers[HEADER] = answered_version(request)
+        if request.method in ("GET", "HEAD") and request.url.path.rstrip("/") == "/xapi/statements":
+            response.headers["X-Experience-API-Consistent-Through"] = iso(utcnow())
         return response
 
     return wrapped

@@ -33,7 +33,7 @@ class Kind:
     id_param: str
     scope_params: tuple[str, ...]
     multi_params: tuple[str, ...]
-    require_precondition: bool
+    profile: bool  # profiles' PUT needs If-Match or If-None-Match
 
 
 STATE = Kind("state", "stateId", ("activityId", "agent", "registration"), ("since",), False)
@@ -88,6 +88,7 @@ async def read(request: Request[Any, Any, Any], principal: Principal, kind: Kind
 
 async def write(request: Request[Any, Any, Any], principal: Principal, kind: Kind, *, merge: bool) -> Response[None]:
     scope, values = scope_of(request, principal, kind, many=False)
+    spoken = version(request)
     content = await request.body()
     content_type = request.headers.get("content-type", "application/octet-stream")
     if merge:
@@ -105,7 +106,7 @@ async def write(request: Request[Any, Any, Any], principal: Principal, kind: Kin
             merge=merge,
             if_match=request.headers.get("if-match"),
             if_none_match=request.headers.get("if-none-match"),
-            require_precondition=kind.require_precondition,
+            overwrite="profile" if kind.profile else ("existing-409" if spoken.startswith("2") else "free"),
         )
     return Response(None, status_code=204, headers=headers(request, ETag=f'"{tag}"'))
 

@@ -195,8 +195,8 @@ async def read(request: Request[Any, Any, Any], principal: Principal) -> Respons
             statement = msgspec.json.decode(found[0])
             canon = await _canon(conn, [statement]) if fmt == "canonical" else {}
             answer["Last-Modified"] = found[1].strftime("%a, %d %b %Y %H:%M:%S GMT")
-            shaped = st.formatted(statement, fmt, canon, accept)
-            return await _respond(conn, msgspec.json.encode(shaped), [shaped], with_attachments, answer)
+            one = st.formatted(statement, fmt, canon, accept)
+            return await _respond(conn, msgspec.json.encode(one), [one], with_attachments, answer)
     keys = []
     if "agent" in values:
         keys.append(("ragent:" if _bool(values, "related_agents") else "agent:") + agent_key(values["agent"]))

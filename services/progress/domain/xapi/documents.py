@@ -24,14 +24,16 @@ def _tags(header: str) -> set[str]:
 class Precondition:
     """The outcome of the If-Match / If-None-Match headers against the current document."""
 
-    status: int  # 0 = go ahead, 412 = precondition failed, 409 = a PUT without any precondition on an existing doc
+    status: int  # 0 = go ahead, 412 = precondition failed, 409/400 = a PUT without any precondition
     detail: str = ""
 
 
 def check_preconditions(
-    current: str | None, if_match: str | None, if_none_match: str | None, *, require: bool
+    current: str | None, if_match: str | None, if_none_match: str | None, *, overwrite: str
 ) -> Precondition:
-    """``require``: profiles' PUT must send If-Match or If-None-Match when the document exists (409)."""
+    """``overwrite`` says what a PUT without If-Match or If-None-Match may do: ``free`` (replace),
+    ``existing-409`` (refused on an existing document: State in 2.0) or ``profile`` (409 on an
+    existing document, 400 on a new one: the profile resources)."""
     if if_match is not None:
         tags = _tags(if_match)
         if current is None or ("*" not in tags and current not in tags):
@@ -40,8 +42,11 @@ def check_preconditions(
         tags = _tags(if_none_match)
         if current is not None and ("*" in tags or current in tags):
             return Precondition(412, "If-None-Match: the document already exists.")
-    if require and current is not None and if_match is None and if_none_match is None:
-        return Precondition(409, "The document exists: send If-Match (its ETag) or If-None-Match to change it.")
+    if overwrite != "free" and if_match is None and if_none_match is None:
+        if current is not None:
+            return Precondition(409, "The document exists: send If-Match (its ETag) or If-None-Match to change it.")
+        if overwrite == "profile":
+            return Precondition(400, "Send If-None-Match: * to create a profile document, or If-Match to replace one.")
     return Precondition(0)
 
 

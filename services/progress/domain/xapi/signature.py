@@ -4,6 +4,8 @@ the certificate it carries (``x5c``) when it has one, and its payload must be th
 from __future__ import annotations
 
 import base64
+import re
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import jwt
@@ -15,7 +17,19 @@ IGNORED = ("id", "authority", "stored", "version", "attachments", "timestamp")
 
 
 def _core(statement: dict[str, Any]) -> bytes:
-    return msgspec.json.encode({k: v for k, v in statement.items() if k not in IGNORED}, order="sorted")
+    kept = {k: v for k, v in statement.items() if k not in IGNORED}
+    if isinstance(kept.get("result"), dict) and isinstance(kept["result"].get("duration"), str):
+        kept["result"] = {**kept["result"], "duration": hundredths(kept["result"]["duration"])}
+    return msgspec.json.encode(kept, order="sorted")
+
+
+def hundredths(duration: str) -> str:
+    """A duration with its seconds cut to 0.01 s: precision beyond that is not compared."""
+    match = re.search(r"(\d+(\.\d+)?)S$", duration)
+    if not match:
+        return duration
+    seconds = Decimal(match.group(1)).quantize(Decimal("0.01"), rounding=ROUND_DOWN).normalize()
+    return duration[: match.start()] + f"{seconds:f}S"
 
 
 def signature_problem(token: bytes, statement: dict[str, Any]) -> str | None:

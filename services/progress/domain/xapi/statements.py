@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from services.progress.domain.xapi.signature import hundredths
 from services.progress.domain.xapi.validate import IFIS
 
 SERVER_SET = ("stored", "authority", "version")
@@ -116,6 +117,8 @@ def comparable(statement: dict[str, Any]) -> bytes:
     """The part of a statement that must match for a replay with the same id to be accepted:
     everything but what the LRS sets (stored, authority, version)."""
     kept = {k: v for k, v in statement.items() if k not in SERVER_SET}
+    if isinstance(kept.get("result"), dict) and isinstance(kept["result"].get("duration"), str):
+        kept["result"] = {**kept["result"], "duration": hundredths(kept["result"]["duration"])}
     return msgspec.json.encode(kept, order="sorted")
 
 
@@ -134,8 +137,19 @@ def complete(
         full["actor"] = {"objectType": "Agent", **full["actor"]}
     obj = full.get("object")
     if isinstance(obj, dict) and "objectType" not in obj:
-        full["object"] = {"objectType": "Activity", **obj}
-    return full
+        full["object"] = obj = {"objectType": "Activity", **obj}
+    full["context"] = _context_arrays(full.get("context"))
+    if isinstance(obj, dict) and obj.get("objectType") == "SubStatement":
+        full["object"] = {**obj, "context": _context_arrays(obj.get("context"))}
+    return {k: v for k, v in full.items() if v is not None or k not in ("context",)}
+
+
+def _context_arrays(context: Any) -> Any:
+    """Context activities are always answered as arrays, even when one was sent bare."""
+    if not isinstance(context, dict) or not isinstance(context.get("contextActivities"), dict):
+        return context
+    activities = {k: v if isinstance(v, list) else [v] for k, v in context["contextActivities"].items()}
+    return {**context, "contextActivities": activities}
 
 
 # --- formats --------------------------------------------------------------------------------
@@ -159,7 +173,7 @@ def _object_ids(obj: Any) -> Any:
         return obj
     kind = obj.get("objectType", "Activity")
     if kind == "Activity":
-        return {"objectType": "Activity", "id": obj.get("id")}
+        return {"id": obj.get("id")}
     if kind in ("Agent", "Group"):
         return _agent_ids(obj)
     if kind == "SubStatement":
@@ -229,7 +243,7 @@ def _canonical_activity(activity: Any, canon: dict[str, Any], accept: list[str])
     if not isinstance(activity, dict) or activity.get("objectType", "Activity") != "Activity":
         return activity
     out = dict(activity)
-    definition = canon.get(activity.get("id")) or activity.get("definition")
+    definition = canon.get(str(activity.get("id"))) or activity.get("definition")
     if definition is not None:
         out["definition"] = _languages(copy.deepcopy(definition), accept)
     return out

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +25,8 @@ LANG_RE = re.compile(
     r"|[xX](-[A-Za-z0-9]{1,8})+|i-[A-Za-z]{2,8})$"
 )
 DURATION_RE = re.compile(
-    r"^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
-    r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
+    r"^P(\d+(\.\d+)?W|(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?D)?"
+    r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?)$"
 )
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 VERSION_RE = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
@@ -96,7 +97,8 @@ class Checker:
     def add(self, path: str, rule: str) -> None:
         self.errors.append(f"{path}: {rule}")
 
-    def keys(self, value: dict[str, Any], path: str, allowed: set[str] | tuple[str, ...]) -> None:
+    def keys(self, value: dict[str, Any], path: str, allowed: Iterable[str]) -> None:
+        allowed = set(allowed)
         for key in value:
             if key not in allowed:
                 self.add(f"{path}.{key}", "is not a property xAPI allows here (property names are case sensitive)")
@@ -249,7 +251,7 @@ class Checker:
         if value.get("extensions") is not None:
             self.extensions(value["extensions"], f"{path}.extensions")
         kind = value.get("interactionType")
-        if kind is not None and kind not in INTERACTION_TYPES:
+        if kind is not None and (not isinstance(kind, str) or kind not in INTERACTION_TYPES):
             self.add(f"{path}.interactionType", f"must be one of {', '.join(INTERACTION_TYPES)}")
         if "correctResponsesPattern" in value and value["correctResponsesPattern"] is not None:
             pattern = value["correctResponsesPattern"]
@@ -261,7 +263,7 @@ class Checker:
         if "correctResponsesPattern" in value and kind is None:
             self.add(path, "correctResponsesPattern needs an interactionType")
         for key in present:
-            if kind in INTERACTION_TYPES and key not in INTERACTION_TYPES[kind]:
+            if isinstance(kind, str) and kind in INTERACTION_TYPES and key not in INTERACTION_TYPES[kind]:
                 self.add(f"{path}.{key}", f"is not a component of a {kind} interaction")
             items = value[key]
             if not isinstance(items, list):
@@ -465,8 +467,11 @@ class Checker:
             authority = value["authority"]
             if isinstance(authority, dict) and authority.get("objectType") == "Group":
                 members = authority.get("member")
-                if not isinstance(members, list) or len(members) != 2:
-                    self.add(f"{path}.authority", "a Group authority must have exactly two members (OAuth)")
+                if any(k in authority for k in IFIS) or not isinstance(members, list) or len(members) != 2:
+                    self.add(
+                        f"{path}.authority",
+                        "a Group authority is an anonymous Group of exactly two Agents (an OAuth consumer and user)",
+                    )
         if (
             "version" in value
             and value["version"] is not None
