@@ -22,10 +22,15 @@ EXISTING = "SELECT id, content_hash FROM xapi_statement WHERE id = ANY($1::uuid[
 TARGETS = """
 SELECT id, verb_id, keys, statement -> 'authority' AS authority FROM xapi_statement WHERE id = ANY($1::uuid[])
 """
-INSERT_ONE = """
+# One statement for a whole batch; each row's keys travel as a JSON array (arrays of arrays
+# must be rectangular in PostgreSQL, the rows' key lists are not).
+INSERT = """
 INSERT INTO xapi_statement (id, stored, timestamp, official_id, verb_id, keys, statement, content_hash, voided, voids)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, false, $9)
+SELECT id, $2, ts, official, verb, ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), st::jsonb, h, false, v
+FROM unnest($1::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[])
+     AS t(id, ts, official, verb, k, st, h, v)
 ON CONFLICT (id) DO NOTHING
+RETURNING id
 """
 VOID = """
 UPDATE xapi_statement SET voided = true WHERE id = ANY($1::uuid[]) AND verb_id <> $2 AND NOT voided
@@ -108,24 +113,33 @@ async def save(
         if target and row is None:
             same_batch = next((x for x in new if str(x.id) == target and x.keys), None)
             if same_batch is not None:
+                if b.statement["verb"]["id"] == VOIDED and same_batch.statement["verb"]["id"] == VOIDED:
+                    raise invalid(f"statement {target} is itself a voiding statement and cannot be voided")
                 b.keys = st.filter_keys(b.statement, same_batch.keys)
-    await conn.executemany(
-        INSERT_ONE,
+    inserted = await conn.fetch(
+        INSERT,
+        [b.id for b in new],
+        stored,
+        [b.timestamp for b in new],
+        [b.official for b in new],
+        [b.statement["verb"]["id"] for b in new],
+        [msgspec.json.encode(b.keys).decode() for b in new],
+        [msgspec.json.encode(b.statement).decode() for b in new],
+        [b.digest for b in new],
         [
-            (
-                b.id,
-                stored,
-                b.timestamp,
-                b.official,
-                b.statement["verb"]["id"],
-                b.keys,
-                msgspec.json.encode(b.statement).decode(),
-                b.digest,
-                uuid.UUID(t) if b.statement["verb"]["id"] == VOIDED and (t := st.ref_target(b.statement)) else None,
-            )
+            uuid.UUID(t) if b.statement["verb"]["id"] == VOIDED and (t := st.ref_target(b.statement)) else None
             for b in new
         ],
     )
+    if len(inserted) < len(new):  # a concurrent request stored some of these ids first
+        raced = {r["id"] for r in inserted}
+        again = {
+            r["id"]: r["content_hash"] for r in await conn.fetch(EXISTING, [b.id for b in new if b.id not in raced])
+        }
+        clashes = [str(b.id) for b in new if b.id not in raced and again.get(b.id) != b.digest]
+        if clashes:
+            raise conflict(clashes)
+        new = [b for b in new if b.id in raced]
     await _canonical_activities(conn, new)
     for digest, (content_type, content) in attachments.items():
         await conn.execute(INSERT_ATTACHMENT, digest, content_type, content)
@@ -154,9 +168,10 @@ async def _canonical_activities(conn: engine.Conn, batch: list[Incoming]) -> Non
     if not latest:
         return
     known = {r["id"]: engine_json(r["definition"]) for r in await conn.fetch(ACTIVITIES_FOR_UPDATE, sorted(latest))}
-    for activity_id in sorted(latest):
-        definition = st.merge_definition(known.get(activity_id), latest[activity_id])
-        await conn.execute(UPSERT_ACTIVITY, activity_id, msgspec.json.encode(definition).decode())
+    await conn.executemany(
+        UPSERT_ACTIVITY,
+        [(a, msgspec.json.encode(st.merge_definition(known.get(a), latest[a])).decode()) for a in sorted(latest)],
+    )
 
 
 async def _feed_progress(conn: engine.Conn, facts: list[Incoming], flagged: list[str]) -> list[Any]:
