@@ -31,7 +31,6 @@ from services.progress.domain.xapi import statements as st
 from services.progress.domain.xapi.progress import official_of, progress_fact
 from services.progress.domain.xapi.signature import signature_problem
 from services.progress.domain.xapi.validate import SIGNATURE_USAGE, is_iri, is_uuid, parse_timestamp, statement_errors
-from services.progress.engine import content_hash
 from services.progress.store import xapi_statements as store
 
 ROLES = ("learner", "service", "admin")
@@ -149,9 +148,7 @@ async def save(request: Request[Any, Any, Any], principal: Principal, body: Any,
         )
         timestamp = parse_timestamp(full["timestamp"]) or stored
         fact = progress_fact(full, official, timestamp, prefix=settings.xapi_activity_prefix, trusted=trusted)
-        batch.append(
-            store.Incoming(uuid.UUID(sid), full, content_hash(st.comparable(sent).decode()), timestamp, official, fact)
-        )
+        batch.append(store.Incoming(uuid.UUID(sid), full, st.digest(sent), timestamp, official, fact))
     if len({b.id for b in batch}) != len(batch):
         raise bad("the same statement id appears twice in this request")
     async with connect(request.app) as conn:

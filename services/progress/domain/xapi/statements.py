@@ -5,6 +5,7 @@ formats. Pure functions over decoded JSON."""
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -120,6 +121,11 @@ def comparable(statement: dict[str, Any]) -> bytes:
     if isinstance(kept.get("result"), dict) and isinstance(kept["result"].get("duration"), str):
         kept["result"] = {**kept["result"], "duration": hundredths(kept["result"]["duration"])}
     return msgspec.json.encode(kept, order="sorted")
+
+
+def digest(statement: dict[str, Any]) -> str:
+    """The content hash a replay is compared by (hex SHA-256 of :func:`comparable`, 32 digits)."""
+    return hashlib.sha256(comparable(statement)).hexdigest()[:32]
 
 
 def complete(
