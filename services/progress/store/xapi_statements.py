@@ -4,7 +4,7 @@ module progress of officials, in one transaction) and query them by filter keys.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from services.common.errors import Problem
 from services.progress import engine
 from services.progress.api.events import event_hash, recompute_officials, store_events
 from services.progress.domain.xapi import statements as st
-from services.progress.domain.xapi.progress import ProgressFact
+from services.progress.domain.xapi.intake import Prepared
 from services.progress.domain.xapi.validate import VOIDED
 from services.progress.schemas import EventIn
 
@@ -55,19 +55,6 @@ ACTIVITY = "SELECT definition::text FROM xapi_activity WHERE id = $1"
 ATTACHMENTS = "SELECT sha2, content_type, content FROM xapi_attachment WHERE sha2 = ANY($1::text[])"
 
 
-@dataclass
-class Incoming:
-    """One statement ready to store: completed, hashed, its own filter keys and progress fact."""
-
-    id: uuid.UUID
-    statement: dict[str, Any]
-    digest: str
-    timestamp: datetime
-    official: str | None
-    fact: ProgressFact | None
-    keys: list[str] = field(default_factory=list)
-
-
 def conflict(ids: list[str]) -> Problem:
     return Problem(
         409,
@@ -83,7 +70,7 @@ def invalid(detail: str) -> Problem:
 
 async def save(
     conn: engine.Conn,
-    batch: list[Incoming],
+    batch: list[Prepared],
     stored: datetime,
     attachments: dict[str, tuple[str, bytes]],
     *,
@@ -160,7 +147,7 @@ def engine_json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
-async def _canonical_activities(conn: engine.Conn, batch: list[Incoming]) -> None:
+async def _canonical_activities(conn: engine.Conn, batch: list[Prepared]) -> None:
     latest: dict[str, dict[str, Any]] = {}
     for b in batch:
         for activity in st.activities_of(b.statement):
@@ -174,7 +161,7 @@ async def _canonical_activities(conn: engine.Conn, batch: list[Incoming]) -> Non
     )
 
 
-async def _feed_progress(conn: engine.Conn, facts: list[Incoming], flagged: list[str]) -> list[Any]:
+async def _feed_progress(conn: engine.Conn, facts: list[Prepared], flagged: list[str]) -> list[Any]:
     """Module progress of officials, through the learning-event path (event id ``xapi:<id>``)."""
     completed: list[Any] = []
     curriculum = await engine.published(conn) if facts or flagged else None

@@ -21,6 +21,7 @@ from services.progress.api.xapi.common import (
     version,
 )
 from services.progress.db import connect
+from services.progress.domain.xapi.documents import is_json, json_object
 from services.progress.domain.xapi.validate import is_iri, is_uuid
 from services.progress.store import xapi_documents as store
 
@@ -92,8 +93,6 @@ async def write(request: Request[Any, Any, Any], principal: Principal, kind: Kin
     content = await request.body()
     content_type = request.headers.get("content-type", "application/octet-stream")
     if merge:
-        from services.progress.domain.xapi.documents import is_json, json_object
-
         if not is_json(content_type) or json_object(content) is None:
             raise bad("POST merges JSON: send a JSON object as application/json")
     async with connect(request.app) as conn:

@@ -12,12 +12,12 @@ from litestar import Controller, Request, Response, get, head, post, put
 
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
+from services.common.errors import Problem
 from services.common.pagination import decode_cursor, encode_cursor
 from services.progress.api.util import wake_relay
 from services.progress.api.xapi.common import (
     ERROR_HANDLERS,
     agent_key,
-    authority,
     bad,
     headers,
     own_key,
@@ -26,11 +26,9 @@ from services.progress.api.xapi.common import (
     version,
 )
 from services.progress.db import connect, iso
-from services.progress.domain.xapi import multipart
+from services.progress.domain.xapi import intake, multipart
 from services.progress.domain.xapi import statements as st
-from services.progress.domain.xapi.progress import official_of, progress_fact
-from services.progress.domain.xapi.signature import signature_problem
-from services.progress.domain.xapi.validate import SIGNATURE_USAGE, is_iri, is_uuid, parse_timestamp, statement_errors
+from services.progress.domain.xapi.validate import is_iri, is_uuid
 from services.progress.store import xapi_statements as store
 
 ROLES = ("learner", "service", "admin")
@@ -50,7 +48,6 @@ FILTERS = (
     "cursor",
 )
 SINGLE = ("statementId", "voidedStatementId", "format", "attachments")
-MAX_BATCH = 1000
 
 
 def _bool(values: dict[str, str], name: str) -> bool:
@@ -90,78 +87,31 @@ async def _body(request: Request[Any, Any, Any]) -> tuple[Any, dict[str, tuple[s
         raise bad("the request body is not valid JSON") from exc
 
 
-def _check_attachments(statements: list[dict[str, Any]], parts: dict[str, tuple[str, bytes]]) -> list[str]:
-    """Every attachment without a fileUrl has its part, every part belongs to an attachment, and
-    every signature attachment holds a JWS that signs its statement."""
-    problems, used = [], set()
-    for i, s in enumerate(statements):
-        for j, attachment in enumerate(s.get("attachments") or []):
-            digest = attachment["sha2"].lower()
-            if digest in parts:
-                used.add(digest)
-            elif "fileUrl" not in attachment:
-                problems.append(f"statement[{i}].attachments[{j}]: no part with this sha2 and no fileUrl")
-                continue
-            if attachment["usageType"] == SIGNATURE_USAGE:
-                if attachment["contentType"] != "application/octet-stream":
-                    problems.append(
-                        f"statement[{i}].attachments[{j}]: a signature's contentType is application/octet-stream"
-                    )
-                elif digest in parts:
-                    why = signature_problem(parts[digest][1], s)
-                    if why:
-                        problems.append(f"statement[{i}].attachments[{j}]: {why}")
-    problems += [f"part {d}: no statement names this attachment" for d in parts if d not in used]
-    return problems
-
-
-async def save(request: Request[Any, Any, Any], principal: Principal, body: Any, parts: dict[str, Any]) -> list[str]:
-    spoken = version(request)
-    raws = body if isinstance(body, list) else [body]
-    if not raws or len(raws) > MAX_BATCH:
-        raise bad(f"send between 1 and {MAX_BATCH:,} statements")
-    problems = []
-    for i, raw in enumerate(raws):
-        problems += [f"[{i}] {p}" for p in statement_errors(raw, spoken)]
-    if problems:
-        raise bad("; ".join(problems[:20]), problems)
-    problems = _check_attachments(raws, parts)
-    if problems:
-        raise bad("; ".join(problems), problems)
+async def save(
+    request: Request[Any, Any, Any], principal: Principal, body: Any, parts: dict[str, tuple[str, bytes]]
+) -> list[str]:
+    """Validate and prepare the batch (domain), store it in one transaction (store)."""
     settings = request.app.state.settings
-    home, stored = settings.xapi_account_homepage, utcnow()
-    who = authority(principal, home)
-    trusted = principal.has("service", "admin")
-    batch = []
-    for raw in raws:
-        sid = str(uuid.UUID(raw["id"])) if "id" in raw else str(uuid.uuid4())
-        sent = {**raw, "id": sid}
-        official = official_of(sent.get("actor"), home)
-        if not trusted and (official is None or official != principal.sub):
-            raise bad_forbidden()
-        full = st.complete(
-            sent,
-            statement_id=sid,
-            stored=iso(stored),
-            authority=who,
-            version="2.0.0" if spoken.startswith("2") else "1.0.0",
+    stored = utcnow()
+    sender = intake.Sender(principal.sub, principal.has("service", "admin"), settings.xapi_account_homepage)
+    try:
+        batch = intake.prepare(
+            body,
+            version=version(request),
+            parts={digest: content for digest, (_, content) in parts.items()},
+            sender=sender,
+            prefix=settings.xapi_activity_prefix,
+            stored=stored,
         )
-        timestamp = parse_timestamp(full["timestamp"]) or stored
-        fact = progress_fact(full, official, timestamp, prefix=settings.xapi_activity_prefix, trusted=trusted)
-        batch.append(store.Incoming(uuid.UUID(sid), full, st.digest(sent), timestamp, official, fact))
-    if len({b.id for b in batch}) != len(batch):
-        raise bad("the same statement id appears twice in this request")
+    except intake.Invalid as exc:
+        raise bad(str(exc), exc.problems) from exc
+    except intake.NotYours as exc:
+        raise Problem(403, "forbidden", str(exc)) from exc
     async with connect(request.app) as conn:
-        completed = await store.save(conn, batch, stored, parts, voider=None if trusted else who)
+        completed = await store.save(conn, batch, stored, parts, voider=None if sender.trusted else sender.authority)
     if completed:
         wake_relay(request)
     return [str(b.id) for b in batch]
-
-
-def bad_forbidden() -> Exception:
-    from services.common.errors import Problem
-
-    return Problem(403, "forbidden", "Learners may only send statements about themselves.")
 
 
 async def read(request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
@@ -186,8 +136,6 @@ async def read(request: Request[Any, Any, Any], principal: Principal) -> Respons
         async with connect(request.app, transaction=False) as conn:
             found = await store.one(conn, uuid.UUID(single), voided="voidedStatementId" in values, own=own)
             if found is None:
-                from services.common.errors import Problem
-
                 raise Problem(404, "not-found", f"No statement {single} exists, or you may not see it.", headers=answer)
             statement = msgspec.json.decode(found[0])
             canon = await _canon(conn, [statement]) if fmt == "canonical" else {}
