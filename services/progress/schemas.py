@@ -328,3 +328,46 @@ class DashboardOut(Struct):
 
 def to_builtins(obj: Any) -> Any:
     return msgspec.to_builtins(obj)
+
+
+# --- xAPI (Learning Record Store) ----------------------------------------------------------------
+# Statements are xAPI JSON: their nested objects (agents, verbs, activities, results, contexts)
+# are validated by domain/xapi/validate.py and kept exactly, so they are typed as JSON objects here.
+
+
+class XapiAbout(Struct):
+    version: list[str]
+
+
+class XapiStatement(Struct, kw_only=True):
+    id: str
+    actor: dict[str, Any]
+    verb: dict[str, Any]
+    object: dict[str, Any]
+    timestamp: str
+    stored: str
+    authority: dict[str, Any]
+    version: str
+    result: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] | None = None
+
+
+class XapiStatementResult(Struct):
+    statements: list[XapiStatement]
+    more: str
+
+
+class XapiActivity(Struct, kw_only=True):
+    objectType: Literal["Activity"]
+    id: str
+    definition: dict[str, Any] | None = None
+
+
+class XapiPerson(Struct, kw_only=True, omit_defaults=True):
+    objectType: Literal["Person"]
+    name: list[str] | None = None
+    mbox: list[str] | None = None
+    mbox_sha1sum: list[str] | None = None
+    openid: list[str] | None = None
+    account: list[dict[str, str]] | None = None

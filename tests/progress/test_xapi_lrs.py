@@ -14,15 +14,12 @@ from urllib.parse import urlencode
 import jwt
 import msgspec
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from services.progress.domain.xapi import multipart
 from services.progress.settings import get_settings
 from tests.progress.conftest import Api
+from tests.progress.xapi_helpers import x5c_certificate
 
 SERVICE = "progress"
 V1 = {"X-Experience-API-Version": "1.0.3"}
@@ -297,19 +294,7 @@ async def test_attachments_and_signatures(api: Api) -> None:
     assert (await api.client.post("/xapi/statements", json=s, headers=h)).status_code == 400
     # signed statements: an RS256 JWS over the statement, verified against its x5c certificate
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    x5c = [base64.b64encode(cert.public_bytes(Encoding.DER)).decode()]
+    x5c = [x5c_certificate(key)]
     signed = statement(id=str(uuid.uuid4()))
     jws = jwt.api_jws.encode(msgspec.json.encode(signed), key, algorithm="RS256", headers={"x5c": x5c}).encode()
     usage = "http://adlnet.gov/expapi/attachments/signature"
@@ -328,7 +313,10 @@ async def test_alternate_syntax_and_basic_auth(api: Api) -> None:
     r = await api.client.get("/xapi/statements", headers={**basic, **V1})
     assert r.status_code == 200
     wrong = {"Authorization": "Basic " + base64.b64encode(b"suite:nope").decode()}
-    assert (await api.client.get("/xapi/statements", headers={**wrong, **V1})).status_code == 401
+    r = await api.client.get("/xapi/statements", headers={**wrong, **V1})
+    assert r.status_code == 401 and r.headers["x-experience-api-version"] == "1.0.3"  # before any handler, too
+    r = await api.client.patch("/xapi/statements", headers={**basic, **V2})
+    assert r.status_code == 405 and r.headers["x-experience-api-version"] == "2.0.0"
     assert (await api.client.get("/v1/reviews", headers=basic)).status_code == 401  # xAPI paths only
     # 1.0.3 alternate syntax: headers, parameters and content in a form
     sid = str(uuid.uuid4())

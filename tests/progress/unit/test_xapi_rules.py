@@ -3,7 +3,6 @@ preconditions and merges, multipart bodies, JWS signatures, durations."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 from typing import Any
@@ -11,17 +10,14 @@ from typing import Any
 import jwt
 import msgspec
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from services.progress.domain.xapi import documents, multipart
 from services.progress.domain.xapi import statements as st
 from services.progress.domain.xapi.progress import official_of, progress_fact
 from services.progress.domain.xapi.signature import hundredths, signature_problem
 from services.progress.domain.xapi.validate import parse_timestamp, statement_errors
+from tests.progress.xapi_helpers import x5c_certificate
 
 MBOX = {"objectType": "Agent", "mbox": "mailto:kim@example.com"}
 ACTIVITY = {"objectType": "Activity", "id": "http://example.com/a"}
@@ -223,31 +219,15 @@ def test_multipart_round_trip() -> None:
         multipart.parse(b"--x\r\n\r\nno end", "multipart/mixed; boundary=x")
 
 
-def _certificate(key: rsa.RSAPrivateKey) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
-
-
 def test_signatures() -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     statement = stmt(id="7f3a8d6e-7bd5-4d8f-9d3e-2a9c1e4b5f60")
     payload = msgspec.json.encode(statement)
-    token = jwt.api_jws.encode(payload, key, algorithm="RS256", headers={"x5c": [_certificate(key)]})
+    token = jwt.api_jws.encode(payload, key, algorithm="RS256", headers={"x5c": [x5c_certificate(key)]})
     assert signature_problem(token.encode(), statement) is None
     assert "not the statement" in str(signature_problem(token.encode(), stmt(verb={"id": "http://other"})))
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    forged = jwt.api_jws.encode(payload, key, algorithm="RS256", headers={"x5c": [_certificate(other)]})
+    forged = jwt.api_jws.encode(payload, key, algorithm="RS256", headers={"x5c": [x5c_certificate(other)]})
     assert "does not verify" in str(signature_problem(forged.encode(), statement))
     es = jwt.api_jws.encode(payload, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
     assert "RS256" in str(signature_problem(es.encode(), statement))

@@ -1,7 +1,11 @@
-"""The xAPI 1.0.3 alternate request syntax (``POST <resource>?method=GET|PUT|POST|DELETE`` with a
-form body carrying headers, parameters and ``content``), rewritten into the ordinary request
-before authentication sees it, so every resource handles one shape. xAPI 2.0.0 dropped it: a
-request in 2.0 that uses it is refused."""
+"""The xAPI transport around the app, for ``/xapi`` paths:
+
+- every answer carries ``X-Experience-API-Version``, also those made before a handler runs
+  (401, 405, 413);
+- the 1.0.3 alternate request syntax (``POST <resource>?method=GET|PUT|POST|DELETE`` with a form
+  body carrying headers, parameters and ``content``) is rewritten into the ordinary request
+  before authentication sees it, so every resource handles one shape. xAPI 2.0.0 dropped it: a
+  request in 2.0 that uses it is refused."""
 
 from __future__ import annotations
 
@@ -48,12 +52,30 @@ async def _read(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
+def _with_version_header(send: Send, version: str) -> Send:
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"x-experience-api-version" for k, _ in headers):
+                headers.append((b"x-experience-api-version", version.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
+
+
 def alternate_syntax(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         http: Any = scope
         if http["type"] != "http" or not http["path"].startswith("/xapi/"):
             await app(scope, receive, send)
             return
+        sent_version = dict(http["headers"]).get(b"x-experience-api-version", b"").decode("latin-1")
+        if sent_version.startswith(("1.0", "2.0")):
+            answer = "1.0.3" if sent_version.startswith("1.0") else "2.0.0"
+        else:
+            answer = http["app"].state.settings.xapi_unversioned_answer
+        send = _with_version_header(send, answer)
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         if not any(k == "method" for k, _ in query):
             await app(scope, receive, send)

@@ -130,7 +130,9 @@ def _controller(path: str, kind: Kind, label: str) -> type[Controller]:
         tags = ["xAPI"]
 
         @get("/")
-        async def get_documents(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+        async def get_documents(
+            self, request: Request[Any, Any, Any], principal: Principal
+        ) -> Response[list[str] | bytes]:
             return await read(request, principal, kind)
 
         @head("/")

@@ -11,6 +11,7 @@ from services.progress.api.xapi.common import ERROR_HANDLERS, VERSIONS, agent_pa
 from services.progress.db import connect
 from services.progress.domain.xapi.statements import person
 from services.progress.domain.xapi.validate import is_iri
+from services.progress.schemas import XapiAbout, XapiActivity, XapiPerson
 from services.progress.store import xapi_statements as store
 
 ROLES = ("learner", "service", "admin")
@@ -41,12 +42,12 @@ class XapiResourceController(Controller):
     exception_handlers = ERROR_HANDLERS
 
     @get("/about", opt={"public": True})
-    async def about(self, request: Request[Any, Any, Any]) -> Response[dict[str, list[str]]]:
+    async def about(self, request: Request[Any, Any, Any]) -> Response[XapiAbout]:
         """The xAPI versions this LRS speaks."""
-        return Response({"version": VERSIONS}, headers=headers(request))
+        return Response(XapiAbout(version=VERSIONS), headers=headers(request))
 
     @get("/activities", guards=[allow(*ROLES)])
-    async def get_activity(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+    async def get_activity(self, request: Request[Any, Any, Any], principal: Principal) -> Response[XapiActivity]:
         """The canonical definition of an activity, merged from the statements that carry it."""
         return await _activity(request)
 
@@ -57,7 +58,7 @@ class XapiResourceController(Controller):
         return Response(None, headers=dict(response.headers))
 
     @get("/agents", guards=[allow(*ROLES)])
-    async def get_agent(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+    async def get_agent(self, request: Request[Any, Any, Any], principal: Principal) -> Response[XapiPerson]:
         """The Person object of an agent: every identifier and name the LRS knows for it."""
         return await _person(request)
 

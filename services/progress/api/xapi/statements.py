@@ -29,6 +29,7 @@ from services.progress.db import connect, iso
 from services.progress.domain.xapi import intake, multipart
 from services.progress.domain.xapi import statements as st
 from services.progress.domain.xapi.validate import is_iri, is_uuid
+from services.progress.schemas import XapiStatement, XapiStatementResult
 from services.progress.store import xapi_statements as store
 
 ROLES = ("learner", "service", "admin")
@@ -265,7 +266,9 @@ class StatementController(Controller):
         return Response(None, status_code=204, headers=headers(request))
 
     @get("/")
-    async def get_statements(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+    async def get_statements(
+        self, request: Request[Any, Any, Any], principal: Principal
+    ) -> Response[XapiStatementResult | XapiStatement]:
         """One statement (``statementId``/``voidedStatementId``) or a StatementResult with ``more``."""
         return await read(request, principal)
 
