@@ -346,3 +346,27 @@ async def test_basic_auth_is_off_by_default(database_url: str, keys: Any) -> Non
     async with client_for(create_app(get_settings(database_url=database_url, relay_enabled=False))) as client:
         basic = {"Authorization": "Basic " + base64.b64encode(b"suite:s3cret").decode()}
         assert (await client.get("/xapi/statements", headers={**basic, **V1})).status_code == 401
+
+
+async def test_bad_bodies_and_racing_replays(api: Api) -> None:
+    h = {**api.service, **V1}
+    for body in (b"", b"[]", b"{", b'"text"', b"[1, 2]"):
+        r = await api.client.post("/xapi/statements", content=body, headers={**h, "Content-Type": "application/json"})
+        assert r.status_code == 400, body
+    r = await api.client.post("/xapi/statements", content=b"<a/>", headers={**h, "Content-Type": "text/xml"})
+    assert r.status_code == 400
+    odd = statement(result={"response": "\u202e ☃ 𝕏 é", "extensions": {"http://e.com/deep": [[[[{"a": [1]}]]]]}})
+    (sid,) = await post(api, odd)
+    r = await api.client.post("/xapi/statements", json=statement(result={"response": "a\u0000b"}), headers=h)
+    assert r.status_code == 400 and "U+0000" in r.json()["detail"]
+    got = (await api.client.get(f"/xapi/statements?statementId={sid}", headers=h)).json()
+    assert got["result"] == odd["result"]
+    # two requests with one id and different content at once: one is stored, the other is a 409
+    import asyncio
+
+    same = str(uuid.uuid4())
+    first, second = await asyncio.gather(
+        api.client.post("/xapi/statements", json=statement(id=same), headers=h),
+        api.client.post("/xapi/statements", json=statement(mbox("other"), id=same), headers=h),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 409]

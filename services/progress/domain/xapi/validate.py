@@ -486,10 +486,22 @@ class Checker:
                 self.add(f"{path}.object", "a voiding statement's object must be a StatementRef")
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def statement_errors(statement: Any, version: str = "1.0.3") -> list[str]:
     """Every rule ``statement`` breaks, as ``"<path>: <rule>"``; empty when it is valid."""
     checker = Checker(version)
     checker.statement(statement, "statement")
+    if _has_nul(statement):
+        checker.add("statement", "text containing U+0000 (NUL) cannot be stored")
     return checker.errors
 
 
