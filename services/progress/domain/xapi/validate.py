@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # An absolute IRI: a scheme, a colon and no white space or characters IRIs forbid.
 IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
@@ -500,7 +502,7 @@ def statement_errors(statement: Any, version: str = "1.0.3") -> list[str]:
     """Every rule ``statement`` breaks, as ``"<path>: <rule>"``; empty when it is valid."""
     checker = Checker(version)
     checker.statement(statement, "statement")
-    if _has_nul(statement):
+    if b"\\u0000" in msgspec.json.encode(statement) and _has_nul(statement):  # the cheap test first
         checker.add("statement", "text containing U+0000 (NUL) cannot be stored")
     return checker.errors
 
