@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, delete, get, head, post, put
 
 from services.common.auth import Principal, allow
 from services.common.errors import Problem
+from services.progress.api.xapi import openapi as doc
 from services.progress.api.xapi.common import (
     ERROR_HANDLERS,
     agent_key,
@@ -123,33 +124,42 @@ async def remove(request: Request[Any, Any, Any], principal: Principal, kind: Ki
     return Response(None, status_code=204, headers=headers(request))
 
 
-def _controller(path: str, kind: Kind, label: str) -> type[Controller]:
+def _controller(path: str, kind: Kind, label: str, documented: dict[str, Any]) -> type[Controller]:
     class DocumentController(Controller):
         exception_handlers = ERROR_HANDLERS
         guards = [allow(*ROLES)]
+        dependencies = documented
         tags = ["xAPI"]
 
         @get("/")
         async def get_documents(
-            self, request: Request[Any, Any, Any], principal: Principal
+            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
         ) -> Response[list[str] | bytes]:
             return await read(request, principal, kind)
 
         @head("/")
-        async def head_documents(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+        async def head_documents(
+            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        ) -> Response[None]:
             response = await read(request, principal, kind)
             return Response(None, headers=dict(response.headers), media_type=response.media_type)
 
         @put("/", status_code=204)
-        async def put_document(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+        async def put_document(
+            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        ) -> Response[None]:
             return await write(request, principal, kind, merge=False)
 
         @post("/", status_code=204)
-        async def post_document(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+        async def post_document(
+            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        ) -> Response[None]:
             return await write(request, principal, kind, merge=True)
 
         @delete("/", status_code=204)
-        async def delete_documents(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+        async def delete_documents(
+            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        ) -> Response[None]:
             return await remove(request, principal, kind)
 
     DocumentController.path = path
@@ -165,6 +175,8 @@ def _controller(path: str, kind: Kind, label: str) -> type[Controller]:
     return DocumentController
 
 
-StateController = _controller("/xapi/activities/state", STATE, "State")
-ActivityProfileController = _controller("/xapi/activities/profile", ACTIVITY_PROFILE, "ActivityProfile")
-AgentProfileController = _controller("/xapi/agents/profile", AGENT_PROFILE, "AgentProfile")
+StateController = _controller("/xapi/activities/state", STATE, "State", doc.STATE)
+ActivityProfileController = _controller(
+    "/xapi/activities/profile", ACTIVITY_PROFILE, "ActivityProfile", doc.ACTIVITY_PROFILE
+)
+AgentProfileController = _controller("/xapi/agents/profile", AGENT_PROFILE, "AgentProfile", doc.AGENT_PROFILE)

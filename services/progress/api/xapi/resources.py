@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, head
 
 from services.common.auth import Principal, allow
+from services.progress.api.xapi import openapi as doc
 from services.progress.api.xapi.common import ERROR_HANDLERS, VERSIONS, agent_param, bad, headers, params, version
 from services.progress.db import connect
 from services.progress.domain.xapi.statements import person
@@ -46,24 +47,32 @@ class XapiResourceController(Controller):
         """The xAPI versions this LRS speaks."""
         return Response(XapiAbout(version=VERSIONS), headers=headers(request))
 
-    @get("/activities", guards=[allow(*ROLES)])
-    async def get_activity(self, request: Request[Any, Any, Any], principal: Principal) -> Response[XapiActivity]:
+    @get("/activities", guards=[allow(*ROLES)], dependencies=doc.ACTIVITIES)
+    async def get_activity(
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+    ) -> Response[XapiActivity]:
         """The canonical definition of an activity, merged from the statements that carry it."""
         return await _activity(request)
 
-    @head("/activities", guards=[allow(*ROLES)])
-    async def head_activity(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+    @head("/activities", guards=[allow(*ROLES)], dependencies=doc.ACTIVITIES)
+    async def head_activity(
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+    ) -> Response[None]:
         """The headers a GET of the activity would answer."""
         response = await _activity(request)
         return Response(None, headers=dict(response.headers))
 
-    @get("/agents", guards=[allow(*ROLES)])
-    async def get_agent(self, request: Request[Any, Any, Any], principal: Principal) -> Response[XapiPerson]:
+    @get("/agents", guards=[allow(*ROLES)], dependencies=doc.AGENTS)
+    async def get_agent(
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+    ) -> Response[XapiPerson]:
         """The Person object of an agent: every identifier and name the LRS knows for it."""
         return await _person(request)
 
-    @head("/agents", guards=[allow(*ROLES)])
-    async def head_agent(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+    @head("/agents", guards=[allow(*ROLES)], dependencies=doc.AGENTS)
+    async def head_agent(
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+    ) -> Response[None]:
         """The headers a GET of the agent would answer."""
         response = await _person(request)
         return Response(None, headers=dict(response.headers))

@@ -15,6 +15,7 @@ from services.common.db import utcnow
 from services.common.errors import Problem
 from services.common.pagination import decode_cursor, encode_cursor
 from services.progress.api.util import wake_relay
+from services.progress.api.xapi import openapi as doc
 from services.progress.api.xapi.common import (
     ERROR_HANDLERS,
     agent_key,
@@ -241,8 +242,10 @@ class StatementController(Controller):
     exception_handlers = ERROR_HANDLERS
     guards = [allow(*ROLES)]
 
-    @post("/", status_code=200)
-    async def post_statements(self, request: Request[Any, Any, Any], principal: Principal) -> Response[list[str]]:
+    @post("/", status_code=200, dependencies=doc.VERSION_ONLY)
+    async def post_statements(
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_version: None
+    ) -> Response[list[str]]:
         """Store one statement or an array (JSON, or multipart/mixed with attachments); answers the ids."""
         version(request)
         params(request, ())
@@ -250,8 +253,10 @@ class StatementController(Controller):
         ids = await save(request, principal, body, parts)
         return Response(ids, headers=headers(request))
 
-    @put("/", status_code=204)
-    async def put_statement(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+    @put("/", status_code=204, dependencies=doc.PUT_STATEMENT)
+    async def put_statement(
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+    ) -> Response[None]:
         """Store one statement under ``statementId``; 204 whether new or an identical replay."""
         version(request)
         values = params(request, ("statementId",), required=("statementId",))
@@ -265,15 +270,17 @@ class StatementController(Controller):
         await save(request, principal, {**body, "id": values["statementId"]}, parts)
         return Response(None, status_code=204, headers=headers(request))
 
-    @get("/")
+    @get("/", dependencies=doc.STATEMENTS)
     async def get_statements(
-        self, request: Request[Any, Any, Any], principal: Principal
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
     ) -> Response[XapiStatementResult | XapiStatement]:
         """One statement (``statementId``/``voidedStatementId``) or a StatementResult with ``more``."""
         return await read(request, principal)
 
-    @head("/")
-    async def head_statements(self, request: Request[Any, Any, Any], principal: Principal) -> Response[None]:
+    @head("/", dependencies=doc.STATEMENTS)
+    async def head_statements(
+        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+    ) -> Response[None]:
         """The headers a GET would answer, without the body."""
         response = await read(request, principal)
         return Response(None, headers=dict(response.headers), media_type=response.media_type)
