@@ -321,7 +321,8 @@ class XapiStatement(Base, table=True):
     __table_args__ = (
         Index("ix_xapi_statement_stored", "stored", "seq"),
         Index("ix_xapi_statement_official", "official_id", postgresql_where=text("official_id IS NOT NULL")),
-        Index("ix_xapi_statement_keys", "keys", postgresql_using="gin"),
+        # fastupdate off: each insert updates the index at once, so reads never scan a long pending list
+        Index("ix_xapi_statement_keys", "keys", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
     )
 
     id: uuid.UUID = Field(primary_key=True)

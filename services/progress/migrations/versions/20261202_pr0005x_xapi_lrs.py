@@ -40,7 +40,13 @@ def upgrade() -> None:
             'ractivity:' || (statement #>> '{object,id}')]
         """
     )
-    op.create_index("ix_xapi_statement_keys", "xapi_statement", ["keys"], postgresql_using="gin")
+    op.create_index(
+        "ix_xapi_statement_keys",
+        "xapi_statement",
+        ["keys"],
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "off"},
+    )
     op.create_table(
         "xapi_document",
         sa.Column("kind", sa.String(length=16), nullable=False),
