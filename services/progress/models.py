@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from services.common.db import service_registry, timestamp, uuid7
+from services.common.idempotency import IdempotencyFields
 from services.common.outbox import OutboxFields, outbox_indexes
 
 
@@ -194,18 +195,10 @@ class Enrolment(Base, table=True):
     withdrawn_at: datetime | None = timestamp(default=None)
 
 
-class IdempotencyRecord(Base, table=True):
+class IdempotencyRecord(IdempotencyFields, Base, table=True):
     """The first answer to a request carrying an ``Idempotency-Key`` (per caller)."""
 
     __tablename__ = "idempotency_record"
-
-    principal: str = Field(primary_key=True, max_length=128)
-    key: str = Field(primary_key=True, max_length=200)
-    route: str = Field(max_length=200)
-    request_hash: str = Field(max_length=64)
-    status: int
-    body: dict[str, Any] = Field(sa_type=JSONB)
-    created_at: datetime = timestamp(now=True)
 
 
 class AttendanceRecord(Base, table=True):
