@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Response
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -36,8 +36,8 @@ HEADER = "Idempotency-Key"
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header=HEADER,
+    HeaderParameter(
+        name=HEADER,
         required=False,
         description=f"Any unique string up to {MAX_KEY_LENGTH} characters; a retry with the same key "
         "returns the first answer.",
