@@ -12,13 +12,11 @@ import pytest
 from litestar import Response, post
 
 from services.common import idempotency
-from services.common.app import ServiceSpec, build_app
 from services.common.auth import Principal, allow
 from services.common.db import plain_url
 from services.common.errors import Problem
 from services.common.idempotency import IdempotencyKey
-from services.common.settings import ServiceSettings
-from tests.support import Keys, client_for
+from tests.support import Keys, client_for, kernel_app
 
 SERVICE = "progress"  # its migrations create the idempotency_record table
 
@@ -54,14 +52,7 @@ async def client(database_url: str, keys: Keys) -> Any:
     conn = await asyncpg.connect(plain_url(database_url))
     await conn.execute("CREATE TABLE t_note (id serial PRIMARY KEY, text text NOT NULL)")
     await conn.close()
-    settings = ServiceSettings(
-        service="progress",
-        database_url=database_url,
-        relay_enabled=False,
-        jwks=str(keys.jwks_file),
-        service_key_file=str(keys.private_file),
-    )
-    app = build_app(settings, ServiceSpec("t", "t", [create_note], asyncpg_pool=lambda s: 5))
+    app = kernel_app(database_url, keys, [create_note], asyncpg_pool=lambda s: 5)
     async with client_for(app) as c:
         yield c
 
