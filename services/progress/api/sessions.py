@@ -153,6 +153,7 @@ class SessionController(Controller):
 
     @get("/{session_id:uuid}", guards=[allow("learner", "instructor", "admin")])
     async def get_one(self, request: Request[Any, Any, Any], session_id: uuid.UUID) -> SessionOut:
+        """One cohort session, with its seats and waitlist counts."""
         async with connect(request.app, transaction=False) as conn:
             row = await conn.fetchrow(f"SELECT {SESSION_COLUMNS} FROM cohort_session WHERE id = $1", session_id)
         if row is None:
