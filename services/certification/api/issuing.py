@@ -101,7 +101,7 @@ async def my_certificate(
     return certificate_out(await _own(session, principal, cert_id), issuer_of(request), "/v1/me/certificates")
 
 
-@get("/v1/me/certificates/{cert_id:str}/pdf", guards=[allow("learner")], tags=["learner"])
+@get("/v1/me/certificates/{cert_id:str}/pdf", guards=[allow("learner")], tags=["learner"], media_type="application/pdf")
 async def my_certificate_pdf(
     request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str
 ) -> RawResponse[bytes]:
@@ -118,7 +118,7 @@ async def certificate(request: Request[Any, Any, Any], session: AsyncSession, ce
     return certificate_out(row, issuer_of(request))
 
 
-@get("/v1/certificates/{cert_id:str}/pdf", guards=[allow("hr", "admin")], tags=["hr"])
+@get("/v1/certificates/{cert_id:str}/pdf", guards=[allow("hr", "admin")], tags=["hr"], media_type="application/pdf")
 async def certificate_pdf(request: Request[Any, Any, Any], session: AsyncSession, cert_id: str) -> RawResponse[bytes]:
     """A certificate as a PDF (HR and admins)."""
     row = await store.get(session, parse_uuid(cert_id))

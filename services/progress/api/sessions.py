@@ -76,7 +76,7 @@ class SessionController(Controller):
         principal: Principal,
         data: JSONBody[SessionIn],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
-    ) -> Response[Any]:
+    ) -> Response[SessionOut]:
         """Schedule a cohort session (level, days, place, instructor, seats, waitlist limit)."""
         days = sorted(set(data.days))
         if len(days) != len(data.days):
@@ -209,7 +209,7 @@ class SessionController(Controller):
         session_id: uuid.UUID,
         data: JSONBody[EnrolIn | None] = None,
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
-    ) -> Response[Any]:
+    ) -> Response[EnrolmentOut]:
         """Enrol in a session: a seat if one is free, else the waitlist (in arrival order).
 
         Learners enrol themselves at their current level. An admin may enrol anyone
