@@ -78,8 +78,18 @@ def generate(stack: Stack, out: Path) -> dict[str, Generated]:
         spec.write_text(json.dumps(document))
         package = f"gen_{service}_{run}"
         done = subprocess.run(
-            [str(GENERATOR), "generate", "--path", str(spec), "--meta", "none", "--config", str(config)]
-            + ["--output-path", str(out / package)],
+            [
+                GENERATOR,
+                "generate",
+                "--path",
+                spec,
+                "--meta",
+                "none",
+                "--config",
+                config,
+                "--output-path",
+                out / package,
+            ],
             capture_output=True,
             text=True,
             timeout=300,
