@@ -334,25 +334,33 @@ def demo(officials: int, seed: int) -> None:
     verification, and a revocation. Prints a summary."""
     from rich.console import Console
 
-    from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token
+    from services.common.auth import load_private_jwk, mint_token
     from services.common.settings import ServiceSettings, peer_url
     from services.demo import DemoError, print_summary, run_journey
 
     settings = ServiceSettings()
-    key_file = os.environ.get("LMS_SERVICE_KEY_FILE") or str(ensure_dev_keys(data_dir() / "keys")[0])
-    private = load_private_jwk(key_file)
 
     def mint(role: str, sub: str = "", name: str = "", org: str = "") -> str:
         issuer = os.environ.get("LMS_JWT_ISSUER", settings.jwt_issuer)
         audience = os.environ.get("LMS_JWT_AUDIENCE", settings.jwt_audience)
         return mint_token(private, sub=sub or role, roles=[role], issuer=issuer, audience=audience, name=name, org=org)
 
+    import httpx
+
     console = Console()
     bases = {service: peer_url(service) for service in SERVICES}
+    for service, base in bases.items():
+        try:
+            httpx.get(f"{base}/health/live", timeout=3)
+        except httpx.HTTPError:
+            raise click.ClickException(
+                f"nothing answers at {base} ({service}): start the system first with `python3 dev.py up`."
+            ) from None
+    private = load_private_jwk(_private_key_file())
     try:
         summary = asyncio.run(run_journey(bases, mint, officials=officials, seed=seed, console=console))
-    except (DemoError, OSError) as exc:
-        raise click.ClickException(f"{exc} (is `lms up` running?)") from exc
+    except (DemoError, OSError, httpx.HTTPError) as exc:
+        raise click.ClickException(f"{exc} (is `lms up` still running?)") from None
     print_summary(summary, console)
 
 

@@ -58,6 +58,17 @@ def test_token_prints_a_valid_jwt(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "king" in bad.stderr
 
 
+def test_demo_with_nothing_running_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    env["LMS_DATA_DIR"] = str(tmp_path)
+    for service in ("placement", "progress", "certification"):
+        env[f"LMS_{service.upper()}_PORT"] = str(free_port())
+    done = subprocess.run([*LMS, "demo"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().count("\n") == 0 and "nothing answers at http://127.0.0.1:" in done.stderr
+    assert "dev.py up" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], dict[str, int]]) -> None:
     env, ports = up_env
     proc = subprocess.Popen([*LMS, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
