@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.progress.seed import TODAY_MARK
 from tests.e2e.stack import SERVICES, Stack, eventually
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
@@ -164,32 +165,28 @@ async def test_a_learner_and_an_admin_journey_through_generated_clients(stack: S
     path = await progress.call("myPath", learner, "DashboardOut")
     assert path.current_level == level
 
-    # admin: a cohort running since yesterday; the learner is enrolled (an admin override: it has begun)
+    # admin: schedules a cohort; the learner finds the seeded one-day cohort running today and joins it
+    # on its own (no admin override), and the admin records the day
     today = datetime.now(UTC).date()
-    days = [today - timedelta(days=1), today]
     cohort = await progress.call(
         "createSession",
         admin,
         "SessionOut",
-        body=progress.models.SessionIn(level=level, title="Generated cohort", days=days, seats=5),
+        body=progress.models.SessionIn(
+            level=level, title="Generated cohort", days=[today + timedelta(days=30)], seats=5
+        ),
     )
-    listed = await progress.call("listSessions", learner, "PageSessionOut", level=level)
+    listed = await progress.call("listSessions", learner, "PageSessionOut", level=level, limit=200)
     assert str(cohort.id) in {str(s.id) for s in listed.items}
-    enrolment = await progress.call(
-        "enrol",
-        admin,
-        "EnrolmentOut",
-        session_id=cohort.id,
-        body=progress.models.EnrolIn(official_id=official, override_reason="generated client: running cohort"),
-    )
-    assert str(enrolment.status) in {"enrolled", "EnrolmentStatus.ENROLLED"}
+    [running] = [s for s in listed.items if TODAY_MARK in s.title and s.starts_on == s.ends_on]
+    enrolment = await progress.call("enrol", learner, "EnrolmentOut", session_id=running.id, body=None)
+    assert str(getattr(enrolment.status, "value", enrolment.status)) == "enrolled"
     mine = await progress.call("mine", learner, "EnrolmentOut")
-    assert [str(e.session_id) for e in mine] == [str(cohort.id)]
+    assert [str(e.session_id) for e in mine] == [str(running.id)]
+    roster = progress.models.RosterIn.from_dict({"records": [{"official_id": official, "status": "present"}]})
+    await progress.call("record", admin, "RosterOut", session_id=running.id, day=running.starts_on, body=roster)
 
-    # admin: attendance for both days, then the learning events of every required module
-    for day in days:
-        roster = progress.models.RosterIn.from_dict({"records": [{"official_id": official, "status": "present"}]})
-        await progress.call("record", admin, "RosterOut", session_id=cohort.id, day=day, body=roster)
+    # admin: the learning events of every required module
     curriculum = await progress.call("current", admin, "CurriculumOut")
     spec = next(lv for lv in curriculum.levels if lv.level == level)
     events = []

@@ -214,7 +214,7 @@ class SessionController(Controller):
 
         Learners enrol themselves at their current level. An admin may enrol anyone
         (``official_id``) and, with an ``override_reason``, at another level or after the
-        session started. Send an ``Idempotency-Key`` so a retry returns the first answer."""
+        session's first day. Send an ``Idempotency-Key`` so a retry returns the first answer."""
         data = data or EnrolIn()
         is_admin = principal.has("admin")
         if not is_admin and data.official_id not in (None, principal.sub):
@@ -236,7 +236,7 @@ class SessionController(Controller):
             )
             if session is None:
                 raise not_found("session", session_id)
-            if session["starts_on"] <= today() and not override:
+            if session["starts_on"] < today() and not override:  # joining on the first day is still fine
                 raise Problem(
                     422,
                     "session-started",
