@@ -232,6 +232,7 @@ class ItemController(Controller):
 
     @get("/{item_id:uuid}")
     async def get_item(self, item_id: uuid.UUID, session: AsyncSession) -> ItemOut:
+        """One item, with its parameters and status."""
         item = await session.get(Item, item_id)
         if item is None:
             raise not_found("item", item_id)
@@ -349,6 +350,7 @@ class VersionController(Controller):
 
     @get("/{number:int}")
     async def get_version(self, number: int, session: AsyncSession) -> BankVersionOut:
+        """One published bank version."""
         version = await session.get(BankVersion, number)
         if version is None:
             raise not_found("bank version", number)
@@ -771,6 +773,7 @@ class CalibrationController(Controller):
 
     @get("/{run_id:uuid}")
     async def get_calibration(self, run_id: uuid.UUID, session: AsyncSession) -> CalibrationOut:
+        """One calibration run and its proposed parameters."""
         run = await session.get(CalibrationRun, run_id)
         if run is None:
             raise not_found("calibration run", run_id)

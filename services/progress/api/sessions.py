@@ -78,7 +78,7 @@ class SessionController(Controller):
         principal: Principal,
         data: JSONBody[SessionIn],
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[Any]:
+    ) -> Response[SessionOut]:
         """Schedule a cohort session (level, days, place, instructor, seats, waitlist limit)."""
         days = sorted(set(data.days))
         if len(days) != len(data.days):
@@ -155,6 +155,7 @@ class SessionController(Controller):
 
     @get("/{session_id:uuid}", guards=[allow("learner", "instructor", "admin")])
     async def get_one(self, request: Request[Any, Any, Any], session_id: uuid.UUID) -> SessionOut:
+        """One cohort session, with its seats and waitlist counts."""
         async with connect(request.app, transaction=False) as conn:
             row = await conn.fetchrow(f"SELECT {SESSION_COLUMNS} FROM cohort_session WHERE id = $1", session_id)
         if row is None:
@@ -210,12 +211,12 @@ class SessionController(Controller):
         session_id: uuid.UUID,
         data: JSONBody[EnrolIn | None] = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[Any]:
+    ) -> Response[EnrolmentOut]:
         """Enrol in a session: a seat if one is free, else the waitlist (in arrival order).
 
         Learners enrol themselves at their current level. An admin may enrol anyone
         (``official_id``) and, with an ``override_reason``, at another level or after the
-        session started. Send an ``Idempotency-Key`` so a retry returns the first answer."""
+        session's first day. Send an ``Idempotency-Key`` so a retry returns the first answer."""
         data = data or EnrolIn()
         is_admin = principal.has("admin")
         if not is_admin and data.official_id not in (None, principal.sub):
@@ -237,7 +238,7 @@ class SessionController(Controller):
             )
             if session is None:
                 raise not_found("session", session_id)
-            if session["starts_on"] <= today() and not override:
+            if session["starts_on"] < today() and not override:  # joining on the first day is still fine
                 raise Problem(
                     422,
                     "session-started",
