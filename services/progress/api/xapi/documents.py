@@ -171,7 +171,9 @@ def _controller(path: str, kind: Kind, label: str, documented: dict[str, Any]) -
         ("post_document", f"Merge a JSON {label} document into the stored one."),
         ("delete_documents", f"Delete a {label} document."),
     ):
-        getattr(DocumentController, name).fn.__doc__ = summary
+        fn = getattr(DocumentController, name).fn
+        fn.__doc__ = summary
+        fn.__qualname__ = f"{label}Controller.{name}"  # operationIds and summaries name the resource
     return DocumentController
 
 

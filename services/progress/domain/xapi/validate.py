@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +30,7 @@ DURATION_RE = re.compile(
     r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?)$"
 )
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
+OFFSET_HOURS, OFFSET_COMPACT = re.compile(r"[+-]\d{2}$"), re.compile(r"[+-]\d{4}$")
 VERSION_RE = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
 MIME_RE = re.compile(r"^[\w.+\-]+/[\w.+\-]+(\s*;.*)?$")
 
@@ -74,9 +74,9 @@ def parse_timestamp(value: Any) -> datetime | None:
     if not isinstance(value, str) or not TIMESTAMP_RE.match(value) or value.endswith(("-00:00", "-0000", "-00")):
         return None
     text = value.replace("Z", "+00:00")
-    if re.search(r"[+-]\d{2}$", text):
+    if OFFSET_HOURS.search(text):
         text += ":00"
-    elif re.search(r"[+-]\d{4}$", text):
+    elif OFFSET_COMPACT.search(text):
         text = text[:-2] + ":" + text[-2:]
     try:
         ts = datetime.fromisoformat(text)
@@ -99,13 +99,11 @@ class Checker:
     def add(self, path: str, rule: str) -> None:
         self.errors.append(f"{path}: {rule}")
 
-    def keys(self, value: dict[str, Any], path: str, allowed: Iterable[str]) -> None:
-        allowed = set(allowed)
-        for key in value:
+    def keys(self, value: dict[str, Any], path: str, allowed: tuple[str, ...] | list[str]) -> None:
+        for key, item in value.items():
             if key not in allowed:
                 self.add(f"{path}.{key}", "is not a property xAPI allows here (property names are case sensitive)")
-        for key, item in value.items():
-            if item is None and key in allowed:
+            elif item is None:
                 self.add(f"{path}.{key}", "must not be null")
 
     def obj(self, value: Any, path: str) -> bool:
