@@ -19,9 +19,9 @@ from _common import ROOT  # noqa: F401  (puts the repository on sys.path)
 from rich.console import Console
 from rich.table import Table
 
-from services.placement.engine.cat import TestConfig, TestState, step
-from services.placement.engine.model import prob
-from services.placement.engine.simulate import synthetic_bank
+from services.placement.domain.cat.cat import TestConfig, TestState, step
+from services.placement.domain.cat.model import prob
+from services.placement.domain.cat.simulate import synthetic_bank
 
 
 def collect_states(bank, cfg: TestConfig, examinees: int, seed: int) -> list[TestState]:

@@ -20,10 +20,10 @@ from _common import ROOT  # noqa: F401  (puts the repository on sys.path)
 from rich.console import Console
 from rich.table import Table
 
-from services.placement.engine.cat import Bank, TestConfig
-from services.placement.engine.model import prob
-from services.placement.engine.simulate import simulate, synthetic_bank
-from services.placement.engine.stopper import level_of
+from services.placement.domain.cat.cat import Bank, TestConfig
+from services.placement.domain.cat.model import prob
+from services.placement.domain.cat.simulate import simulate, synthetic_bank
+from services.placement.domain.cat.stopper import level_of
 from services.placement.settings import get_settings
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from services.placement import bank as bank_rules
-from services.placement.engine.cat import Bank, TestConfig
-from services.placement.engine.simulate import simulate as run_simulation
+from services.placement.domain import bank as bank_rules
+from services.placement.domain.cat.cat import Bank, TestConfig
+from services.placement.domain.cat.simulate import simulate as run_simulation
 
 
 @click.group()
@@ -81,7 +81,7 @@ def simulate(bank_file: Path, examinees: int, seed: int, as_json: bool) -> None:
 def synth_bank(items: int, mean_a: float, model: str, seed: int, out: Path) -> None:
     """Write a simulated bank in the import format (a lognormal around MEAN_A, b ~ N(0, 1.2),
     c ~ U(0, 0.2) for 3PL), spread evenly over the five domains, for simulations and benchmarks."""
-    from services.placement.engine.simulate import synthetic_bank
+    from services.placement.domain.cat.simulate import synthetic_bank
 
     bank = synthetic_bank(items, mean_a, seed, len(bank_rules.DOMAINS), three_pl=model == "3pl")
     names = list(bank_rules.DOMAINS)

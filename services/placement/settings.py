@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from services.common.settings import ServiceSettings, load_settings
-from services.placement.engine.cat import TestConfig
+from services.placement.domain.cat.cat import TestConfig
 
 
 @dataclasses.dataclass

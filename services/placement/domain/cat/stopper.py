@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from services.placement.engine.model import Array
+from services.placement.domain.cat.model import Array
 
 ABOVE, BELOW, UNDECIDED = 1, -1, 0
 

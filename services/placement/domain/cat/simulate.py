@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.placement.engine.cat import Bank, TestConfig, TestState, step
-from services.placement.engine.model import prob
-from services.placement.engine.stopper import level_of
+from services.placement.domain.cat.cat import Bank, TestConfig, TestState, step
+from services.placement.domain.cat.model import prob
+from services.placement.domain.cat.stopper import level_of
 
 
 @dataclass

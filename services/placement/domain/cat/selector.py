@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.placement.engine.model import Array, fisher_information, kl_between, kl_interval, prob_grid
+from services.placement.domain.cat.model import Array, fisher_information, kl_between, kl_interval, prob_grid
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.placement.engine.calibration import calibrate
-from services.placement.engine.cat import Bank, TestConfig, TestState, step
-from services.placement.engine.content import content_order, uncovered
-from services.placement.engine.estimator import EAPEstimator
-from services.placement.engine.exposure import eligible, randomesque
-from services.placement.engine.model import fisher_information, kl_between, prob
-from services.placement.engine.simulate import simulate, synthetic_bank
-from services.placement.engine.stopper import ABOVE, BELOW, UNDECIDED, CutStopper, PosteriorStopper, level_of
+from services.placement.domain.calibration import calibrate
+from services.placement.domain.cat.cat import Bank, TestConfig, TestState, step
+from services.placement.domain.cat.content import content_order, uncovered
+from services.placement.domain.cat.estimator import EAPEstimator
+from services.placement.domain.cat.exposure import eligible, randomesque
+from services.placement.domain.cat.model import fisher_information, kl_between, prob
+from services.placement.domain.cat.simulate import simulate, synthetic_bank
+from services.placement.domain.cat.stopper import ABOVE, BELOW, UNDECIDED, CutStopper, PosteriorStopper, level_of
 
 CUTS = (-1.5, -0.5, 0.5, 1.5)
 
@@ -301,7 +301,7 @@ def test_selection_criteria_and_tables_match_exact() -> None:
 
 
 def test_calibration_from_cells_in_blocks_matches_the_matrix_form() -> None:
-    from services.placement.engine.calibration import calibrate_cells
+    from services.placement.domain.calibration import calibrate_cells
 
     rng = np.random.default_rng(41)
     n = 12

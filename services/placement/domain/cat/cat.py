@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from services.placement.engine.content import content_order, uncovered
-from services.placement.engine.estimator import EAPEstimator, Estimate
-from services.placement.engine.exposure import eligible, randomesque
-from services.placement.engine.model import Array, prob_grid
-from services.placement.engine.selector import InfoSelector, Tables
-from services.placement.engine.stopper import CutStopper, PosteriorStopper, level_of
+from services.placement.domain.cat.content import content_order, uncovered
+from services.placement.domain.cat.estimator import EAPEstimator, Estimate
+from services.placement.domain.cat.exposure import eligible, randomesque
+from services.placement.domain.cat.model import Array, prob_grid
+from services.placement.domain.cat.selector import InfoSelector, Tables
+from services.placement.domain.cat.stopper import CutStopper, PosteriorStopper, level_of
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Item bank rules: the programme's domains, import validation, export rows, publishing versions,
-and the in-process cache of published (immutable) versions as engine arrays."""
+"""Item bank rules (pure): the programme's domains, import validation, CSV/JSON parsing, export rows
+and the content hash of a published snapshot."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import hashlib
 import io
 import json
 import math
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
-
-from services.placement.engine.cat import Bank
 
 # The five domains of the programme, in order (Levels 0-4 follow the same arc).
 DOMAINS: dict[str, dict[str, str]] = {
@@ -268,59 +262,3 @@ def csv_line(row: dict[str, Any], header: bool = False) -> str:
 
 def snapshot_hash(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class LoadedVersion:
-    """A published version as the engine and the answer path need it (immutable, so cacheable)."""
-
-    id: int
-    bank: Bank
-    item_ids: list[Any]
-    codes: list[str]
-    domains: list[str]
-    stems: list[Any]
-    options: list[Any]
-    answers: list[int]
-
-
-class VersionCache:
-    """Published versions by id (an id's content never changes); least recently used evicted."""
-
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self._data: OrderedDict[int, LoadedVersion] = OrderedDict()
-
-    async def get(self, conn: Any, version_id: int) -> LoadedVersion:
-        hit = self._data.get(version_id)
-        if hit is not None:
-            self._data.move_to_end(version_id)
-            return hit
-        rows = await conn.fetch(
-            "SELECT idx, item_id, code, domain, stem, options, answer, a, b, c, pretest "
-            "FROM version_item WHERE version_id = $1 ORDER BY idx",
-            version_id,
-        )
-        names = tuple(await conn.fetchval("SELECT domains FROM bank_version WHERE id = $1", version_id))
-        index = {d: i for i, d in enumerate(names)}
-        loaded = LoadedVersion(
-            id=version_id,
-            bank=Bank(
-                np.array([r["a"] for r in rows]),
-                np.array([r["b"] for r in rows]),
-                np.array([r["c"] for r in rows]),
-                np.array([index[r["domain"]] for r in rows], dtype=np.int64),
-                names,
-                np.array([r["pretest"] for r in rows], dtype=bool),
-            ),
-            item_ids=[r["item_id"] for r in rows],
-            codes=[r["code"] for r in rows],
-            domains=[r["domain"] for r in rows],
-            stems=[json.loads(r["stem"]) if isinstance(r["stem"], str) else r["stem"] for r in rows],
-            options=[json.loads(r["options"]) if isinstance(r["options"], str) else r["options"] for r in rows],
-            answers=[r["answer"] for r in rows],
-        )
-        self._data[version_id] = loaded
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
-        return loaded
