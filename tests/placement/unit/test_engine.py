@@ -314,3 +314,73 @@ def test_calibration_from_cells_in_blocks_matches_the_matrix_form() -> None:
     sparse = calibrate_cells(person, item, u[person, item] > 0.5, 1500, n, max_iterations=30, block=100)
     assert np.allclose(dense.a, sparse.a) and np.allclose(dense.b, sparse.b)
     assert sparse.n.sum() == seen.sum()
+
+
+def test_a_posterior_centred_on_a_cut_is_fifty_fifty() -> None:
+    cfg = TestConfig()
+    grid = cfg.estimator.grid
+    for cut in CUTS:
+        assert np.any(np.isclose(grid, cut))  # the cuts are grid nodes: the case that was wrong
+        for sd in (0.1, 0.3, 0.6):
+            w = np.exp(-0.5 * ((grid - cut) / sd) ** 2)
+            w /= w.sum()
+            probs = w @ cfg.level_matrix
+            level = CUTS.index(cut)
+            below, above = probs[: level + 1].sum(), probs[level + 1 :].sum()
+            assert below == pytest.approx(0.5, abs=1e-6) and above == pytest.approx(0.5, abs=1e-6)
+            if sd == 0.1:
+                assert probs[level] == pytest.approx(0.5, abs=1e-6)
+    assert np.allclose(cfg.level_matrix.sum(axis=1), 1.0)
+
+
+def test_glr_searches_from_the_boundary_of_the_indifference_region() -> None:
+    stopper = CutStopper((0.5,), delta=0.3, rule="glr")
+    grid = EAPEstimator().grid
+    # a likelihood peaked at 0.82 (between the boundary 0.8 and the first node past it, 0.875):
+    # the GLR's "above" side must see the value at the boundary itself
+    loglik = -0.5 * ((grid - 0.82) / 0.05) ** 2
+    points = -0.5 * ((np.array([0.2, 0.8]) - 0.82) / 0.05) ** 2
+    stat = stopper.statistics(grid, loglik, points)[0]
+    # both sides start at their boundary (0.8 and 0.2), not at the first grid node past it
+    assert stat == pytest.approx(points[1] - points[0])
+    assert stat != pytest.approx(loglik[grid >= 0.8].max() - loglik[grid <= 0.2].max())
+
+
+def test_curtailment_stops_when_a_change_of_level_is_unlikely() -> None:
+    from services.placement.domain.cat.stopper import CurtailmentStopper, StopContext
+
+    cfg = TestConfig()
+    grid = cfg.estimator.grid
+
+    def ctx(theta: float, se: float, n: int, info_per_item: float) -> StopContext:
+        w = np.exp(-0.5 * ((grid - theta) / se) ** 2)
+        w /= w.sum()
+        return StopContext(
+            n=n,
+            max_items=30,
+            theta=theta,
+            se=se,
+            posterior=w,
+            level_probs=w @ cfg.level_matrix,
+            grid=grid,
+            loglik=np.zeros_like(grid),
+            point_loglik=lambda: np.zeros(8),
+            remaining_info=lambda m: m * info_per_item,
+        )
+
+    stopper = CurtailmentStopper(CUTS, gamma=0.08)
+    assert stopper.decide(ctx(0.0, 0.15, 20, 1.0)) == 2  # deep inside Level 2
+    assert stopper.decide(ctx(0.45, 0.3, 20, 1.0)) is None  # near a cut, ten informative items left
+    assert stopper.change_probability(ctx(0.45, 0.3, 30, 1.0))[1] == 0.0  # no item left: nothing can change
+    # the less information remains, the smaller the chance of a change
+    assert stopper.change_probability(ctx(0.3, 0.3, 28, 0.2))[1] < stopper.change_probability(ctx(0.3, 0.3, 8, 1.0))[1]
+    with pytest.raises(ValueError):
+        CurtailmentStopper(CUTS, gamma=0.0)
+
+
+def test_curtailment_rule_through_the_engine() -> None:
+    bank = synthetic_bank(500, seed=3)
+    cfg = TestConfig(stop_rule="curtailment", max_items=50, r_max=0.3, pretest_rate=0)
+    report = simulate(bank, cfg, 300, seed=5)
+    assert set(report.stop_reasons) <= {"curtailment", "max-length"} and report.stop_reasons.get("curtailment", 0) > 0
+    assert report.exact_accuracy > 0.75 and 8 <= report.mean_length <= 50 and report.max_exposure <= 0.3 + 1e-9
