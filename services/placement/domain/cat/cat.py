@@ -148,7 +148,7 @@ class Bank:
             tables = (
                 np.vstack([np.log1p(-p), np.log(p)]),
                 np.vstack([np.log1p(-pts), np.log(pts)]),
-                Tables.build(grid, self.a, self.b, self.c, cut_kl),
+                Tables.build(grid, self.a, self.b, self.c, cut_kl, self.operational),
             )
             self._tables[key] = tables
         return tables
@@ -244,11 +244,6 @@ def step(
     if n >= cfg.min_items and not uncovered(given, targets):
         grid = cfg.estimator.grid
 
-        def remaining_info(m: int) -> float:
-            info = np.where(bank.operational & ~administered, tables.at(tables.info, current.theta), 0.0)
-            m = min(m, len(info))
-            return float(np.partition(info, len(info) - m)[-m:].sum()) if m > 0 else 0.0
-
         ctx = StopContext(
             n=n,
             max_items=cfg.max_items,
@@ -259,7 +254,7 @@ def step(
             grid=grid,
             loglik=loglik,
             point_loglik=lambda: np.add.reduce(rows_pts[rows], axis=0),
-            remaining_info=remaining_info,
+            remaining_info=lambda m: tables.next_best_info(current.theta, n, m),
         )
         decided = cfg.stopper.decide(ctx)
         if decided is not None:

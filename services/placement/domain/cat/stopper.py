@@ -59,7 +59,7 @@ class StopContext:
     grid: Array
     loglik: Array  # log likelihood on the grid
     point_loglik: Callable[[], Array]  # log likelihood at the cut +/- delta points (cut order, low then high)
-    remaining_info: Callable[[int], float]  # Fisher information of the best m items still open, at theta
+    remaining_info: Callable[[int], float]  # Fisher information at theta of the best m items still to come
 
 
 class Stopper(Protocol):
