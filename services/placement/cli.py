@@ -90,6 +90,8 @@ def simulate(
         "draws": draws,
         "seed": seed,
         **outcome.figures(),
+        "examinees": examinees,  # per draw
+        "total_examinees": examinees * draws,
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
