@@ -77,6 +77,50 @@ def _expected(
     return n, r, marginal
 
 
+def _derivatives(a: Array, b: Array, c: Array, nodes: Array, three_pl: bool) -> tuple[Array, Array]:
+    """P (items x nodes) and dP/d(log a, b[, c]) (items x nodes x k)."""
+    z = a[:, None] * (nodes[None, :] - b[:, None])
+    s = 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+    p = np.clip(c[:, None] + (1 - c[:, None]) * s, 1e-9, 1 - 1e-9)
+    ds = (1 - c[:, None]) * s * (1 - s)
+    parts = [ds * (nodes[None, :] - b[:, None]) * a[:, None], -ds * a[:, None]] + ([1 - s] if three_pl else [])
+    return p, np.stack(parts, axis=2)
+
+
+def _observed_information(
+    a: Array, b: Array, c: Array, cells: _Cells, nodes: Array, log_w: Array, three_pl: bool, block: int = 0
+) -> Array:
+    """Each item's observed information from the data actually seen (items x k x k): the sum over
+    the examinees who answered it of the outer product of their marginal score, the score of
+    log P(answer | theta) averaged over that examinee's posterior (Louis' identity for the item's
+    own parameters: complete-data information minus the missing information, estimated by the
+    cross-product of the observed scores). Unlike the expected complete-data information of the
+    M-step, it knows how little a sparse, adaptive design tells about each examinee's ability."""
+    p, dp = _derivatives(a, b, c, nodes, three_pl)
+    log_p, log_q = np.log(p), np.log1p(-p)
+    n_items, k = len(a), dp.shape[2]
+    xpd = np.zeros((n_items, k, k))
+    block = block or max(256, 2_000_000 // max(n_items, 1))
+    for lo in range(0, cells.people, block):
+        hi = min(lo + block, cells.people)
+        first, last = np.searchsorted(cells.person, [lo, hi])
+        rows = cells.person[first:last] - lo
+        cols = cells.item[first:last]
+        right = cells.correct[first:last]
+        seen = np.zeros((hi - lo, n_items))
+        won = np.zeros((hi - lo, n_items))
+        seen[rows, cols] = 1.0
+        won[rows, cols] = right
+        loglik = won @ log_p + (seen - won) @ log_q + log_w[None, :]
+        post = np.exp(loglik - loglik.max(axis=1, keepdims=True))
+        post /= post.sum(axis=1, keepdims=True)
+        # d log P(x) / dP = 1/P for a right answer, -1/(1-P) for a wrong one
+        weight = np.where(right[:, None], 1.0 / p[cols], -1.0 / (1.0 - p[cols])) * post[rows]  # cells x nodes
+        score = np.einsum("cq,cqk->ck", weight, dp[cols])
+        np.add.at(xpd, cols, score[:, :, None] * score[:, None, :])
+    return xpd
+
+
 @dataclass(frozen=True)
 class _Cells:
     person: NDArray[np.int64]
@@ -213,6 +257,16 @@ def calibrate_cells(
     keep = n_q > 0.5
     chi = np.where(keep, (r_q - n_q * p) ** 2 / np.maximum(n_q * p * (1 - p), 1e-9), 0.0).sum(axis=1)
     df = np.maximum(keep.sum(axis=1) - (3 if three_pl else 2), 1)
+    # standard errors from the observed information (missing data accounted for) plus the priors
+    info = _observed_information(a, b, c, cells, grid, log_w, three_pl, block)
+    info[:, 0, 0] += 1 / LOG_A_SD**2
+    info[:, 1, 1] += 1 / B_SD**2
+    if three_pl:
+        alpha, beta = c_prior or C_PRIOR
+        cc = np.clip(c, 1e-4, 0.5 - 1e-4)
+        info[:, 2, 2] += (alpha - 1) / cc**2 + (beta - 1) / (1 - cc) ** 2
+    info += np.eye(info.shape[1])[None] * 1e-6
+    inv = np.asarray(np.linalg.inv(info), dtype=np.float64)
     se = np.sqrt(np.clip(np.diagonal(inv, axis1=1, axis2=2), 0, None))
     return Calibration(
         a=a,
