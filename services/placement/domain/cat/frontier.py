@@ -32,7 +32,8 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 def ndtr(z: Array) -> Array:
     """The standard normal distribution function (numpy has no erf; the table is built once)."""
-    return np.asarray(0.5 * (1.0 + _erf(np.clip(z, -40, 40) / math.sqrt(2.0)).astype(np.float64)))
+    values = np.asarray(_erf(np.clip(z, -40, 40) / math.sqrt(2.0)), dtype=np.float64)
+    return np.asarray(0.5 * (1.0 + values))
 
 
 class Frontier:
@@ -102,7 +103,7 @@ class Frontier:
             share = mass[:, None] * self.weights[None, :]
             new = np.bincount(lo.ravel(), (share * (1 - frac)).ravel(), minlength=len(self.mu))
             new += np.bincount(lo.ravel() + 1, (share * frac).ravel(), minlength=len(self.mu) + 1)[: len(self.mu)]
-            mass = new
+            mass = np.asarray(new, dtype=np.float64)
         return FrontierPoint(length, accuracy, lam)
 
     def at_length(self, target: float, iterations: int = 40) -> FrontierPoint:

@@ -65,7 +65,8 @@ class StopContext:
 class Stopper(Protocol):
     """A stopping rule: the level to stop at, or None to give another item."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def decide(self, ctx: StopContext) -> int | None: ...
 
