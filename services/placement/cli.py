@@ -23,12 +23,13 @@ def load_bank_file(path: Path) -> Bank:
     body = path.read_bytes()
     try:
         raw = bank_rules.parse_csv(body) if path.suffix.lower() == ".csv" else bank_rules.parse_json(body)
-        rows = bank_rules.validate_rows(raw)
+        rows = bank_rules.validate_rows(raw, None)  # a file names its own domains
     except bank_rules.ImportErrors as exc:
         lines = "\n".join(f"  row {e['row']}: {e['field']}: {e['reason']}" for e in exc.errors[:20])
         raise click.ClickException(f"{path} is not a valid bank ({len(exc.errors)} problems):\n{lines}") from exc
     rows = [r for r in rows if r["status"] != "retired"]
-    domains = tuple(d for d in bank_rules.DOMAINS if any(r["domain"] == d for r in rows))
+    used = {r["domain"] for r in rows}
+    domains = tuple(d for d in bank_rules.DOMAINS if d in used) + tuple(sorted(used - set(bank_rules.DOMAINS)))
     index = {d: i for i, d in enumerate(domains)}
     return Bank(
         np.array([r["a"] for r in rows]),

@@ -40,6 +40,22 @@ class Outbox(OutboxFields, Base, table=True):
     __table_args__ = outbox_indexes()
 
 
+class ContentDomain(Base, table=True):
+    """A content area of the item bank as the admin defines it: code, names, target share of a test.
+    Publishing copies the definitions of the domains in use into the version."""
+
+    __tablename__ = "content_domain"
+    __table_args__ = (CheckConstraint("share >= 0 AND share <= 1", name="share_range"),)
+
+    code: str = Field(max_length=64, primary_key=True)
+    name_ko: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    share: float
+    position: int = 0  # display and engine order
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+
+
 class Item(Base, table=True):
     """The editable item bank. Sessions never read it: they use a published, frozen version."""
 
@@ -76,6 +92,10 @@ class BankVersion(Base, table=True):
     content_hash: str = Field(max_length=64, unique=True)
     note: str = Field(default="", max_length=500)
     domains: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    # the definitions of those domains when published: [{"code", "name": {"ko", "en"}, "share"}]
+    domain_specs: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    )
     active: bool = False
     calibrated: bool = False
     item_count: int = 0

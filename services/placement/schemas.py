@@ -71,6 +71,29 @@ class ItemOut(msgspec.Struct):
     updated_at: datetime
 
 
+DomainCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class DomainName(msgspec.Struct, forbid_unknown_fields=True):
+    """A content area's name in Korean (``ko``) and English (``en``)."""
+
+    ko: Name
+    en: Name
+
+
+class DomainIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: DomainName
+    share: Annotated[float, msgspec.Meta(ge=0, le=1, description="Target share of a test's scored items.")]
+
+
+class DomainOut(msgspec.Struct):
+    code: str
+    name: DomainName
+    share: float
+    position: int
+
+
 class ImportReport(msgspec.Struct):
     created: int
     updated: int
@@ -85,6 +108,7 @@ class BankVersionOut(msgspec.Struct):
     calibrated: bool
     item_count: int
     domains: list[str]
+    domain_specs: list[DomainOut]
     note: str
     sessions_started: int
     published_by: str

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.pagination import MAX_LIMIT
 from services.placement.models import BankVersion, Item
-from services.placement.schemas import BankVersionOut, ItemOut
+from services.placement.schemas import BankVersionOut, DomainName, DomainOut, ItemOut
 from services.placement.store.bank import VersionCache
 
 Session = NamedDependency[AsyncSession]
@@ -54,6 +54,10 @@ def version_out(v: BankVersion) -> BankVersionOut:
         calibrated=v.calibrated,
         item_count=v.item_count,
         domains=list(v.domains),
+        domain_specs=[
+            DomainOut(d["code"], DomainName(d["name"]["ko"], d["name"]["en"]), d["share"], k)
+            for k, d in enumerate(v.domain_specs or [])
+        ],
         note=v.note,
         sessions_started=v.sessions_started,
         published_by=v.published_by,

@@ -43,9 +43,9 @@ class ImportOperation(Operation):
         )
 
 
-def _validate_one(raw: dict[str, Any]) -> dict[str, Any]:
+def _validate_one(raw: dict[str, Any], domains: set[str]) -> dict[str, Any]:
     try:
-        return bank_rules.validate_rows([raw])[0]
+        return bank_rules.validate_rows([raw], domains)[0]
     except bank_rules.ImportErrors as exc:
         errors = [{"field": e["field"], "source": "body", "message": e["reason"]} for e in exc.errors]
         raise Problem(
@@ -88,7 +88,8 @@ class ItemController(Controller):
     @post("/", responses={200: ResponseSpec(data_container=ItemOut, description="The same item already exists.")})
     async def create_item(self, data: JSONBody[ItemIn], session: Session) -> Response[ItemOut]:
         """Create an item (idempotent on its code)."""
-        item, created = await store.create_item(session, _validate_one(msgspec.to_builtins(data)))
+        values = _validate_one(msgspec.to_builtins(data), await store.domain_codes(session))
+        item, created = await store.create_item(session, values)
         if not created:
             return Response(item_out(item), status_code=200)
         return Response(item_out(item), status_code=201, headers={"Location": f"{self.path}/{item.id}"})
@@ -125,16 +126,25 @@ class ItemController(Controller):
         rows count from 1 (CSV: the first line after the header)."""
         body = await request.body()
         kind = request.headers.get("content-type", "")
+        raw: list[Any] = []
         try:
             raw = bank_rules.parse_csv(body) if "csv" in kind else bank_rules.parse_json(body)
-            rows = bank_rules.validate_rows(raw)
+            rows = bank_rules.validate_rows(raw, await store.domain_codes(session))
         except bank_rules.ImportErrors as exc:
+            unknown = exc.unknown_domains(raw)
+            hint = (
+                f" Unknown domains: {', '.join(unknown)} (define them with PUT /v1/domains/{{code}})."
+                if unknown
+                else ""
+            )
             raise Problem(
                 422,
                 "invalid-import",
-                f"The import was rejected and nothing was written: {len(exc.errors)} problem(s); fix every listed row.",
+                f"The import was rejected and nothing was written: {len(exc.errors)} problem(s); fix every listed row."
+                + hint,
                 title="Invalid import",
                 errors=exc.errors,
+                unknown_domains=unknown,
             ) from exc
         created, updated, unchanged = await store.import_items(session, rows)
         return ImportReport(created=created, updated=updated, unchanged=unchanged, total=len(rows))
@@ -147,7 +157,9 @@ class ItemController(Controller):
     @patch("/{item_id:uuid}")
     async def update_item(self, item_id: FromPath[uuid.UUID], data: JSONBody[ItemPatch], session: Session) -> ItemOut:
         """Change an item (published versions keep their frozen copy)."""
-        return item_out(await store.update_item(session, item_id, msgspec.to_builtins(data), _validate_one))
+        domains = await store.domain_codes(session)
+        changes = msgspec.to_builtins(data)
+        return item_out(await store.update_item(session, item_id, changes, lambda row: _validate_one(row, domains)))
 
     @delete("/{item_id:uuid}", status_code=200)
     async def retire_item(self, item_id: FromPath[uuid.UUID], session: Session) -> ItemOut:

@@ -8,9 +8,12 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Collection
 from typing import Any
 
-# The five domains of the programme, in order (Levels 0-4 follow the same arc).
+# The five domains the programme started with, in order (Levels 0-4 follow the same arc). A bank's
+# domains are the admin's (the content_domain table, seeded with these by its migration); these
+# serve files read without a database (`lms placement simulate`, synth-bank).
 DOMAINS: dict[str, dict[str, str]] = {
     "data-literacy": {"en": "Data literacy basics", "ko": "데이터 리터러시 기초"},
     "data-collection": {"en": "Collecting data for policy", "ko": "정책을 위한 데이터 수집"},
@@ -28,6 +31,13 @@ class ImportErrors(Exception):
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__(f"{len(errors)} problems")
         self.errors = errors
+
+    def unknown_domains(self, rows: list[Any]) -> list[str]:
+        """The domain codes of the rows refused for an unknown domain."""
+        refused = {e["row"] for e in self.errors if e["field"] == "domain" and "unknown domain" in e["reason"]}
+        return sorted(
+            {str(raw.get("domain")) for k, raw in enumerate(rows, start=1) if k in refused and isinstance(raw, dict)}
+        )
 
 
 def _text(value: Any) -> str | None:
@@ -59,8 +69,11 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def validate_row(raw: Any, row: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """A normalised item, or the list of every problem with it (row, field, reason)."""
+def validate_row(
+    raw: Any, row: int, domains: Collection[str] | None = DOMAINS
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A normalised item, or the list of every problem with it (row, field, reason). ``domains``
+    are the bank's content areas (None: any code)."""
     errors: list[dict[str, Any]] = []
 
     def bad(field: str, reason: str) -> None:
@@ -89,8 +102,10 @@ def validate_row(raw: Any, row: int) -> tuple[dict[str, Any] | None, list[dict[s
             out["code"] = code.strip()
     domain = raw.get("domain")
     if domain not in (None, ""):
-        if domain not in DOMAINS:
-            bad("domain", f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+        if not isinstance(domain, str) or len(domain) > 64:
+            bad("domain", "must be a domain code of at most 64 characters")
+        elif domains is not None and domain not in domains:
+            bad("domain", f"unknown domain {domain!r}; use one of {', '.join(domains)} or define it first")
         else:
             out["domain"] = domain
     for name in ("a", "b", "c"):
@@ -155,7 +170,7 @@ def validate_row(raw: Any, row: int) -> tuple[dict[str, Any] | None, list[dict[s
     return (None if errors else out), errors
 
 
-def validate_rows(rows: list[Any]) -> list[dict[str, Any]]:
+def validate_rows(rows: list[Any], domains: Collection[str] | None = DOMAINS) -> list[dict[str, Any]]:
     """All rows normalised, or :class:`ImportErrors` listing every problem (all-or-nothing)."""
     errors: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
@@ -163,7 +178,7 @@ def validate_rows(rows: list[Any]) -> list[dict[str, Any]]:
     if not rows:
         raise ImportErrors([{"row": 0, "field": "items", "reason": "the file has no items"}])
     for row, raw in enumerate(rows, start=1):
-        item, problems = validate_row(raw, row)
+        item, problems = validate_row(raw, row, domains)
         errors.extend(problems)
         code = raw.get("code") if isinstance(raw, dict) else None
         if isinstance(code, str) and code:

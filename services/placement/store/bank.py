@@ -19,7 +19,7 @@ from services.common.db import utcnow
 from services.common.errors import Problem, not_found
 from services.placement.domain import bank as bank_rules
 from services.placement.domain.cat.cat import Bank
-from services.placement.models import BankVersion, Item, VersionItem
+from services.placement.models import BankVersion, ContentDomain, Item, VersionItem
 
 PUBLISH_LOCK = text("SELECT pg_advisory_xact_lock(8001001)")  # one publisher at a time
 LIVE_ITEMS = select(Item).where(col(Item.status) != "retired").order_by(col(Item.code))
@@ -30,12 +30,47 @@ VERSION_ITEMS = (
     "SELECT idx, item_id, code, domain, stem, options, answer, a, b, c, pretest "
     "FROM version_item WHERE version_id = $1 ORDER BY idx"
 )
-VERSION_DOMAINS = "SELECT domains FROM bank_version WHERE id = $1"
+VERSION_DOMAINS = "SELECT domains, domain_specs FROM bank_version WHERE id = $1"
+DOMAINS_IN_ORDER = select(ContentDomain).order_by(col(ContentDomain.position), col(ContentDomain.code))
+DOMAIN_CODES = select(col(ContentDomain.code))
+NEXT_POSITION = text("SELECT coalesce(max(position) + 1, 0) FROM content_domain")
 EXPORT_BATCH = 500
 
 
 def _item_by_code(code: str) -> Any:
     return select(Item).where(col(Item.code) == code)
+
+
+async def domain_codes(session: AsyncSession) -> set[str]:
+    """The codes of the bank's content areas (what items may name)."""
+    return set((await session.execute(DOMAIN_CODES)).scalars())
+
+
+async def list_domains(session: AsyncSession) -> list[ContentDomain]:
+    return list((await session.execute(DOMAINS_IN_ORDER)).scalars())
+
+
+async def get_domain(session: AsyncSession, code: str) -> ContentDomain:
+    found = await session.get(ContentDomain, code)
+    if found is None:
+        raise not_found("domain", code)
+    return found
+
+
+async def put_domain(session: AsyncSession, code: str, ko: str, en: str, share: float) -> tuple[ContentDomain, bool]:
+    """Define or change a content area. Returns (domain, created). Versions already published keep
+    the definitions they were published with."""
+    await session.execute(PUBLISH_LOCK)
+    found = await session.get(ContentDomain, code, with_for_update=True)
+    created = found is None
+    if found is None:
+        position = int((await session.execute(NEXT_POSITION)).scalar_one())
+        found = ContentDomain(code=code, name_ko=ko, name_en=en, share=share, position=position)
+        session.add(found)
+    else:
+        found.name_ko, found.name_en, found.share, found.updated_at = ko, en, share, utcnow()
+    await session.commit()
+    return found, created
 
 
 async def create_item(session: AsyncSession, values: dict[str, Any]) -> tuple[Item, bool]:
@@ -149,11 +184,14 @@ async def publish(
         existing.active = True
         await session.flush()
         return existing, False
-    domains = [d for d in bank_rules.DOMAINS if any(i.domain == d for i in items)]
+    used = {i.domain for i in items}
+    defined = [d for d in await list_domains(session) if d.code in used]
+    specs = [{"code": d.code, "name": {"ko": d.name_ko, "en": d.name_en}, "share": d.share} for d in defined]
     version = BankVersion(
         content_hash=digest,
         note=note,
-        domains=domains,
+        domains=[d.code for d in defined],
+        domain_specs=specs,
         active=True,
         calibrated=all(i.calibrated for i in items if i.status == "active") if calibrated is None else calibrated,
         item_count=len(items),
@@ -235,7 +273,11 @@ class VersionCache:
             self._data.move_to_end(version_id)
             return hit
         rows = await conn.fetch(VERSION_ITEMS, version_id)
-        names = tuple(await conn.fetchval(VERSION_DOMAINS, version_id))
+        meta = await conn.fetchrow(VERSION_DOMAINS, version_id)
+        names = tuple(meta["domains"])
+        specs = meta["domain_specs"]
+        specs = json.loads(specs) if isinstance(specs, str) else specs
+        share = {spec["code"]: float(spec["share"]) for spec in specs or []}
         index = {d: i for i, d in enumerate(names)}
         loaded = LoadedVersion(
             id=version_id,
@@ -246,6 +288,7 @@ class VersionCache:
                 np.array([index[r["domain"]] for r in rows], dtype=np.int64),
                 names,
                 np.array([r["pretest"] for r in rows], dtype=bool),
+                tuple(share.get(d, 0.0) for d in names) if share else None,
             ),
             item_ids=[r["item_id"] for r in rows],
             codes=[r["code"] for r in rows],

@@ -51,7 +51,7 @@ class TestConfig:
     randomesque_k: int = 5
     r_max: float = 0.25
     exposure_warmup: int = 100
-    content_targets: tuple[tuple[str, float], ...] = ()  # empty: equal shares across the bank's domains
+    content_targets: tuple[tuple[str, float], ...] = ()  # empty: the bank's shares (else equal shares)
     content_tolerance: float = 0.0
     pretest_rate: float = 0.1
     pretest_max: int = 2
@@ -119,11 +119,13 @@ class Bank:
         domain: NDArray[np.int64],
         domains: tuple[str, ...],
         pretest: NDArray[np.bool_] | None = None,
+        shares: tuple[float, ...] | None = None,
     ) -> None:
         self.a, self.b, self.c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
         self.domain = np.asarray(domain, dtype=np.int64)
         self.domain_list: list[int] = self.domain.tolist()
         self.domains = domains
+        self.shares = shares  # the bank's target share per domain (None: equal shares)
         self.pretest = np.zeros(len(self.a), dtype=bool) if pretest is None else np.asarray(pretest, dtype=bool)
         self.operational = ~self.pretest
         self.domain_masks = (
@@ -163,6 +165,8 @@ class Bank:
             if key:
                 wanted = dict(key)
                 t = np.array([wanted.get(d, 0.0) for d in self.domains]) * present
+            elif self.shares is not None:
+                t = np.asarray(self.shares, dtype=np.float64) * present
             else:
                 t = present.astype(np.float64)
             self._targets[key] = (t / t.sum() if t.sum() > 0 else t).tolist()
