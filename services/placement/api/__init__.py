@@ -18,3 +18,16 @@ ROUTES = [
     AdminController,
     CalibrationController,
 ]
+
+
+def _summaries() -> None:
+    """Each route's OpenAPI summary is the first line of its docstring (not the handler's name)."""
+    from litestar.handlers import HTTPRouteHandler
+
+    for controller in ROUTES:
+        for handler in vars(controller).values():
+            if isinstance(handler, HTTPRouteHandler) and not handler.summary and handler.fn.__doc__:
+                handler.summary = handler.fn.__doc__.strip().splitlines()[0].rstrip(".")
+
+
+_summaries()
