@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.placement.engine.model import Array, prob_grid
+from services.placement.domain.cat.model import Array, prob_grid
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Item bank rules: the programme's domains, import validation, export rows, publishing versions,
-and the in-process cache of published (immutable) versions as engine arrays."""
+"""Item bank rules (pure): the programme's domains, import validation, CSV/JSON parsing, export rows
+and the content hash of a published snapshot."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ import hashlib
 import io
 import json
 import math
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Any
 
-import numpy as np
-
-from services.placement.engine.cat import Bank
-
-# The five domains of the programme, in order (Levels 0-4 follow the same arc).
+# The five domains the programme started with, in order (Levels 0-4 follow the same arc). A bank's
+# domains are the admin's (the content_domain table, seeded with these by its migration); these
+# serve files read without a database (`lms placement simulate`, synth-bank).
 DOMAINS: dict[str, dict[str, str]] = {
     "data-literacy": {"en": "Data literacy basics", "ko": "데이터 리터러시 기초"},
     "data-collection": {"en": "Collecting data for policy", "ko": "정책을 위한 데이터 수집"},
@@ -34,6 +31,13 @@ class ImportErrors(Exception):
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__(f"{len(errors)} problems")
         self.errors = errors
+
+    def unknown_domains(self, rows: list[Any]) -> list[str]:
+        """The domain codes of the rows refused for an unknown domain."""
+        refused = {e["row"] for e in self.errors if e["field"] == "domain" and "unknown domain" in e["reason"]}
+        return sorted(
+            {str(raw.get("domain")) for k, raw in enumerate(rows, start=1) if k in refused and isinstance(raw, dict)}
+        )
 
 
 def _text(value: Any) -> str | None:
@@ -65,8 +69,11 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def validate_row(raw: Any, row: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """A normalised item, or the list of every problem with it (row, field, reason)."""
+def validate_row(
+    raw: Any, row: int, domains: Collection[str] | None = DOMAINS
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A normalised item, or the list of every problem with it (row, field, reason). ``domains``
+    are the bank's content areas (None: any code)."""
     errors: list[dict[str, Any]] = []
 
     def bad(field: str, reason: str) -> None:
@@ -95,8 +102,10 @@ def validate_row(raw: Any, row: int) -> tuple[dict[str, Any] | None, list[dict[s
             out["code"] = code.strip()
     domain = raw.get("domain")
     if domain not in (None, ""):
-        if domain not in DOMAINS:
-            bad("domain", f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+        if not isinstance(domain, str) or len(domain) > 64:
+            bad("domain", "must be a domain code of at most 64 characters")
+        elif domains is not None and domain not in domains:
+            bad("domain", f"unknown domain {domain!r}; use one of {', '.join(domains)} or define it first")
         else:
             out["domain"] = domain
     for name in ("a", "b", "c"):
@@ -161,7 +170,7 @@ def validate_row(raw: Any, row: int) -> tuple[dict[str, Any] | None, list[dict[s
     return (None if errors else out), errors
 
 
-def validate_rows(rows: list[Any]) -> list[dict[str, Any]]:
+def validate_rows(rows: list[Any], domains: Collection[str] | None = DOMAINS) -> list[dict[str, Any]]:
     """All rows normalised, or :class:`ImportErrors` listing every problem (all-or-nothing)."""
     errors: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
@@ -169,7 +178,7 @@ def validate_rows(rows: list[Any]) -> list[dict[str, Any]]:
     if not rows:
         raise ImportErrors([{"row": 0, "field": "items", "reason": "the file has no items"}])
     for row, raw in enumerate(rows, start=1):
-        item, problems = validate_row(raw, row)
+        item, problems = validate_row(raw, row, domains)
         errors.extend(problems)
         code = raw.get("code") if isinstance(raw, dict) else None
         if isinstance(code, str) and code:
@@ -268,59 +277,3 @@ def csv_line(row: dict[str, Any], header: bool = False) -> str:
 
 def snapshot_hash(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class LoadedVersion:
-    """A published version as the engine and the answer path need it (immutable, so cacheable)."""
-
-    id: int
-    bank: Bank
-    item_ids: list[Any]
-    codes: list[str]
-    domains: list[str]
-    stems: list[Any]
-    options: list[Any]
-    answers: list[int]
-
-
-class VersionCache:
-    """Published versions by id (an id's content never changes); least recently used evicted."""
-
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self._data: OrderedDict[int, LoadedVersion] = OrderedDict()
-
-    async def get(self, conn: Any, version_id: int) -> LoadedVersion:
-        hit = self._data.get(version_id)
-        if hit is not None:
-            self._data.move_to_end(version_id)
-            return hit
-        rows = await conn.fetch(
-            "SELECT idx, item_id, code, domain, stem, options, answer, a, b, c, pretest "
-            "FROM version_item WHERE version_id = $1 ORDER BY idx",
-            version_id,
-        )
-        names = tuple(await conn.fetchval("SELECT domains FROM bank_version WHERE id = $1", version_id))
-        index = {d: i for i, d in enumerate(names)}
-        loaded = LoadedVersion(
-            id=version_id,
-            bank=Bank(
-                np.array([r["a"] for r in rows]),
-                np.array([r["b"] for r in rows]),
-                np.array([r["c"] for r in rows]),
-                np.array([index[r["domain"]] for r in rows], dtype=np.int64),
-                names,
-                np.array([r["pretest"] for r in rows], dtype=bool),
-            ),
-            item_ids=[r["item_id"] for r in rows],
-            codes=[r["code"] for r in rows],
-            domains=[r["domain"] for r in rows],
-            stems=[json.loads(r["stem"]) if isinstance(r["stem"], str) else r["stem"] for r in rows],
-            options=[json.loads(r["options"]) if isinstance(r["options"], str) else r["options"] for r in rows],
-            answers=[r["answer"] for r in rows],
-        )
-        self._data[version_id] = loaded
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
-        return loaded

@@ -1,4 +1,4 @@
-"""Diagnostic sessions on the hot path: start or resume, answer, expire. Raw SQL over asyncpg.
+"""Diagnostic sessions (the hot path): start or resume, answer, expire. Raw SQL over asyncpg.
 
 - Answering (most requests) runs on the service's bare asyncpg pool in two round trips and no
   explicit transaction: one read (session, any answer already stored at that position, live
@@ -30,15 +30,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.db import utcnow, uuid7
 from services.common.errors import Problem, not_found
 from services.common.outbox import enqueue
-from services.placement.bank import LoadedVersion, VersionCache
-from services.placement.engine.cat import Step, TestConfig, TestState, step
+from services.placement.domain.cat.cat import Step, TestConfig, TestState, step
 from services.placement.models import Outbox
 from services.placement.schemas import AnswerIn, AnswerOut, ResultSummary, ServedItem, SessionOut
 from services.placement.settings import Settings
+from services.placement.store.bank import LoadedVersion, VersionCache
 
 SESSION_COLUMNS = (
     "id, official_id, version_id, status, config, items, scored, responses, current_idx, "
     "current_pretest, theta, se, started_at, last_activity_at, ended_at"
+)
+ACTIVE_SESSION = f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'"  # noqa: S608
+ACTIVE_SESSION_ID = "SELECT id FROM diagnostic_session WHERE official_id = $1 AND status = 'active'"
+OWN_SESSION = f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE id = $1 AND official_id = $2"  # noqa: S608
+RESULT_SUMMARY = "SELECT id, level, ability, standard_error, level_probabilities FROM result WHERE session_id = $1"
+EXPIRE_IDLE = (
+    "UPDATE diagnostic_session SET status = 'expired', ended_at = $3 "
+    "WHERE official_id = $1 AND status = 'active' AND last_activity_at < $2"
+)
+EXPIRE_SESSION = "UPDATE diagnostic_session SET status = 'expired', ended_at = $2 WHERE id = $1"
+USE_GRANT = "UPDATE retake_grant SET used_at = $2 WHERE official_id = $1 AND used_at IS NULL RETURNING id"
+INSERT_RESULT = (
+    "INSERT INTO result (id, session_id, official_id, version_id, level, ability, standard_error, "
+    "level_probabilities, domains, items, length, stop_reason, completed_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
+CLOSE_SESSION = (
+    "UPDATE diagnostic_session SET items = $2, scored = $3, responses = $4, current_idx = NULL, "
+    "current_pretest = false, theta = $5, se = $6, last_activity_at = $7, ended_at = $7, status = 'completed' "
+    "WHERE id = $1"
 )
 _rng = np.random.default_rng()
 
@@ -95,9 +115,7 @@ def session_out(row: Any, version: LoadedVersion | None, idle: timedelta, result
 
 
 async def result_summary(conn: Any, session_id: uuid.UUID) -> ResultSummary | None:
-    row = await conn.fetchrow(
-        "SELECT id, level, ability, standard_error, level_probabilities FROM result WHERE session_id = $1", session_id
-    )
+    row = await conn.fetchrow(RESULT_SUMMARY, session_id)
     if row is None:
         return None
     return ResultSummary(
@@ -107,8 +125,7 @@ async def result_summary(conn: Any, session_id: uuid.UUID) -> ResultSummary | No
 
 async def expire_idle(conn: Any, official_id: str, idle: timedelta) -> None:
     await conn.execute(
-        "UPDATE diagnostic_session SET status = 'expired', ended_at = $3 "
-        "WHERE official_id = $1 AND status = 'active' AND last_activity_at < $2",
+        EXPIRE_IDLE,
         official_id,
         utcnow() - idle,
         utcnow(),
@@ -162,10 +179,7 @@ async def start(pool: Any, cache: VersionCache, settings: Settings, principal: A
             existing = None
         # a concurrent start won (or the session already existed): resume that one
         if existing is None:
-            existing = await conn.fetchrow(
-                f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'",  # noqa: S608
-                principal.sub,
-            )
+            existing = await conn.fetchrow(ACTIVE_SESSION, principal.sub)
             if existing is None:
                 raise Problem(409, "conflict", "Another start is in progress; try again.")
         return session_out(existing, await cache.get(conn, existing["version_id"]), idle, None), False
@@ -179,16 +193,10 @@ async def _create(
     last = context["last"]
     cooldown = timedelta(days=settings.retake_cooldown_days)
     if last is not None and now < last + cooldown:
-        granted = await conn.fetchval(
-            "UPDATE retake_grant SET used_at = $2 WHERE official_id = $1 AND used_at IS NULL RETURNING id",
-            principal.sub,
-            now,
-        )
+        granted = await conn.fetchval(USE_GRANT, principal.sub, now)
         if granted is None:
             # a concurrent start may have used the grant and committed its session meanwhile
-            if await conn.fetchval(
-                "SELECT id FROM diagnostic_session WHERE official_id = $1 AND status = 'active'", principal.sub
-            ):
+            if await conn.fetchval(ACTIVE_SESSION_ID, principal.sub):
                 return None
             retry = last + cooldown
             raise Problem(
@@ -245,11 +253,7 @@ async def get(
     idle = timedelta(minutes=settings.session_idle_minutes)
     conn = await driver(session)
     await expire_idle(conn, principal.sub, idle)
-    row = await conn.fetchrow(
-        f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE id = $1 AND official_id = $2",  # noqa: S608
-        sid,
-        principal.sub,
-    )
+    row = await conn.fetchrow(OWN_SESSION, sid, principal.sub)
     if row is None:
         raise not_found("diagnostic session", sid)
     await session.commit()
@@ -406,7 +410,7 @@ async def _decide(
 
 
 async def _expire(conn: Any, sid: uuid.UUID) -> Problem:
-    await conn.execute("UPDATE diagnostic_session SET status = 'expired', ended_at = $2 WHERE id = $1", sid, utcnow())
+    await conn.execute(EXPIRE_SESSION, sid, utcnow())
     return Problem(409, "session-expired", "This session expired after inactivity; start a new diagnostic.")
 
 
@@ -498,9 +502,7 @@ async def complete(
         )
     level = int(final.level or 0)
     await conn.execute(
-        "INSERT INTO result (id, session_id, official_id, version_id, level, ability, standard_error, "
-        "level_probabilities, domains, items, length, stop_reason, completed_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        INSERT_RESULT,
         result_id,
         row["id"],
         row["official_id"],
@@ -516,9 +518,7 @@ async def complete(
         now,
     )
     await conn.execute(
-        "UPDATE diagnostic_session SET items = $2, scored = $3, responses = $4, current_idx = NULL, "
-        "current_pretest = false, theta = $5, se = $6, last_activity_at = $7, ended_at = $7, status = 'completed' "
-        "WHERE id = $1",
+        CLOSE_SESSION,
         row["id"],
         state.items,
         state.scored,
@@ -536,3 +536,23 @@ async def complete(
     }
     enqueue(session, Outbox, "progress", "PUT", f"/v1/placements/{result_id}", body)
     await session.flush()
+
+
+GRANT_RETAKE = (
+    "INSERT INTO retake_grant (id, official_id, granted_by, reason, granted_at) "
+    "VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (official_id) WHERE used_at IS NULL DO NOTHING RETURNING id"
+)
+OPEN_GRANT = (
+    "SELECT id, official_id, granted_by, reason, granted_at, used_at FROM retake_grant "
+    "WHERE official_id = $1 AND used_at IS NULL"
+)
+
+
+async def grant_retake(session: AsyncSession, official_id: str, by: str, reason: str) -> tuple[Any, bool]:
+    """One early retake for an official (idempotent while unused). Returns (grant row, created)."""
+    conn = await driver(session)
+    created = await conn.fetchval(GRANT_RETAKE, uuid7(), official_id, by, reason, utcnow())
+    grant = await conn.fetchrow(OPEN_GRANT, official_id)
+    await session.commit()
+    return grant, created is not None

@@ -13,7 +13,7 @@ It reads the way catsim does: small strategies behind tiny interfaces, each test
 - :mod:`.simulate`: simulated examinees through the real engine.
 """
 
-from services.placement.engine.cat import Bank, Step, TestConfig, TestState, step
-from services.placement.engine.estimator import EAPEstimator, Estimate
+from services.placement.domain.cat.cat import Bank, Step, TestConfig, TestState, step
+from services.placement.domain.cat.estimator import EAPEstimator, Estimate
 
 __all__ = ["Bank", "EAPEstimator", "Estimate", "Step", "TestConfig", "TestState", "step"]

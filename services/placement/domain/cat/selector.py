@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.placement.engine.model import Array, fisher_information, kl_between, kl_interval, prob_grid
+from services.placement.domain.cat.model import Array, fisher_information, kl_between, kl_interval, prob_grid
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,16 @@ class Tables:
     cum_log_q: Array  # (points + 1, items) cumulative sums of log(1 - P)
     neg_entropy: Array  # (points, items) P log P + (1 - P) log(1 - P)
     cut_kl: Array  # (cuts, items)
+    best_info: Array  # (points, k + 1): sum of the k largest informations at each point (operational items)
 
     @classmethod
-    def build(cls, grid: Array, a: Array, b: Array, c: Array, cut_kl: Array) -> Tables:
+    def build(
+        cls, grid: Array, a: Array, b: Array, c: Array, cut_kl: Array, operational: Array | None = None
+    ) -> Tables:
         p = prob_grid(grid, a, b, c).T.copy()
         info = np.stack([fisher_information(float(t), a, b, c) for t in grid])
+        usable = info if operational is None else info[:, np.asarray(operational, dtype=bool)]
+        best = -np.sort(-usable, axis=1)[:, :200]
         zero = np.zeros((1, len(a)))
         log_p, log_q = np.log(p), np.log1p(-p)
         return cls(
@@ -45,6 +50,7 @@ class Tables:
             cum_log_q=np.vstack([zero, np.cumsum(log_q, axis=0)]),
             neg_entropy=p * log_p + (1.0 - p) * log_q,
             cut_kl=cut_kl,
+            best_info=np.hstack([np.zeros((len(grid), 1)), np.cumsum(best, axis=1)]),
         )
 
     @property
@@ -59,6 +65,13 @@ class Tables:
         k = int(x)
         w = x - k
         return np.asarray(table[k] * (1.0 - w) + table[k + 1] * w)
+
+    def next_best_info(self, theta: float, given: int, more: int) -> float:
+        """Information at ``theta`` of the ``more`` best items after the ``given`` best ones (what the
+        rest of a test can still gather, the best items being used first)."""
+        last = self.best_info.shape[1] - 1
+        row = self.at(self.best_info, theta)
+        return float(row[min(given + more, last)] - row[min(given, last)])
 
     def kl_interval(self, theta: float, radius: float) -> Array:
         """Chang & Ying's KL index over the grid points within ``radius`` of ``theta``."""

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.placement.engine.cat import Bank, TestConfig, TestState, step
-from services.placement.engine.model import prob
-from services.placement.engine.stopper import level_of
+from services.placement.domain.cat.cat import Bank, TestConfig, TestState, step
+from services.placement.domain.cat.model import prob
+from services.placement.domain.cat.stopper import level_of
 
 
 @dataclass
@@ -26,6 +26,9 @@ class SimulationReport:
     stop_reasons: dict[str, int]
     levels: list[int]
     lengths: list[int]
+    assigned_probs: list[float]  # each examinee's posterior probability of the level assigned
+    max_length: int = 0
+    pretest_per_examinee: float = 0.0
 
     def figures(self) -> dict[str, object]:
         return {
@@ -63,6 +66,8 @@ def simulate(
     est, lengths, levels = np.zeros(examinees), np.zeros(examinees, dtype=np.int64), np.zeros(examinees, dtype=np.int64)
     reasons: dict[str, int] = {}
     durations: list[float] = []
+    assigned = np.zeros(examinees)
+    pretest = 0
     for e in range(examinees):
         state = TestState()
         while True:
@@ -79,6 +84,8 @@ def simulate(
             state.scored.append(not s.pretest)
             state.responses.append(int(uniforms[e, i] < p))
         est[e], lengths[e], levels[e] = s.theta, s.n_scored, s.level if s.level is not None else -1
+        assigned[e] = s.level_probs[levels[e]] if s.level is not None else 0.0
+        pretest += len(state.scored) - s.n_scored
         reasons[s.reason] = reasons.get(s.reason, 0) + 1
     truth = np.asarray(level_of(thetas, cfg.cuts))
     d = np.asarray(durations) * 1e6
@@ -96,6 +103,9 @@ def simulate(
         stop_reasons=reasons,
         levels=levels.tolist(),
         lengths=lengths.tolist(),
+        assigned_probs=assigned.tolist(),
+        max_length=int(lengths.max()) if examinees else 0,
+        pretest_per_examinee=pretest / examinees if examinees else 0.0,
     )
 
 

@@ -14,12 +14,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from services.placement.engine.content import content_order, uncovered
-from services.placement.engine.estimator import EAPEstimator, Estimate
-from services.placement.engine.exposure import eligible, randomesque
-from services.placement.engine.model import Array, prob_grid
-from services.placement.engine.selector import InfoSelector, Tables
-from services.placement.engine.stopper import CutStopper, PosteriorStopper, level_of
+from services.placement.domain.cat.content import content_order, uncovered
+from services.placement.domain.cat.estimator import EAPEstimator, Estimate
+from services.placement.domain.cat.exposure import eligible, randomesque
+from services.placement.domain.cat.model import Array, prob_grid
+from services.placement.domain.cat.selector import InfoSelector, Tables
+from services.placement.domain.cat.stopper import (
+    CurtailmentStopper,
+    CutStopper,
+    PosteriorStopper,
+    StopContext,
+    Stopper,
+    level_weights,
+)
+
+STOP_RULES = ("sprt", "glr", "bayes", "curtailment")
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class TestConfig:
     max_items: int = 30
     stop_rule: str = "sprt"
     posterior_stop: float = 0.9  # the "bayes" rule: stop when the most probable level has this much
+    curtail_gamma: float = 0.08  # the "curtailment" rule: stop when a change of level is this unlikely
     delta: float = 0.3
     alpha: float = 0.05
     beta: float = 0.05
@@ -41,7 +51,7 @@ class TestConfig:
     randomesque_k: int = 5
     r_max: float = 0.25
     exposure_warmup: int = 100
-    content_targets: tuple[tuple[str, float], ...] = ()  # empty: equal shares across the bank's domains
+    content_targets: tuple[tuple[str, float], ...] = ()  # empty: the bank's shares (else equal shares)
     content_tolerance: float = 0.0
     pretest_rate: float = 0.1
     pretest_max: int = 2
@@ -53,10 +63,12 @@ class TestConfig:
             raise ValueError("r_max must be in (0, 1]")
         if not 0 <= self.pretest_rate < 1:
             raise ValueError("pretest_rate must be in [0, 1)")
-        if self.stop_rule not in {"sprt", "glr", "bayes"}:
-            raise ValueError("stop_rule must be sprt, glr or bayes")
+        if self.stop_rule not in STOP_RULES:
+            raise ValueError(f"stop_rule must be one of {', '.join(STOP_RULES)}")
         if not 0 < self.posterior_stop < 1:
             raise ValueError("posterior_stop must be in (0, 1)")
+        if not 0 < self.curtail_gamma < 1:
+            raise ValueError("curtail_gamma must be in (0, 1)")
         if list(self.cuts) != sorted(self.cuts) or len(set(self.cuts)) != len(self.cuts):
             raise ValueError("cuts must be strictly increasing")
         if not (0 < self.alpha < 0.5 and 0 < self.beta < 0.5 and self.delta > 0 and self.prior_sd > 0):
@@ -69,26 +81,28 @@ class TestConfig:
         return EAPEstimator(self.prior_mean, self.prior_sd)
 
     @cached_property
-    def stopper(self) -> CutStopper:
+    def cut_stopper(self) -> CutStopper:
         """The SPRT or GLR stopper (its points also key the bank's tables, whatever the rule)."""
         return CutStopper(self.cuts, self.delta, self.alpha, self.beta, "glr" if self.stop_rule == "glr" else "sprt")
 
     @cached_property
-    def posterior_stopper(self) -> PosteriorStopper:
-        return PosteriorStopper(self.posterior_stop)
+    def stopper(self) -> Stopper:
+        """The configured stopping rule."""
+        if self.stop_rule == "bayes":
+            return PosteriorStopper(self.posterior_stop)
+        if self.stop_rule == "curtailment":
+            return CurtailmentStopper(self.cuts, self.curtail_gamma)
+        return self.cut_stopper
 
     @cached_property
     def selector(self) -> InfoSelector:
         return InfoSelector(self.cuts, self.delta, self.kl_items, self.cut_window)
 
     @cached_property
-    def grid_levels(self) -> NDArray[np.int64]:
-        return np.asarray(level_of(self.estimator.grid, self.cuts))
-
-    @cached_property
     def level_matrix(self) -> Array:
-        """(grid points, levels) one-hot: posterior weights @ this = probability of each level."""
-        return np.eye(len(self.cuts) + 1)[self.grid_levels]
+        """(grid points, levels): posterior weights @ this = probability of each level (a grid
+        point on a cut counts half to each side)."""
+        return level_weights(self.estimator.grid, self.cuts)
 
     def public(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k in self.__dataclass_fields__}
@@ -105,11 +119,13 @@ class Bank:
         domain: NDArray[np.int64],
         domains: tuple[str, ...],
         pretest: NDArray[np.bool_] | None = None,
+        shares: tuple[float, ...] | None = None,
     ) -> None:
         self.a, self.b, self.c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
         self.domain = np.asarray(domain, dtype=np.int64)
         self.domain_list: list[int] = self.domain.tolist()
         self.domains = domains
+        self.shares = shares  # the bank's target share per domain (None: equal shares)
         self.pretest = np.zeros(len(self.a), dtype=bool) if pretest is None else np.asarray(pretest, dtype=bool)
         self.operational = ~self.pretest
         self.domain_masks = (
@@ -129,12 +145,12 @@ class Bank:
         if tables is None:
             grid = cfg.estimator.grid
             p = prob_grid(grid, self.a, self.b, self.c)
-            pts = prob_grid(cfg.stopper.points(), self.a, self.b, self.c)
+            pts = prob_grid(cfg.cut_stopper.points(), self.a, self.b, self.c)
             cut_kl = cfg.selector.cut_tables(self.a, self.b, self.c)
             tables = (
                 np.vstack([np.log1p(-p), np.log(p)]),
                 np.vstack([np.log1p(-pts), np.log(pts)]),
-                Tables.build(grid, self.a, self.b, self.c, cut_kl),
+                Tables.build(grid, self.a, self.b, self.c, cut_kl, self.operational),
             )
             self._tables[key] = tables
         return tables
@@ -149,6 +165,8 @@ class Bank:
             if key:
                 wanted = dict(key)
                 t = np.array([wanted.get(d, 0.0) for d in self.domains]) * present
+            elif self.shares is not None:
+                t = np.asarray(self.shares, dtype=np.float64) * present
             else:
                 t = present.astype(np.float64)
             self._targets[key] = (t / t.sum() if t.sum() > 0 else t).tolist()
@@ -181,7 +199,7 @@ class Step:
     level: int | None  # decided level when done
     level_probs: list[float]
     n_scored: int
-    reason: str  # "continue", "sprt", "glr", "bayes", "max-length", "bank-exhausted"
+    reason: str  # "continue", a stopping rule's name, "max-length" or "bank-exhausted"
     criterion: str = ""
 
 
@@ -224,22 +242,27 @@ def step(
             given[domain_of[i]] += 1
     targets = bank.targets(cfg)
     _, rows_pts, tables = bank.tables(cfg)
-    if n >= cfg.min_items and not uncovered(given, targets):
-        if cfg.stop_rule == "bayes":
-            if cfg.posterior_stopper.decided_level(probs) is not None:
-                return finish("bayes")
-        else:
-            stopper = cfg.stopper
-            points = None
-            if stopper.rule == "sprt":
-                points = np.add.reduce(rows_pts[rows], axis=0)
-            decided = stopper.decided_level(stopper.decisions(stopper.statistics(cfg.estimator.grid, loglik, points)))
-            if decided is not None:
-                return finish(stopper.rule, decided)
-
     administered = np.zeros(len(bank), dtype=bool)
     if state.items:
         administered[state.items] = True
+    if n >= cfg.min_items and not uncovered(given, targets):
+        grid = cfg.estimator.grid
+
+        ctx = StopContext(
+            n=n,
+            max_items=cfg.max_items,
+            theta=current.theta,
+            se=current.se,
+            posterior=current.posterior(),
+            level_probs=probs,
+            grid=grid,
+            loglik=loglik,
+            point_loglik=lambda: np.add.reduce(rows_pts[rows], axis=0),
+            remaining_info=lambda m: tables.next_best_info(current.theta, n, m),
+        )
+        decided = cfg.stopper.decide(ctx)
+        if decided is not None:
+            return finish(cfg.stopper.name, decided)
 
     n_pretest = len(state.scored) - n
     if cfg.pretest_rate > 0 and n >= 1 and n_pretest < cfg.pretest_max and rng.random() < cfg.pretest_rate:
