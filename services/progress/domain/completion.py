@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from typing import Any
 
 
 class Rule(StrEnum):
@@ -109,29 +110,57 @@ class LevelEvaluation:
     met_modules: frozenset[str] = field(default_factory=frozenset)
 
 
+class Merge(StrEnum):
+    """How a progress field moves forward: to the earliest time, or to the best score."""
+
+    EARLIEST = "earliest"  # of the events' ``occurred_at``
+    BEST = "best"  # of the events' ``score``
+
+
+@dataclass(frozen=True)
+class FoldField:
+    """One field of :class:`ModuleProgress` (and column of ``module_progress``): which events
+    feed it (``verb``; None for every event) and how they merge."""
+
+    name: str
+    merge: Merge
+    verb: Verb | None = None
+
+
+# The forward-only fold, defined once: the Python fold below and the SQL that merges a batch
+# into ``module_progress`` and rebuilds it from stored events (``store/progress.py``) are both
+# made from this table.
+FOLD: tuple[FoldField, ...] = (
+    FoldField("started_at", Merge.EARLIEST),
+    FoldField("completed_at", Merge.EARLIEST, Verb.COMPLETED),
+    FoldField("passed_at", Merge.EARLIEST, Verb.PASSED),
+    FoldField("best_score", Merge.BEST),
+    FoldField("attended_at", Merge.EARLIEST, Verb.ATTENDED),
+    FoldField("best_pass_score", Merge.BEST, Verb.PASSED),
+)
+
+
+def _forward(merge: Merge, current: Any, new: Any) -> Any:
+    """The merge of one value (None never wins, as with SQL's LEAST/GREATEST and aggregates)."""
+    if new is None:
+        return current
+    if current is None:
+        return new
+    return min(current, new) if merge is Merge.EARLIEST else max(current, new)
+
+
 def fold_event(
     progress: ModuleProgress | None, verb: str, occurred_at: datetime, score: float | None
 ) -> ModuleProgress:
     """Merge one event into progress, moving only forward (earliest times, best score)."""
     p = progress or ModuleProgress()
-
-    def earliest(current: datetime | None) -> datetime:
-        return occurred_at if current is None or occurred_at < current else current
-
-    best = p.best_score
-    if score is not None and (best is None or score > best):
-        best = score
-    started = earliest(p.started_at)
-    completed, passed, attended, best_pass = p.completed_at, p.passed_at, p.attended_at, p.best_pass_score
-    if verb == Verb.COMPLETED:
-        completed = earliest(completed)
-    elif verb == Verb.PASSED:
-        passed = earliest(passed)
-        if score is not None and (best_pass is None or score > best_pass):
-            best_pass = score
-    elif verb == Verb.ATTENDED:
-        attended = earliest(attended)
-    return ModuleProgress(started, completed, passed, best, attended, best_pass)
+    values = {}
+    for f in FOLD:
+        current = getattr(p, f.name)
+        feeds = f.verb is None or verb == f.verb
+        new = (occurred_at if f.merge is Merge.EARLIEST else score) if feeds else None
+        values[f.name] = _forward(f.merge, current, new)
+    return ModuleProgress(**values)
 
 
 def module_met_at(module: ModuleDef, progress: ModuleProgress | None) -> datetime | None:
