@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 
 from services.common.auth import allow
+from services.progress.api.common import LOCATION
 from services.progress.schemas import CurriculumIn, CurriculumOut, CurriculumSummary, PublishOut, RecomputeJobOut
 from services.progress.store import curricula
 from services.progress.store.base import Db
@@ -20,7 +21,13 @@ class CurriculumController(Controller):
     path = "/v1/curricula"
     tags = ["curriculum"]
 
-    @post("/", guards=[allow("admin")], status_code=201, summary="Create a draft curriculum version")
+    @post(
+        "/",
+        guards=[allow("admin")],
+        status_code=201,
+        summary="Create a draft curriculum version",
+        response_headers=LOCATION,
+    )
     async def create(self, db: NamedDependency[Db], data: JSONBody[CurriculumIn]) -> Response[CurriculumOut]:
         """Five levels with courses and modules and their completion rules; 422 lists every problem."""
         out = await curricula.create(db, data)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, TypeVar
 
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from services.common.auth import Principal, allow
 from services.common.pagination import Page
+from services.progress.api.common import LOCATION, IdempotencyKey, created
 from services.progress.schemas import (
     EnrolIn,
     EnrolmentOut,
@@ -22,29 +22,13 @@ from services.progress.schemas import (
 )
 from services.progress.store import sessions
 from services.progress.store.base import Db
-from services.progress.store.sessions import Answer
-
-T = TypeVar("T")
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(name="Idempotency-Key", description="A retry with the same key answers the first result."),
-]
-
-
-def created(answer: Answer[T], location: str) -> Response[T]:
-    """201 with the new resource's ``Location`` (a replay answers the first status and body)."""
-    headers = {"Location": location}
-    if answer.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(answer.body, status_code=answer.status, headers=headers)
 
 
 class SessionController(Controller):
     path = "/v1/sessions"
     tags = ["sessions"]
 
-    @post("/", guards=[allow("admin")], status_code=201, summary="Schedule a cohort session")
+    @post("/", guards=[allow("admin")], status_code=201, summary="Schedule a cohort session", response_headers=LOCATION)
     async def create(
         self,
         db: NamedDependency[Db],
@@ -88,6 +72,7 @@ class SessionController(Controller):
         guards=[allow("learner", "admin")],
         status_code=201,
         summary="Enrol in a session",
+        response_headers=LOCATION,
     )
     async def enrol(
         self,

@@ -187,6 +187,58 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
+def _module_met_at(
+    module: ModuleDef, progress: ModuleProgress | None, waivers: Mapping[str, datetime]
+) -> datetime | None:
+    """When the module met its rule, or was waived (itself, or as the level's final)."""
+    at = module_met_at(module, progress)
+    if at is not None:
+        return at
+    waived = waivers.get(f"module:{module.code}")
+    return waivers.get("final") if waived is None and module.final else waived
+
+
+@dataclass
+class _Modules:
+    met_codes: set[str] = field(default_factory=set)
+    met_times: list[datetime] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    total_weight: float = 0.0
+    met_weight: float = 0.0
+    required_total: int = 0
+    required_met: int = 0
+
+
+def _modules(level: LevelDef, progress: Mapping[str, ModuleProgress], waivers: Mapping[str, datetime]) -> _Modules:
+    out = _Modules()
+    for module in level.modules:
+        at = _module_met_at(module, progress.get(module.code), waivers)
+        if at is not None:
+            out.met_codes.add(module.code)
+        if not (module.required or module.final):
+            continue
+        out.required_total += 1
+        out.total_weight += module.weight
+        if at is None:
+            out.missing.append(f"module:{module.code}")
+        else:
+            out.required_met += 1
+            out.met_weight += module.weight
+            out.met_times.append(at)
+    return out
+
+
+def _attendance(
+    threshold: float, attendance: Attendance | None, waived_at: datetime | None
+) -> tuple[bool, datetime | None]:
+    """Whether attendance reaches the threshold (or is waived), and since when if known."""
+    if waived_at is not None:
+        return True, waived_at
+    if attendance is None or attendance.rate + 1e-9 < threshold:
+        return False, None
+    return True, None if attendance.last_attended is None else _day_start(attendance.last_attended)
+
+
 def evaluate_level(
     level: LevelDef,
     progress: Mapping[str, ModuleProgress],
@@ -198,59 +250,32 @@ def evaluate_level(
     ``waivers`` maps a waived target (``module:<code>``, ``attendance`` or ``final``) to when the
     waiver was granted; a waived target counts as met from that time."""
     waivers = waivers or {}
-    met_times: list[datetime] = []
-    met_codes: set[str] = set()
-    missing: list[str] = []
-    total_weight = met_weight = 0.0
-    required_total = required_met = 0
-    for module in level.modules:
-        at = module_met_at(module, progress.get(module.code))
-        waived = waivers.get(f"module:{module.code}")
-        if module.final and waived is None:
-            waived = waivers.get("final")
-        if at is None and waived is not None:
-            at = waived
-        if at is not None:
-            met_codes.add(module.code)
-        if not (module.required or module.final):
-            continue
-        required_total += 1
-        total_weight += module.weight
-        if at is None:
-            missing.append(f"module:{module.code}")
-        else:
-            required_met += 1
-            met_weight += module.weight
-            met_times.append(at)
-    final = level.final_module
-    final_ok = final is None or final.code in met_codes
-    attendance_rate: float | None = None
+    modules = _modules(level, progress, waivers)
+    missing, met_times = list(modules.missing), list(modules.met_times)
     attendance_ok = True
+    attendance_rate = None
     if level.attendance_threshold is not None:
-        waived_at = waivers.get("attendance")
-        if attendance is not None:
-            attendance_rate = round(attendance.rate, 4)
-        if waived_at is not None:
-            met_times.append(waived_at)
-        elif attendance is None or attendance.rate + 1e-9 < level.attendance_threshold:
-            attendance_ok = False
+        attendance_rate = None if attendance is None else round(attendance.rate, 4)
+        attendance_ok, since = _attendance(level.attendance_threshold, attendance, waivers.get("attendance"))
+        if not attendance_ok:
             missing.append("attendance")
-        elif attendance.last_attended is not None:
-            met_times.append(_day_start(attendance.last_attended))
+        if since is not None:
+            met_times.append(since)
+    final = level.final_module
     met = not missing
-    percent = 100.0 if total_weight == 0 else round(100.0 * met_weight / total_weight, 1)
+    total = modules.total_weight
     return LevelEvaluation(
         met=met,
         met_at=max(met_times) if met and met_times else None,
-        percent=percent,
-        required_total=required_total,
-        required_met=required_met,
+        percent=100.0 if total == 0 else round(100.0 * modules.met_weight / total, 1),
+        required_total=modules.required_total,
+        required_met=modules.required_met,
         missing=tuple(missing),
         attendance_rate=attendance_rate,
         attendance_ok=attendance_ok,
-        final_ok=final_ok,
-        next_module=next_module(level, met_codes),
-        met_modules=frozenset(met_codes),
+        final_ok=final is None or final.code in modules.met_codes,
+        next_module=next_module(level, modules.met_codes),
+        met_modules=frozenset(modules.met_codes),
     )
 
 
