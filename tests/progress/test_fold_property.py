@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.progress.domain.completion import FOLD, ModuleProgress, fold_event
-from tests.progress.conftest import Api, sql
+from tests.progress.conftest import Service, sql
 
 SERVICE = "progress"
 MODULES = ["L0-M1", "L0-M2", "L0-M3", "L1-M1"]
@@ -73,31 +73,31 @@ def batches(rng: random.Random, events: list[dict[str, Any]]) -> list[list[dict[
     return out
 
 
-async def test_stored_progress_equals_the_fold_for_any_order_batching_and_replay(api: Api, database_url: str) -> None:
-    await api.publish()
+async def test_stored_progress_is_the_fold_for_any_order_batching_and_replay(svc: Service, database_url: str) -> None:
+    await svc.publish()
     rng = random.Random(20261202)
     for round_no in range(12):
         official = f"fold-{round_no}"
-        await api.place(official, 0)
+        await svc.place(official, 0)
         events = random_events(rng, official, rng.randint(1, 40))
         parts = batches(rng, events)
         if round_no % 2:  # concurrent batches for the same official and modules
-            answers = await asyncio.gather(*(api.events(b) for b in parts))
+            answers = await asyncio.gather(*(svc.events(b) for b in parts))
         else:
-            answers = [await api.events(b) for b in parts]
+            answers = [await svc.events(b) for b in parts]
         assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
         assert sum(a.json()["accepted"] for a in answers) == len(events)
         expected = oracle(events)
         assert await stored(database_url, official) == expected, f"round {round_no}"
 
         # rebuilding from the stored events (the other SQL fold) gives the same rows
-        r = await api.client.post(f"/v1/officials/{official}/recompute", headers=api.admin)
+        r = await svc.client.post(f"/v1/officials/{official}/recompute", headers=svc.admin)
         assert r.status_code == 200, r.text
         assert await stored(database_url, official) == expected, f"round {round_no} after recompute"
 
         # voiding an event folds the remaining ones
         voided = rng.choice(events)
-        r = await api.client.post(f"/v1/events/{voided['id']}/void", headers=api.admin)
+        r = await svc.client.post(f"/v1/events/{voided['id']}/void", headers=svc.admin)
         assert r.status_code == 200, r.text
         remaining = [e for e in events if e["id"] != voided["id"]]
         assert await stored(database_url, official) == oracle(remaining), f"round {round_no} after void"

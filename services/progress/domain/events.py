@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common.errors import Problem
+from services.common.types import is_aware
 from services.progress.schemas import EventIn
 
 # Verbs a learner's own token may not assert about themselves (self-certification).
@@ -37,7 +38,7 @@ def _each(events: list[EventIn], bad: Callable[[EventIn], str | None]) -> Errors
 
 
 def _untimed(e: EventIn) -> str | None:
-    return "occurred_at needs a time zone (use UTC, ...Z)" if e.occurred_at.tzinfo is None else None
+    return None if is_aware(e.occurred_at) else "occurred_at needs a time zone (use UTC, ...Z)"
 
 
 def _scoreless(e: EventIn) -> str | None:

@@ -12,7 +12,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.common.errors import Problem
 from services.progress.domain.events import content_hash, iso
 from services.progress.schemas import PlacementIn
 
@@ -37,16 +36,6 @@ class Decision:
 
 def first_path(level: int) -> Decision:
     return Decision(True, f"The learning path starts at level {level}.")
-
-
-def require_timezone(data: PlacementIn) -> None:
-    if data.completed_at.tzinfo is None:
-        raise Problem(
-            400,
-            "validation",
-            "completed_at must carry a time zone (ISO 8601 in UTC, e.g. 2026-03-01T09:00:00Z).",
-            errors=[{"field": "completed_at", "source": "body", "message": "missing time zone"}],
-        )
 
 
 def stale(completed_at: datetime, applied_at: datetime) -> Decision | None:

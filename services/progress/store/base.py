@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 from litestar import Litestar, Request
 
-from services.progress.db import connect
+from services.common.db import connect
 
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
 T = TypeVar("T")
@@ -42,14 +42,10 @@ class Db:
             relay.wake()
 
     def wake_recompute(self) -> None:
-        """Wake this replica's recompute worker (``recompute.py``)."""
-        event = getattr(self.app.state, "recompute_wake", None)
-        if event is not None:
-            event.set()
-
-    @property
-    def settings(self) -> Any:
-        return self.app.state.settings
+        """Wake this replica's recompute worker (``recompute.py``), if it runs one."""
+        worker = getattr(self.app.state, "recompute", None)
+        if worker is not None:
+            worker.wake()
 
 
 def provide_db(request: Request[Any, Any, Any]) -> Db:

@@ -70,7 +70,6 @@ async def receive(db: Db, result_id: str, data: PlacementIn) -> tuple[PlacementO
     and whether this call created it (False: a replay of the same result)."""
     if not 1 <= len(result_id) <= 128:
         raise Problem(400, "invalid-result-id", "The result id must be 1-128 characters.")
-    rules.require_timezone(data)
     digest = rules.placement_hash(data)
     off = data.official
     async with db.transaction() as conn:

@@ -14,12 +14,12 @@ from typing import Any
 
 import msgspec
 
-from services.common.db import utcnow, uuid7
-from services.common.observability import request_id_var
+from services.common.db import utcnow
+from services.common.outbox import enqueue_raw
 from services.progress.domain.completion import FOLD, Attendance, FoldField, Merge, ModuleProgress
 from services.progress.domain.curriculum import Curriculum
 from services.progress.domain.path import Completion, OfficialState, advance, certificate_body, certificate_path
-from services.progress.store.base import Conn, as_json
+from services.progress.store.base import Conn
 
 
 def _aggregate(f: FoldField) -> str:
@@ -109,10 +109,6 @@ VALUES ($1, $2, $3, now(), $4, false)
 ON CONFLICT DO NOTHING
 RETURNING level
 """
-ENQUEUE = """
-INSERT INTO outbox (message_id, destination, method, path, body, request_id, created_at, next_attempt_at, attempts)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6, now(), now(), 0)
-"""
 MOVE_ON = "UPDATE official SET current_level = $2, updated_at = now() WHERE id = $1"
 FLAG = """
 UPDATE level_completion c SET needs_review = true, flagged_at = now(), review_reason = f.reason
@@ -183,11 +179,6 @@ async def load_states(conn: Conn, official_ids: list[str], *, lock: bool) -> dic
     return states
 
 
-async def enqueue(conn: Conn, destination: str, method: str, path: str, body: object) -> None:
-    """One outbox row in this transaction (the kernel's ``enqueue``, for an asyncpg connection)."""
-    await conn.execute(ENQUEUE, uuid7(), destination, method, path, as_json(body), request_id_var.get() or "")
-
-
 @dataclass
 class Outcome:
     completed: list[tuple[str, int, datetime]] = field(default_factory=list)
@@ -210,7 +201,7 @@ async def evaluate(conn: Conn, curriculum: Curriculum, official_ids: list[str], 
             if await conn.fetchval(INSERT_COMPLETION, state.id, level, completed_at, curriculum.version) is None:
                 continue
             body = certificate_body(state, completed_at, curriculum.version)
-            await enqueue(conn, "certification", "PUT", certificate_path(state.id, level), body)
+            await enqueue_raw(conn, "certification", "PUT", certificate_path(state.id, level), body)
             outcome.completed.append((state.id, level, completed_at))
         if step.current_level != state.current_level:
             await conn.execute(MOVE_ON, state.id, step.current_level)
