@@ -62,11 +62,6 @@ def many(rows: Iterable[Any], kind: type[T]) -> list[T]:
     return [msgspec.convert(dict(r), kind) for r in rows]
 
 
-def jsonb(value: Any) -> Any:
-    """A JSONB column's value: pool connections decode it already, a bare connection hands back text."""
-    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
-
-
 def as_json(value: Any) -> str:
     """A value as JSON text for a ``$n::jsonb`` parameter."""
     return msgspec.json.encode(msgspec.to_builtins(value)).decode()

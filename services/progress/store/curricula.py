@@ -9,9 +9,10 @@ import msgspec
 
 from services.common.db import uuid7
 from services.common.errors import Problem, not_found
+from services.progress.db import jsonb
 from services.progress.domain.curriculum import Curriculum, parse_curriculum, validate
 from services.progress.schemas import CurriculumIn, CurriculumOut, CurriculumSummary, PublishOut, RecomputeJobOut
-from services.progress.store.base import Conn, Db, as_json, jsonb, many, one
+from services.progress.store.base import Conn, Db, as_json, many, one
 
 COLUMNS = "id, version, title, status, definition, created_at, published_at, retired_at"
 SUMMARY_COLUMNS = "id, version, title, status, created_at, published_at, retired_at"

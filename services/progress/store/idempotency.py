@@ -9,7 +9,8 @@ from typing import Any
 import msgspec
 
 from services.common.errors import Problem
-from services.progress.store.base import Conn, as_json, jsonb
+from services.progress.db import jsonb
+from services.progress.store.base import Conn, as_json
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))"
 FIND = "SELECT route, request_hash, status, body FROM idempotency_record WHERE principal = $1 AND key = $2"

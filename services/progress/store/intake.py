@@ -8,11 +8,12 @@ from datetime import datetime
 import msgspec
 
 from services.common.errors import Problem
+from services.progress.db import jsonb
 from services.progress.domain import intake as rules
 from services.progress.domain.path import DONE, activity_levels
 from services.progress.schemas import PlacementIn, PlacementOut
 from services.progress.store import curricula, progress
-from services.progress.store.base import Conn, Db, as_json, jsonb
+from services.progress.store.base import Conn, Db, as_json
 
 CREATE_OFFICIAL = """
 INSERT INTO official (id, name, org, placed_level, current_level, placement_result_id, placement_completed_at,
