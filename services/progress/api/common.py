@@ -1,23 +1,17 @@
-"""What several controllers answer alike: 201 with ``Location``, and the ``Idempotency-Key`` header."""
+"""What several controllers answer alike: 201 with ``Location``."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 from litestar import Response
 from litestar.datastructures import ResponseHeader
-from litestar.params import HeaderParameter
 
 from services.progress.store.sessions import Answer
 
 T = TypeVar("T")
 
 LOCATION = [ResponseHeader(name="Location", description="The created resource.", documentation_only=True)]
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(name="Idempotency-Key", description="A retry with the same key answers the first result."),
-]
 
 
 def created(answer: Answer[T], location: str) -> Response[T]:

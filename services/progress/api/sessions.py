@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 
 from services.common.auth import Principal, allow
+from services.common.idempotency import IdempotencyKey
 from services.common.pagination import Page
-from services.progress.api.common import LOCATION, IdempotencyKey, created
+from services.progress.api.common import LOCATION, created
 from services.progress.schemas import (
     EnrolIn,
     EnrolmentOut,
@@ -84,7 +85,7 @@ class SessionController(Controller):
     ) -> Response[EnrolmentOut]:
         """A seat if one is free, else the waitlist (in arrival order). Learners enrol themselves
         at their current level. An admin may enrol anyone (``official_id``) and, with an
-        ``override_reason``, at another level or after the session started."""
+        ``override_reason``, at another level or after the session's first day."""
         answer = await sessions.enrol(db, principal, session_id, data or EnrolIn(), idempotency_key)
         return created(answer, f"/v1/enrolments/{answer.body.id}")
 

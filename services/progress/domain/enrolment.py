@@ -55,7 +55,7 @@ def decide(
     """A seat if one is free, else the waitlist if it has room; otherwise the reason why not.
     ``current_level`` is None for an official without a learning path."""
     override = request.override is not None
-    if session.starts_on <= today and not override:
+    if session.starts_on < today and not override:  # joining on the first day is still fine
         raise Problem(
             422, "session-started", f"The session started on {session.starts_on}; choose an upcoming session."
         )

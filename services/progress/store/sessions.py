@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from services.common import idempotency
 from services.common.auth import Principal
 from services.common.db import uuid7
 from services.common.errors import Problem, not_found
@@ -24,7 +25,6 @@ from services.common.pagination import Page, decode_cursor, encode_cursor
 from services.progress.db import today
 from services.progress.domain import enrolment as rules
 from services.progress.schemas import EnrolIn, EnrolmentOut, SessionIn, SessionOut, SessionPatch, WithdrawOut
-from services.progress.store import idempotency
 from services.progress.store.base import Conn, Db, many, one
 
 T = TypeVar("T")
@@ -146,9 +146,22 @@ class Answer(Generic[T]):
     replayed: bool = False
 
 
-async def _replayed(conn: Conn, key: idempotency.Key, kind: type[T]) -> Answer[T] | None:
-    stored = await idempotency.replay(conn, key)
-    return None if stored is None else Answer(msgspec.convert(stored.body, kind), stored.status, True)
+@dataclass(frozen=True)
+class Key:
+    """A caller's ``Idempotency-Key`` for one request: the route and a hash of what was asked."""
+
+    principal: Principal
+    key: str | None
+    route: str
+    digest: str
+
+    async def replay(self, conn: Conn, kind: type[T]) -> Answer[T] | None:
+        """The first answer to this key (the kernel's store-and-replay), if there is one."""
+        first = await idempotency.replay(conn, self.principal, self.key, self.route, self.digest)
+        return None if first is None else Answer(msgspec.convert(first.content, kind), first.status_code or 201, True)
+
+    async def remember(self, conn: Conn, body: object) -> None:
+        await idempotency.remember(conn, self.principal, self.key, self.route, self.digest, 201, body)
 
 
 async def create(db: Db, principal: Principal, data: SessionIn, key: str | None) -> Answer[SessionOut]:
@@ -156,9 +169,9 @@ async def create(db: Db, principal: Principal, data: SessionIn, key: str | None)
     days = sorted(set(data.days))
     if len(days) != len(data.days):
         raise Problem(400, "duplicate-days", "Each session day may be listed once.")
-    k = idempotency.Key(principal.sub, key, "POST /v1/sessions", idempotency.body_hash(data))
+    k = Key(principal, key, "POST /v1/sessions", idempotency.request_hash(data))
     async with db.transaction() as conn:
-        replay = await _replayed(conn, k, SessionOut)
+        replay = await k.replay(conn, SessionOut)
         if replay is not None:
             return replay
         row = await conn.fetchrow(
@@ -176,7 +189,7 @@ async def create(db: Db, principal: Principal, data: SessionIn, key: str | None)
             days[-1],
         )
         out = one(row, SessionOut)
-        await idempotency.remember(conn, k, 201, out)
+        await k.remember(conn, out)
     return Answer(out)
 
 
@@ -248,11 +261,10 @@ async def enrol(
     """Seat or waitlist, decided under the session's row lock."""
     request = rules.request_for(principal.sub, principal.has("admin"), data.official_id, data.override_reason)
     route = f"POST /v1/sessions/{session_id}/enrolments"
-    k = idempotency.Key(
-        principal.sub, key, route, idempotency.body_hash([str(session_id), request.official_id, data.override_reason])
-    )
+    digest = idempotency.request_hash([str(session_id), request.official_id, data.override_reason])
+    k = Key(principal, key, route, digest)
     async with db.transaction() as conn:
-        replay = await _replayed(conn, k, EnrolmentOut)
+        replay = await k.replay(conn, EnrolmentOut)
         if replay is not None:
             return replay
         seats = await conn.fetchrow(SEATS_FOR_UPDATE, session_id)
@@ -275,7 +287,7 @@ async def enrol(
             principal.sub,
         )
         out = one(row, EnrolmentOut)
-        await idempotency.remember(conn, k, 201, out)
+        await k.remember(conn, out)
     return Answer(out)
 
 

@@ -51,14 +51,15 @@ def test_enrolment_decisions() -> None:
     assert enrolment.decide(me, seats(), 1, None, TODAY) == "enrolled"
     assert enrolment.decide(me, seats(enrolled=2), 1, None, TODAY) == "waitlisted"
     assert slug(lambda: enrolment.decide(me, seats(enrolled=2, waitlist_limit=0), 1, None, TODAY)) == "session-full"
-    assert slug(lambda: enrolment.decide(me, seats(starts_on=TODAY), 1, None, TODAY)) == "session-started"
+    assert slug(lambda: enrolment.decide(me, seats(starts_on=date(2026, 4, 9)), 1, None, TODAY)) == "session-started"
+    assert enrolment.decide(me, seats(starts_on=TODAY), 1, None, TODAY) == "enrolled"  # the first day is fine
     assert slug(lambda: enrolment.decide(me, seats(), None, None, TODAY)) == "no-learning-path"
     assert slug(lambda: enrolment.decide(me, seats(), 2, None, TODAY)) == "not-current-level"
     assert slug(lambda: enrolment.decide(me, seats(enrolment_open=False), 1, None, TODAY)) == "enrolment-closed"
     active = enrolment.Active(uuid.uuid4(), uuid.uuid4(), "waitlisted")
     assert slug(lambda: enrolment.decide(me, seats(), 1, active, TODAY)) == "already-enrolled"
     # an admin's override passes the level and start rules, not the seat count
-    assert enrolment.decide(admin, seats(starts_on=TODAY), 3, None, TODAY) == "enrolled"
+    assert enrolment.decide(admin, seats(starts_on=date(2026, 4, 9)), 3, None, TODAY) == "enrolled"
     assert enrolment.decide(admin, seats(), None, None, TODAY) == "enrolled"
     assert slug(lambda: enrolment.seats_floor(3, 2)) == "seats-below-enrolled"
     enrolment.seats_floor(3, None)
