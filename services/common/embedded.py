@@ -169,8 +169,9 @@ def server_url(folder: str = "postgres", *, own: bool = False) -> str:
         cluster = Cluster(pgdata, find_bindir(), unprivileged_prefix())
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         if not cluster.running():
+            _clusters[pgdata] = cluster
+            _owned.add(pgdata)  # before starting: an interrupted start is still stopped
             cluster.start()
-            own = True
         _clusters[pgdata] = cluster
     if own:
         _owned.add(pgdata)
