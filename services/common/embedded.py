@@ -178,6 +178,12 @@ def server_url(folder: str = "postgres", *, own: bool = False) -> str:
     return cluster.url
 
 
+def cluster(folder: str = "postgres") -> Cluster:
+    """The cluster ``$LMS_DATA_DIR/<folder>`` this process started or joined (tests restart it)."""
+    server_url(folder)
+    return _clusters[(data_dir() / folder).resolve()]
+
+
 def stop(folder: str = "postgres") -> bool:
     """Stop the cluster if this process owns it; True if it did."""
     pgdata = (data_dir() / folder).resolve()
