@@ -1,8 +1,9 @@
 """The one place a service's Litestar app is assembled (the "init plugin" of litestar-fullstack).
 
 A service's ``create_app(settings)`` calls :func:`build_app` with its route handlers; everything
-cross-cutting is registered here: database lifespan, auth, problem details, request ids, logs,
-metrics, health, CORS, OpenAPI docs, peer clients and the outbox relay.
+cross-cutting is registered here: database lifespan (engine and asyncpg pool), auth, problem
+details, request ids, logs, metrics, health, CORS, OpenAPI docs, peer clients, the outbox relay
+and the service's polling workers.
 """
 
 from __future__ import annotations

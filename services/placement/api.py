@@ -22,6 +22,7 @@ from sqlmodel import col
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
 from services.common.errors import Problem, not_found
+from services.common.idempotency import HEADER, idempotency_key
 from services.common.pagination import MAX_LIMIT, Page, decode_cursor, page
 from services.placement import bank as bank_rules
 from services.placement import diagnostic
@@ -663,10 +664,8 @@ class CalibrationController(Controller):
         publish it. Items with fewer than ``min_responses`` answers keep their parameters.
         Send an ``Idempotency-Key`` header to make a retry return the first run (200)."""
         data = data or CalibrationIn()
-        key = request.headers.get("idempotency-key") or None
+        key = idempotency_key(request.headers.get(HEADER))
         if key is not None:
-            if len(key) > 200:
-                raise Problem(400, "validation", "The Idempotency-Key header must be at most 200 characters.")
             earlier = (
                 await session.execute(select(CalibrationRun).where(col(CalibrationRun.idempotency_key) == key))
             ).scalar_one_or_none()

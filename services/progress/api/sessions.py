@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import HeaderParameter, JSONBody, Parameter
+from litestar.params import JSONBody, Parameter
 
+from services.common import idempotency
 from services.common.auth import Principal, allow
 from services.common.db import uuid7
 from services.common.errors import Problem, not_found
+from services.common.idempotency import IdempotencyKey
 from services.common.pagination import Page, decode_cursor, encode_cursor
-from services.progress.api.util import body_hash, bounded_limit, idempotent_replay, remember
+from services.progress.api.util import bounded_limit
 from services.progress.db import connect, today
 from services.progress.engine import Conn
 from services.progress.schemas import EnrolIn, EnrolmentOut, SessionIn, SessionOut, SessionPatch, WithdrawOut
@@ -75,15 +77,15 @@ class SessionController(Controller):
         request: Request[Any, Any, Any],
         principal: Principal,
         data: JSONBody[SessionIn],
-        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[SessionOut]:
         """Schedule a cohort session (level, days, place, instructor, seats, waitlist limit)."""
         days = sorted(set(data.days))
         if len(days) != len(data.days):
             raise Problem(400, "duplicate-days", "Each session day may be listed once.")
-        digest = body_hash(data)
+        digest = idempotency.request_hash(data)
         async with connect(request.app) as conn:
-            replay = await idempotent_replay(conn, principal, idempotency_key, "POST /v1/sessions", digest)
+            replay = await idempotency.replay(conn, principal, idempotency_key, "POST /v1/sessions", digest)
             if replay is not None:
                 return replay
             row = await conn.fetchrow(
@@ -104,7 +106,7 @@ class SessionController(Controller):
                 days[-1],
             )
             out = session_out(row)
-            await remember(conn, principal, idempotency_key, "POST /v1/sessions", digest, 201, out)
+            await idempotency.remember(conn, principal, idempotency_key, "POST /v1/sessions", digest, 201, out)
         return Response(out, status_code=201)
 
     @get("/", guards=[allow("learner", "instructor", "admin")])
@@ -208,7 +210,7 @@ class SessionController(Controller):
         principal: Principal,
         session_id: uuid.UUID,
         data: JSONBody[EnrolIn | None] = None,
-        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[EnrolmentOut]:
         """Enrol in a session: a seat if one is free, else the waitlist (in arrival order).
 
@@ -224,9 +226,9 @@ class SessionController(Controller):
         official_id = data.official_id or principal.sub
         override = is_admin and data.override_reason is not None
         route = f"POST /v1/sessions/{session_id}/enrolments"
-        digest = body_hash([str(session_id), official_id, data.override_reason])
+        digest = idempotency.request_hash([str(session_id), official_id, data.override_reason])
         async with connect(request.app) as conn:
-            replay = await idempotent_replay(conn, principal, idempotency_key, route, digest)
+            replay = await idempotency.replay(conn, principal, idempotency_key, route, digest)
             if replay is not None:
                 return replay
             session = await conn.fetchrow(
@@ -302,7 +304,7 @@ class SessionController(Controller):
                 f"UPDATE cohort_session SET {column} = {column} + 1, updated_at = now() WHERE id = $1", session_id
             )
             out = await enrolment_out(conn, row)
-            await remember(conn, principal, idempotency_key, route, digest, 201, out)
+            await idempotency.remember(conn, principal, idempotency_key, route, digest, 201, out)
         return Response(out, status_code=201)
 
     @get("/{session_id:uuid}/enrolments", guards=[allow("instructor", "admin")])
