@@ -215,9 +215,14 @@ def _claim_pid_file(path: Path) -> None:
     """One `lms up` per data folder; a pid file a killed run left behind is taken over."""
     with contextlib.suppress(FileNotFoundError, ValueError):
         pid = int(path.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline")
         if pid != os.getpid():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, 0)
+                if cmdline.parent.parent.exists() and not any(
+                    mark in cmdline.read_bytes() for mark in (b"lms", b"services.cli")
+                ):
+                    raise ProcessLookupError  # the pid now belongs to another program: the file is stale
                 raise click.ClickException(f"`lms up` is already running (pid {pid}, pid file {path}); stop it first.")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(os.getpid()))

@@ -16,6 +16,7 @@ import pytest
 from tests.support import create_database, free_port
 
 LMS = [sys.executable, "-m", "services.cli"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -138,13 +139,17 @@ def test_up_stops_everything_it_started_on_a_signal(tmp_path: Path, sig: signal.
     orphan = "from services.common import embedded; embedded.server_url(); import os; os._exit(0)"
     subprocess.run([sys.executable, "-c", orphan], env=env, check=True, timeout=120)
     assert _postgres_processes(tmp_path), "the orphaned server runs"
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (tmp_path / "up.pid").write_text(str(dead.pid))
+    # its pid is now free (SIGINT case) or taken by an unrelated program (SIGTERM case)
+    other = subprocess.Popen(["sleep", "120"] if sig == signal.SIGTERM else [sys.executable, "-c", "pass"])
+    if sig != signal.SIGTERM:
+        other.wait()
+    (tmp_path / "up.pid").write_text(str(other.pid))
 
-    proc = subprocess.Popen([*LMS, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # SIGINT through the README's command (dev.py becomes `lms up`), SIGTERM to `lms up` itself
+    command = [sys.executable, str(ROOT / "dev.py"), "up"] if sig == signal.SIGINT else [*LMS, "up"]
+    proc = subprocess.Popen([*command, "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # dev.py may first bring .venv up to date
         while time.monotonic() < deadline:
             try:
                 if all(
@@ -160,6 +165,8 @@ def test_up_stops_everything_it_started_on_a_signal(tmp_path: Path, sig: signal.
     finally:
         if proc.poll() is None:
             proc.kill()
+        other.kill()
+        other.wait()
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert output.count("Stopped (services and database).") == 1, output
