@@ -8,7 +8,7 @@ import csv
 import io
 import random
 
-from services.certification import store
+from services.certification.store import certificates as store
 from services.common.auth import Principal
 from services.common.pagination import encode_cursor
 from tests.certification.conftest import Service

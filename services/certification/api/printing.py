@@ -11,6 +11,8 @@ from litestar.response import Response
 from services.certification.api.common import issuer_of
 from services.certification.domain.pdf import PrintFacts, render
 
+PDF = "application/pdf"
+
 
 async def pdf_response(request: Request[Any, Any, Any], row: Any) -> Response[bytes]:
     issuer = issuer_of(request)
@@ -30,7 +32,7 @@ async def pdf_response(request: Request[Any, Any, Any], row: Any) -> Response[by
     body = await asyncio.to_thread(render, facts)
     return Response(
         body,
-        media_type="application/pdf",
+        media_type=PDF,
         headers={
             "Content-Disposition": f'attachment; filename="{row.serial}.pdf"',
             "Cache-Control": "private, no-store",
