@@ -207,7 +207,8 @@ class AchievementOut(msgspec.Struct):
 
 
 class IssuerProfileOut(msgspec.Struct):
-    """The Open Badges 3.0 issuer Profile (JSON-LD): what the issuer id answers."""
+    """The Open Badges 3.0 issuer Profile (JSON-LD): what the issuer id answers, and the
+    controller document of the Data Integrity keys (``assertionMethod``)."""
 
     context: list[str] = msgspec.field(name="@context")
     id: str
@@ -215,6 +216,17 @@ class IssuerProfileOut(msgspec.Struct):
     name: str
     description: str
     url: str
+    assertionMethod: list[str]
+
+
+class MultikeyOut(msgspec.Struct):
+    """A Data Integrity verification method: an Ed25519 public key as a Multikey."""
+
+    context: str = msgspec.field(name="@context")
+    id: str
+    type: Literal["Multikey"]
+    controller: str
+    publicKeyMultibase: str
 
 
 class Jwk(msgspec.Struct, omit_defaults=True):

@@ -5,8 +5,12 @@ and EdDSA, and the issuer id answering a schema-valid Profile."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import shutil
+import subprocess
+from asyncio.subprocess import PIPE
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,7 +123,7 @@ async def test_the_issuer_id_answers_a_valid_profile_as_json_ld(svc: Service) ->
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/ld+json")
     profile = r.json()
     assert profile["id"] == issuer_id and "Profile" in profile["type"]
-    assert profile["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+    assert "https://www.w3.org/ns/credentials/v2" in profile["@context"]
     assert problems(PROFILE, profile) == []
     achievement_id = payload["credentialSubject"]["achievement"]["id"]
     r = await svc.client.get(urlsplit(achievement_id).path)
@@ -136,3 +140,74 @@ async def test_both_algorithms_are_published_and_every_kid_resolves(svc: Service
         assert key.thumbprint() == published["kid"].rsplit("/", 1)[1]  # RFC 7638, computed by jwcrypto
     r = await svc.client.get("/v1/keys/not-a-key")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+
+
+# --- Data Integrity (eddsa-rdfc-2022), verified by Digital Bazaar's @digitalbazaar/vc on Node ----
+
+DI = Path(__file__).parent / "di"
+
+
+@pytest.fixture(scope="session")
+def di_verifier() -> Path:
+    """``npm ci`` the verifier's locked packages once (the npm registry is the only download)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the independent Data Integrity verifier")
+    lock = DI / "package-lock.json"
+    stamp = DI / "node_modules" / ".package-lock.json"
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=DI, check=True, capture_output=True, timeout=600)
+    return DI / "verify.mjs"
+
+
+async def di_verify(script: Path, credential: dict[str, Any], base: str) -> dict[str, Any]:
+    """Run the Node verifier without blocking the event loop: it fetches the verification method
+    and the issuer's controller document from the service running in this process."""
+    process = await asyncio.create_subprocess_exec("node", str(script), stdin=PIPE, stdout=PIPE, stderr=PIPE)
+    out, err = await asyncio.wait_for(
+        process.communicate(json.dumps({"credential": credential, "base": base}).encode()), 120
+    )
+    assert process.returncode == 0, err.decode()
+    return dict(json.loads(out))
+
+
+async def test_data_integrity_proof_verifies_with_an_independent_implementation(
+    database_url: str, keys: Keys, di_verifier: Path
+) -> None:
+    async with running(database_url, keys, signing_alg="RS256") as svc:  # the JWT is RS256; the proof is EdDSA
+        cert = (await svc.issue("std-di", level=3, name="공무원 데이터·AI")).json()
+        r = await svc.client.get(f"/v1/certificates/{cert['id']}/credential", headers=svc.h("hr"))
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/vc")
+        secured = r.json()
+        again = await svc.client.get(f"/v1/certificates/{cert['id']}/credential", headers=svc.h("hr"))
+        assert again.content == r.content  # deterministic
+        [proof] = secured["proof"]
+        assert proof["type"] == "DataIntegrityProof" and proof["cryptosuite"] == "eddsa-rdfc-2022"
+        assert proof["proofPurpose"] == "assertionMethod" and proof["proofValue"].startswith("z")
+        # The same credential as the VC-JWT, and still valid against the official schemas.
+        _, payload = parts(cert["credential"])
+        assert {k: v for k, v in secured.items() if k != "proof"} == {
+            k: v for k, v in payload.items() if k not in REGISTERED
+        }
+        assert problems(OB3, secured) == [] and problems(VC2, secured) == []
+        result = await di_verify(di_verifier, secured, svc.base)
+        assert result["verified"] is True and result["status"] == "active", result
+        # Tampering is caught; a revoked credential's proof is intact but its status says revoked.
+        forged = json.loads(json.dumps(secured))
+        forged["credentialSubject"]["achievement"]["name"] = "Level 4: Data modelling"
+        tampered = await di_verify(di_verifier, forged, svc.base)
+        assert tampered["verified"] is False and tampered["proofVerified"] is False
+        r = await svc.client.post(
+            f"/v1/admin/certificates/{cert['id']}/revoke", json={"reason": "x"}, headers=svc.h("admin")
+        )
+        revoked = await di_verify(di_verifier, secured, svc.base)
+        assert revoked["proofVerified"] is True and revoked["verified"] is False and revoked["status"] == "revoked"
+        mine = await svc.client.get(
+            f"/v1/me/certificates/{cert['id']}/credential", headers=svc.h("learner", sub="std-di")
+        )
+        assert mine.status_code == 200 and mine.content == r_content(again)
+        other = await svc.client.get(f"/v1/me/certificates/{cert['id']}/credential", headers=svc.h("learner"))
+        assert other.status_code == 404
+
+
+def r_content(response: Any) -> bytes:
+    return bytes(response.content)

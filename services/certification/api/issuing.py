@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
@@ -125,4 +126,45 @@ async def certificate_pdf(
     return await pdf_response(request, row)
 
 
-handlers = [level_completed, my_certificates, my_certificate, my_certificate_pdf, certificate, certificate_pdf]
+VC_MEDIA = "application/vc"
+
+
+async def _credential_response(request: Request[Any, Any, Any], row: Any) -> RawResponse[bytes]:
+    secured = await store.with_proof(issuer_of(request), row.vc_jwt)
+    return RawResponse(
+        msgspec.json.encode(secured),
+        media_type=VC_MEDIA,
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.serial}.jsonld"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@get("/v1/me/certificates/{cert_id:str}/credential", guards=[allow("learner")], tags=["learner"], media_type=VC_MEDIA)
+async def my_credential(
+    request: Request[Any, Any, Any], session: Session, principal: Caller, cert_id: FromPath[str]
+) -> RawResponse[bytes]:
+    """The credential as JSON-LD with an embedded Data Integrity proof (eddsa-rdfc-2022)."""
+    return await _credential_response(request, await _own(session, principal, cert_id))
+
+
+@get("/v1/certificates/{cert_id:str}/credential", guards=[allow("hr", "admin")], tags=["hr"], media_type=VC_MEDIA)
+async def credential(request: Request[Any, Any, Any], session: Session, cert_id: FromPath[str]) -> RawResponse[bytes]:
+    """The credential as JSON-LD with an embedded Data Integrity proof (eddsa-rdfc-2022)."""
+    row = await store.get(session, parse_uuid(cert_id))
+    if row is None:
+        raise Problem(404, "not-found", f"No certificate with id {cert_id} exists.")
+    return await _credential_response(request, row)
+
+
+handlers = [
+    level_completed,
+    my_certificates,
+    my_certificate,
+    my_certificate_pdf,
+    my_credential,
+    certificate,
+    certificate_pdf,
+    credential,
+]

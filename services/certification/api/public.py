@@ -6,12 +6,13 @@ import uuid
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.certification.api.common import issuer_of
 from services.certification.domain import credential as vc
-from services.certification.domain import page
+from services.certification.domain import integrity, page
 from services.certification.domain.serial import parse_serial
 from services.certification.domain.statuslist import PURPOSES
 from services.certification.schemas import (
@@ -20,6 +21,7 @@ from services.certification.schemas import (
     Jwk,
     JwkSet,
     LevelName,
+    MultikeyOut,
     VerificationOut,
     VerifyRequest,
 )
@@ -154,10 +156,22 @@ async def key(request: Request[Any, Any, Any], thumbprint: FromPath[str]) -> Res
 @get("/v1/issuer", opt=PUBLIC, tags=["keys"], media_type=JSON_LD)
 async def issuer_profile(request: Request[Any, Any, Any]) -> IssuerProfileOut:
     """The Open Badges issuer Profile (JSON-LD): what the issuer id of every credential answers."""
-    s = issuer_of(request).settings
-    return msgspec.convert(
-        vc.issuer_profile(s.issuer_url, s.issuer_name, s.issuer_name_ko, s.public_url), IssuerProfileOut
-    )
+    issuer = issuer_of(request)
+    s = issuer.settings
+    methods = [vc.multikey_url(s.public_url, kid) for kid in await issuer.keyring.ed25519_keys()]
+    profile = vc.issuer_profile(s.issuer_url, s.issuer_name, s.issuer_name_ko, s.public_url, methods)
+    return msgspec.convert(profile, IssuerProfileOut)
+
+
+@get("/v1/keys/{thumbprint:str}/multikey", opt=PUBLIC, tags=["keys"], media_type=JSON_LD)
+async def multikey(request: Request[Any, Any, Any], thumbprint: FromPath[str]) -> MultikeyOut:
+    """An Ed25519 key as a Multikey: what a Data Integrity proof's verificationMethod dereferences to."""
+    issuer = issuer_of(request)
+    key = (await issuer.keyring.ed25519_keys()).get(thumbprint)
+    if not isinstance(key, Ed25519PublicKey):
+        raise Problem(404, "not-found", f"There is no Ed25519 signing key {thumbprint[:64]}.")
+    method = vc.multikey_url(issuer.base, thumbprint)
+    return msgspec.convert(integrity.multikey(key, method, issuer.settings.issuer_url), MultikeyOut)
 
 
 @get("/v1/achievements/{slug:str}", opt=PUBLIC, tags=["keys"], media_type=JSON_LD)
@@ -188,4 +202,14 @@ async def status_list(request: Request[Any, Any, Any], list_no: FromPath[int], p
     return Response(entry.body, media_type="application/vc+jwt", headers=headers)
 
 
-handlers = [verify_serial, verify_credential, verify_page, jwks, key, issuer_profile, achievement, status_list]
+handlers = [
+    verify_serial,
+    verify_credential,
+    verify_page,
+    jwks,
+    key,
+    multikey,
+    issuer_profile,
+    achievement,
+    status_list,
+]

@@ -100,6 +100,22 @@ def achievement_id(base_url: str, level: int) -> str:
     return f"{base_url}/v1/achievements/level-{level}"
 
 
+def multikey_url(base_url: str, thumbprint: str) -> str:
+    """The Data Integrity verification method of an Ed25519 key (a Multikey document)."""
+    return f"{key_url(base_url, thumbprint)}/multikey"
+
+
+REGISTERED_CLAIMS = ("iss", "jti", "sub", "nbf", "exp")
+
+
+def credential_of(token: str) -> dict[str, Any]:
+    """The credential inside one of our own stored VC-JWTs (its payload less the registered
+    claims the JWT proof format added). Not a verification: use :func:`verify` for tokens from
+    outside."""
+    claims = _decode_json(token.split(".")[1])
+    return {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
+
+
 def key_url(base_url: str, thumbprint: str) -> str:
     """The ``kid`` of a key: a URL on this service that answers its public JWK."""
     return f"{base_url}{KEY_PATH}{thumbprint}"
@@ -127,15 +143,23 @@ def achievement(base_url: str, level: int) -> dict[str, Any]:
     }
 
 
-def issuer_profile(issuer_url: str, name: str, name_ko: str, base_url: str) -> dict[str, Any]:
-    """The issuer Profile as JSON-LD: what the issuer id answers."""
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+
+
+def issuer_profile(
+    issuer_url: str, name: str, name_ko: str, base_url: str, assertion_methods: list[str]
+) -> dict[str, Any]:
+    """The issuer Profile as JSON-LD: what the issuer id answers. It is also the controller
+    document of the Data Integrity keys: ``assertionMethod`` lists them (a term of the DID
+    context, which verifiers read without fetching anything)."""
     return {
-        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "@context": [DID_CONTEXT, VC_CONTEXT, OB_CONTEXT],
         "id": issuer_url,
         "type": ["Profile"],
         "name": name,
         "description": name_ko,
         "url": base_url,
+        "assertionMethod": assertion_methods,
     }
 
 

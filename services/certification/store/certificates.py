@@ -4,6 +4,7 @@ function here and then commit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import uuid
@@ -16,6 +17,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certification.domain import credential as vc
+from services.certification.domain import integrity
 from services.certification.domain.serial import make_serial
 from services.certification.domain.statuslist import LIST_BITS, list_for
 from services.certification.settings import Settings
@@ -180,6 +182,17 @@ async def view(reads: Any, *, serial: str | None = None, cert_id: uuid.UUID | No
         reads.fetchrow(VIEW_BY_SERIAL, serial) if serial is not None else reads.fetchrow(VIEW_BY_ID, cert_id)
     )
     return SimpleNamespace(**dict(record)) if record is not None else None
+
+
+async def with_proof(issuer: Issuer, vc_jwt: str) -> dict[str, Any]:
+    """The credential of a stored VC-JWT with an embedded ``eddsa-rdfc-2022`` Data Integrity
+    proof by the newest Ed25519 key, ``created`` at its validFrom (the same bytes every time)."""
+    credential = vc.credential_of(vc_jwt)
+    kid, key = await issuer.keyring.signer("EdDSA")
+    if not isinstance(key, integrity.Ed25519PrivateKey):  # pragma: no cover - EdDSA keys are Ed25519
+        raise TypeError("Data Integrity proofs need an Ed25519 key")
+    method = vc.multikey_url(issuer.base, kid)
+    return await asyncio.to_thread(integrity.add_proof, credential, key, method, credential["validFrom"])
 
 
 async def _signed_row(

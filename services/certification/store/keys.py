@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.certification.domain import keys as keydomain
+from services.certification.domain.credential import algorithm_for as vc_alg
 from services.certification.domain.credential import key_url
 from services.common.db import utcnow
 
@@ -74,30 +75,31 @@ class KeyRing:
         self.engine, self.passphrase, self.cache_seconds = engine, passphrase, cache_seconds
         self.alg, self.base_url = alg, base_url
         self._private: dict[str, keydomain.PrivateKey] = {}
-        self._signing: tuple[str, float] | None = None
+        self._signing: dict[str, tuple[str, float]] = {}
         self._public: dict[str, keydomain.PublicKey] = {}
         self._jwks: list[dict[str, Any]] = []
         self._public_at = -1e9
         self._lock = asyncio.Lock()
 
-    async def signer(self) -> tuple[str, keydomain.PrivateKey]:
-        """(thumbprint, key) of the current signing key (the newest of the configured algorithm),
-        looked up again after ``cache_seconds``."""
-        now = time.monotonic()
-        if self._signing is None or now - self._signing[1] > self.cache_seconds:
+    async def signer(self, alg: str | None = None) -> tuple[str, keydomain.PrivateKey]:
+        """(thumbprint, key) of the current signing key: the newest of ``alg`` (default: the
+        configured algorithm), looked up again after ``cache_seconds``."""
+        alg = alg or self.alg
+        cached = self._signing.get(alg)
+        if cached is None or time.monotonic() - cached[1] > self.cache_seconds:
             async with self._lock:
-                if self._signing is None or time.monotonic() - self._signing[1] > self.cache_seconds:
+                cached = self._signing.get(alg)
+                if cached is None or time.monotonic() - cached[1] > self.cache_seconds:
                     async with self.engine.connect() as conn:
-                        row = (await conn.execute(NEWEST_OF_KIND, {"kty": KTY[self.alg]})).first()
+                        row = (await conn.execute(NEWEST_OF_KIND, {"kty": KTY[alg]})).first()
                     if row is None:
                         raise RuntimeError("no signing key: the service creates one at startup")
                     if row.kid not in self._private:
                         self._private[row.kid] = await asyncio.to_thread(
                             keydomain.decrypt_private, row.private_pkcs8, self.passphrase
                         )
-                    self._signing = (row.kid, time.monotonic())
-        kid = self._signing[0]
-        return kid, self._private[kid]
+                    cached = self._signing[alg] = (row.kid, time.monotonic())
+        return cached[0], self._private[cached[0]]
 
     async def _load_public(self) -> None:
         async with self.engine.connect() as conn:
@@ -120,6 +122,10 @@ class KeyRing:
             await self._load_public()
         return self._jwks
 
+    async def ed25519_keys(self) -> dict[str, keydomain.PublicKey]:
+        """The EdDSA keys (those that can sign Data Integrity proofs), by thumbprint."""
+        return {kid: key for kid, key in (await self.public_keys()).items() if vc_alg(key) == "EdDSA"}
+
     async def jwk(self, thumbprint: str) -> dict[str, Any] | None:
         for jwk in await self.jwks():
             if jwk["kid"] == key_url(self.base_url, thumbprint):
@@ -130,5 +136,5 @@ class KeyRing:
         return None
 
     def invalidate(self) -> None:
-        self._signing = None
+        self._signing.clear()
         self._public_at = -1e9
