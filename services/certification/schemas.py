@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from services.common.types import AwareDatetime
+
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 CertificateStatus = Literal["active", "revoked", "suspended", "superseded"]
 VerificationStatus = Literal["valid", "revoked", "suspended", "expired", "superseded", "invalid"]
@@ -33,7 +35,7 @@ class LevelCompleted(msgspec.Struct):
     """What progress sends when an official completes a level."""
 
     official: Official
-    completed_at: datetime
+    completed_at: AwareDatetime
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
@@ -41,7 +43,7 @@ class ManualIssue(msgspec.Struct):
     official: Official
     level: int
     reason: Reason
-    completed_at: datetime | None = None
+    completed_at: AwareDatetime | None = None
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "manual"
 
 

@@ -62,7 +62,7 @@ async def verify_serial(request: Request[Any, Any, Any], serial: FromPath[str]) 
             "This is not a certificate serial (expected PREFIX-YYYY-LN-NNNNNN-C with a matching check digit); "
             "check it for typing errors.",
         )
-    row = await store.view(request.app.state.reads, serial=serial.strip().upper())
+    row = await store.view(request.app.state.pool, serial=serial.strip().upper())
     if row is None:
         raise Problem(404, "not-found", f"No certificate has the serial {serial}.")
     return _verification(request, row)
@@ -84,7 +84,7 @@ async def verify_credential(request: Request[Any, Any, Any], data: JSONBody[Veri
         cert_id = uuid.UUID(str(claims["jti"]).removeprefix("urn:uuid:"))
     except ValueError:
         cert_id = None
-    row = await store.view(request.app.state.reads, cert_id=cert_id) if cert_id else None
+    row = await store.view(request.app.state.pool, cert_id=cert_id) if cert_id else None
     if row is None or row.vc_jwt != token:
         return VerificationOut(
             valid=False,
@@ -108,7 +108,7 @@ async def verify_page(
         facts = page.PageFacts(serial=serial[:64], status="invalid-serial")
         status_code = 400
     else:
-        row = await store.view(request.app.state.reads, serial=serial.strip().upper())
+        row = await store.view(request.app.state.pool, serial=serial.strip().upper())
         if row is None:
             facts = page.PageFacts(serial=serial, status="not-found")
             status_code = 404
