@@ -17,7 +17,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certification.domain import credential as vc
-from services.certification.domain import integrity
+from services.certification.domain import integrity, pdf
 from services.certification.domain.serial import make_serial
 from services.certification.domain.statuslist import LIST_BITS, list_for
 from services.certification.settings import Settings
@@ -193,6 +193,27 @@ async def with_proof(issuer: Issuer, vc_jwt: str) -> dict[str, Any]:
         raise TypeError("Data Integrity proofs need an Ed25519 key")
     method = vc.multikey_url(issuer.base, kid)
     return await asyncio.to_thread(integrity.add_proof, credential, key, method, credential["validFrom"])
+
+
+async def printable(issuer: Issuer, row: Any) -> bytes:
+    """The certificate's PDF as it stands now (a stamp if revoked, suspended, superseded or
+    expired), with the VC-JWT and the JSON-LD credential attached. Rendering runs in a thread."""
+    settings = issuer.settings
+    secured = await with_proof(issuer, row.vc_jwt)
+    facts = pdf.PrintFacts(
+        serial=row.serial,
+        holder_name=row.official_name,
+        org=row.org,
+        level=row.level,
+        issued_at=row.issued_at,
+        issuer_name=settings.issuer_name,
+        issuer_name_ko=settings.issuer_name_ko,
+        verify_url=issuer.verify_url(row.serial),
+        vc_jwt=row.vc_jwt,
+        status="active" if (verdict := vc.status_of(row.status, row.valid_until, utcnow())) == "valid" else verdict,
+        credential_jsonld=json.dumps(secured, ensure_ascii=False, separators=(",", ":")).encode(),
+    )
+    return await asyncio.to_thread(pdf.render, facts)
 
 
 async def _signed_row(

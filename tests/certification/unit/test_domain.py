@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.certification.domain import credential as vc
-from services.certification.domain import keys, page, pdf, serial, statuslist, webhooks
-from tests.certification.pdfparse import embedded_files, filled_rects, page_content
+from services.certification.domain import keys, page, serial, statuslist, webhooks
 
 # --- serials -------------------------------------------------------------------------------
 
@@ -262,56 +261,6 @@ def test_multi_state_status_list() -> None:
 
 
 # --- PDF and page --------------------------------------------------------------------------
-
-
-def _print_facts(**kw: object) -> pdf.PrintFacts:
-    base = dict(
-        serial="LMS-2026-L2-000042-7",
-        holder_name="김민수",
-        org="SEOUL-01",
-        level=2,
-        issued_at=datetime(2026, 5, 1, 6, 0, tzinfo=UTC),
-        issuer_name="Academy",
-        issuer_name_ko="아카데미",
-        verify_url="https://lms.example.go.kr/verify/LMS-2026-L2-000042-7",
-        vc_jwt="header.payload.signature",
-    )
-    base.update(kw)
-    return pdf.PrintFacts(**base)  # type: ignore[arg-type]
-
-
-def test_pdf_is_deterministic_and_carries_the_credential() -> None:
-    first, second = pdf.render(_print_facts()), pdf.render(_print_facts())
-    assert first.startswith(b"%PDF-") and first == second
-    assert embedded_files(first) == {"credential.jwt": b"header.payload.signature"}
-    assert b"HYSMyeongJo-Medium" in first  # the Korean CID font is used
-    other = pdf.render(_print_facts(serial="LMS-2026-L2-000043-2"))
-    assert other != first
-
-
-def test_pdf_qr_code_encodes_the_verification_url() -> None:
-    """Rebuild the module grid from the rectangles drawn in the QR area and compare it with the
-    QR code of the verification URL (segno's encoding is deterministic)."""
-    import segno
-    from reportlab.lib.pagesizes import A4, landscape
-
-    facts = _print_facts()
-    rects = filled_rects(page_content(pdf.render(facts)))
-    x0, y0, size = landscape(A4)[0] - 60 - 96, 52.0, 96.0
-    expected = [[bool(v) for v in row] for row in segno.make(facts.verify_url, error="m").matrix_iter(border=0)]
-    n = len(expected)
-    module = size / n
-    grid = [[False] * n for _ in range(n)]
-    for x, y, w, h in rects:
-        if x < x0 - 0.01 or y < y0 - 0.01 or y + h > y0 + size + 0.01:
-            continue
-        row = round((y0 + size - y) / module) - 1
-        first = round((x - x0) / module)
-        for col in range(first, first + round(w / module)):
-            grid[row][col] = True
-    assert grid == expected
-    other = [[bool(v) for v in r] for r in segno.make(facts.verify_url + "x", error="m").matrix_iter(border=0)]
-    assert grid != other
 
 
 def test_page_language_and_escaping() -> None:
