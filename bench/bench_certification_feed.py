@@ -44,7 +44,9 @@ async def generate(url: str, records: int) -> float:
     try:
         started = time.perf_counter()
         async with conn.transaction():  # change rows are written holding the feed writer lock
-            await conn.execute("SELECT pg_advisory_xact_lock_shared(4242, 1)")
+            await conn.execute(
+                "SELECT set_config('lms.feed_writer', 'on', true), pg_advisory_xact_lock_shared(4242, 1)"
+            )
             await conn.execute(GENERATE, records)
         await conn.execute("VACUUM ANALYZE change")
         return time.perf_counter() - started

@@ -26,9 +26,10 @@ FEED_LOCK_CLASS, FEED_LOCK_ID = 4242, 1
 
 # First statement of every transaction that writes change rows: the shared feed writer lock (no
 # writer waits for another) and the server-side bound on how long it may hold the feed back.
+# ``lms.feed_writer`` is what the trigger on ``change`` checks (set in the same statement as the lock).
 HOLD_FEED = text(
     "SELECT set_config('idle_in_transaction_session_timeout', :timeout, true),"
-    " set_config('statement_timeout', :timeout, true),"
+    " set_config('statement_timeout', :timeout, true), set_config('lms.feed_writer', 'on', true),"
     f" pg_advisory_xact_lock_shared({FEED_LOCK_CLASS}, {FEED_LOCK_ID})"
 )
 

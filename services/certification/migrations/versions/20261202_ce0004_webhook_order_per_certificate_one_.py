@@ -15,17 +15,16 @@ down_revision: str | None = "ce0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The feed writer lock (store/feed.py): pg_advisory_xact_lock_shared(4242, 1).
+# The feed writer lock (store/feed.py): the statement that takes pg_advisory_xact_lock_shared(4242, 1)
+# also sets the transaction-local setting lms.feed_writer, which this trigger checks (reading pg_locks
+# here would take every lock-manager partition lock on each insert).
 FEED_LOCK_CHECK = """
 CREATE FUNCTION change_requires_feed_lock() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_locks
-        WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = 4242 AND objid = 1
-          AND objsubid = 2 AND granted
-    ) THEN
+    IF coalesce(current_setting('lms.feed_writer', true), '') <> 'on' THEN
         RAISE EXCEPTION 'change rows are written by transactions holding the feed writer lock'
-            USING HINT = 'Run SELECT pg_advisory_xact_lock_shared(4242, 1) first in the transaction.';
+            USING HINT = 'First in the transaction: SELECT set_config(''lms.feed_writer'', ''on'', true),'
+                ' pg_advisory_xact_lock_shared(4242, 1)';
     END IF;
     RETURN NULL;
 END
