@@ -21,7 +21,7 @@ from services.certification.domain import integrity, pdf
 from services.certification.domain.serial import make_serial
 from services.certification.domain.statuslist import LIST_BITS, list_for
 from services.certification.settings import Settings
-from services.certification.store.feed import hold_feed
+from services.certification.store.feed import HOLD_FEED_SELECT, feed_timeout, hold_feed
 from services.certification.store.keys import KeyRing
 from services.common.auth import Principal
 from services.common.db import utcnow, uuid7
@@ -63,6 +63,12 @@ class Issuer:
 NEXT_SERIALS = text("SELECT nextval('certificate_serial_seq') FROM generate_series(1, :n)")
 CURRENT = text(
     "SELECT * FROM certificate WHERE official_id = :official_id AND level = :level AND superseded_by_id IS NULL"
+)
+# The same lookup as the first statement of an issuing transaction, in one round trip with the
+# feed writer lock (see store/feed.py): one row, all NULL when there is no current certificate.
+CURRENT_HOLDING_FEED = text(
+    f"WITH h AS ({HOLD_FEED_SELECT}) SELECT c.* FROM h LEFT JOIN certificate c"  # noqa: S608 - constant
+    " ON c.official_id = :official_id AND c.level = :level AND c.superseded_by_id IS NULL"
 )
 BY_ID = text("SELECT * FROM certificate WHERE id = :id")
 BY_ID_FOR_UPDATE = text("SELECT * FROM certificate WHERE id = :id FOR UPDATE")
@@ -345,10 +351,10 @@ async def issue(
 ) -> tuple[Row[Any], bool]:
     """(certificate, created). Idempotent per (official, level): a concurrent or repeated call
     returns the existing current certificate with created False."""
-    existing = await current_for(session, official_id, level)
-    if existing is not None:
+    params = {"official_id": official_id, "level": level, "timeout": feed_timeout(issuer.settings)}
+    existing = (await session.execute(CURRENT_HOLDING_FEED, params)).one()
+    if existing.id is not None:
         return existing, False
-    await hold_feed(session, issuer.settings)
     actor, roles = _actor(principal)
     for _ in range(20):
         values = await _signed_row(
@@ -378,9 +384,9 @@ async def issue(
         cert = (await session.execute(ISSUE, params)).first()
         if cert is not None:
             return cert, True
-        existing = await current_for(session, official_id, level)
-        if existing is not None:  # a concurrent request created it first
-            return existing, False
+        concurrent = await current_for(session, official_id, level)
+        if concurrent is not None:  # a concurrent request created it first
+            return concurrent, False
     raise Problem(503, "status-list-full", "Could not assign a status-list index; try again.")
 
 

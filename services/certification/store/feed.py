@@ -27,11 +27,12 @@ FEED_LOCK_CLASS, FEED_LOCK_ID = 4242, 1
 # First statement of every transaction that writes change rows: the shared feed writer lock (no
 # writer waits for another) and the server-side bound on how long it may hold the feed back.
 # ``lms.feed_writer`` is what the trigger on ``change`` checks (set in the same statement as the lock).
-HOLD_FEED = text(
+HOLD_FEED_SELECT = (
     "SELECT set_config('idle_in_transaction_session_timeout', :timeout, true),"
     " set_config('statement_timeout', :timeout, true), set_config('lms.feed_writer', 'on', true),"
     f" pg_advisory_xact_lock_shared({FEED_LOCK_CLASS}, {FEED_LOCK_ID})"
 )
+HOLD_FEED = text(HOLD_FEED_SELECT)
 
 # The oldest transaction id among this database's backends holding the feed writer lock, or the
 # next transaction id. Read as the first statement of a fresh transaction, before the rows: anything
@@ -69,9 +70,13 @@ def _query(filters: dict[str, Any], limit: bool) -> Any:
     return text(f"{SELECT} WHERE {' AND '.join(clauses)} {ORDER}" + (" LIMIT :limit" if limit else ""))
 
 
+def feed_timeout(settings: Settings) -> str:
+    return f"{int(settings.feed_writer_timeout_seconds * 1000)}ms"
+
+
 async def hold_feed(session: AsyncSession, settings: Settings) -> None:
     """Take the feed writer lock: call before the transaction writes anything."""
-    await session.execute(HOLD_FEED, {"timeout": f"{int(settings.feed_writer_timeout_seconds * 1000)}ms"})
+    await session.execute(HOLD_FEED, {"timeout": feed_timeout(settings)})
 
 
 async def horizon(conn: AsyncConnection) -> int:
