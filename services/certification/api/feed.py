@@ -13,7 +13,7 @@ from litestar.response import Stream
 
 from services.certification.api.common import issuer_of
 from services.certification.models import STATUSES
-from services.certification.schemas import FeedItem, FeedPage
+from services.certification.schemas import CertificateStatus, FeedItem, FeedPage
 from services.certification.store import feed as store
 from services.common.auth import allow
 from services.common.errors import Problem
@@ -83,7 +83,7 @@ async def feed(
     cursor: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     level: FromQuery[int | None] = None,
-    status: FromQuery[str | None] = None,
+    status: FromQuery[CertificateStatus | None] = None,
     org: FromQuery[str | None] = None,
     issued_from: FromQuery[datetime | None] = None,
     issued_to: FromQuery[datetime | None] = None,
@@ -126,7 +126,7 @@ async def export_csv(
     request: Request[Any, Any, Any],
     cursor: FromQuery[str | None] = None,
     level: FromQuery[int | None] = None,
-    status: FromQuery[str | None] = None,
+    status: FromQuery[CertificateStatus | None] = None,
     org: FromQuery[str | None] = None,
     issued_from: FromQuery[datetime | None] = None,
     issued_to: FromQuery[datetime | None] = None,
