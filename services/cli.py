@@ -22,6 +22,7 @@ import click
 from services.common.settings import SERVICES, data_dir
 
 SERVICE_CHOICE = click.Choice(list(SERVICES))
+WEB_PORT = 8000  # the web app (services/web): no database, started by `up` after the three services
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,7 +120,7 @@ def token(role: str, sub: str | None, name: str, org: str, ttl: int) -> None:
 
 
 @main.command()
-@click.argument("service", type=SERVICE_CHOICE)
+@click.argument("service", type=click.Choice([*SERVICES, "web"]))
 @click.option("--host", default=None, help="Bind address (default LMS_<SERVICE>_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default LMS_<SERVICE>_PORT or its standard port).")
 def serve(service: str, host: str | None, port: int | None) -> None:
@@ -175,7 +176,7 @@ def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]],
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Load demo data (item bank, curriculum).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 def up(demo: bool, host: str) -> None:
-    """Start everything locally: database, migrations, demo data and the three services.
+    """Start everything locally: database, migrations, demo data, the three services and the web app.
 
     Ports come from LMS_PLACEMENT_PORT, LMS_PROGRESS_PORT, LMS_CERTIFICATION_PORT (8001-8003).
     Ctrl-C stops everything; if a service dies, `up` says which and exits non-zero."""
@@ -202,7 +203,10 @@ def up(demo: bool, host: str) -> None:
     for service in SERVICES:
         env[f"LMS_{service.upper()}_HOST"] = host
         procs[service] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env)
+    env["LMS_WEB_HOST"] = host
+    procs["web"] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "web"], env=env)
     urls = {s: peer_url(s) for s in SERVICES}
+    web_url = f"http://127.0.0.1:{os.environ.get('LMS_WEB_PORT', WEB_PORT)}"
     stopping = False
 
     def stop(*_: object) -> None:
@@ -213,10 +217,11 @@ def up(demo: bool, host: str) -> None:
     signal.signal(signal.SIGTERM, stop)
     code = 0
     try:
-        _wait_ready(urls, procs, timeout=60)
+        _wait_ready({**urls, "web": web_url}, procs, timeout=60)
         for service, url in urls.items():
             console.print(f"[bold green]{service:<14}[/] {url}   docs: {url}/docs")
         console.print("Tokens: `lms token --role admin`. Press Ctrl-C to stop.")
+        console.print(f"[bold]Open {web_url}[/]")
         while not stopping:
             for service, proc in procs.items():
                 if proc.poll() is not None:
