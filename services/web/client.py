@@ -32,8 +32,10 @@ class ApiError(Exception):
         self.fields: dict[str, list[str]] = {}
         for entry in problem.get("errors") or []:
             if isinstance(entry, dict):
-                name = field_name(str(entry.get("field") or entry.get("row") or "form"))
+                name = field_name(str(entry.get("field") or entry.get("official_id") or entry.get("row") or "form"))
                 message = str(entry.get("message") or entry.get("reason") or "")
+                if not message and "from" in entry and "to" in entry:
+                    message = f"{entry['from']} → {entry['to']}"
                 if entry.get("row") is not None and entry.get("field"):
                     message = f"{entry['field']}: {message}"
                 self.fields.setdefault(name, []).append(message)
@@ -49,6 +51,8 @@ class Outage(Exception):
 
 def field_name(raw: str) -> str:
     """``$.records[0].status`` / ``body.seats`` / ``seats`` -> ``seats`` or ``records``."""
+    if not raw.startswith(("$", "body.")):
+        return raw or "form"
     name = raw.removeprefix("$.").removeprefix("body.").removeprefix("$")
     return name.split(".")[0].split("[")[0] or "form"
 
