@@ -8,6 +8,7 @@ Content-Security-Policy (scripts and styles only from this origin, no inline scr
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,6 +98,7 @@ def on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging("web", settings.log_level, settings.log_json)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call is noise; errors still show
     secret = secret_bytes(settings)
 
     @asynccontextmanager
