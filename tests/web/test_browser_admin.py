@@ -64,7 +64,7 @@ async def test_admin_runs_the_programme(web: Web, browser: Any, axe_source: str,
     # a chart's numbers as CSV
     async with page.expect_download() as info:
         await page.click("a[href='/admin/reports/capacity/csv?by=level']")
-    csv_text = (await (await info.value).path()).read_text()  # noqa: ASYNC240
+    csv_text = (await (await info.value).path()).read_text()
     assert csv_text.splitlines()[0].startswith("level")
 
     # schedule a session: every bad field marked at once, what was typed kept

@@ -167,7 +167,7 @@ async def test_official_takes_the_diagnostic_and_enrols(web: Web, browser: Any, 
         await page.click("a[href$='/pdf']")
     download = await info.value
     pdf = await download.path()
-    assert pdf.read_bytes()[:5] == b"%PDF-"  # noqa: ASYNC240
+    assert pdf.read_bytes()[:5] == b"%PDF-"
     link = await page.input_value("input[id^=link-]")
     await page.click("text=Open the verification page")
     await page.wait_for_load_state()
