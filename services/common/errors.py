@@ -17,6 +17,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
+from services.common.types import TZ_EXAMPLE
+
 log = structlog.get_logger()
 PROBLEM_JSON = "application/problem+json"
 
@@ -139,6 +141,8 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
             message = match.group("msg")
             path = match.group("path").removeprefix("$").lstrip(".")
             key = path or key
+        if message.startswith("Expected `datetime` with a timezone component"):
+            message = f"needs a time zone offset, e.g. {TZ_EXAMPLE}"
         errors.append({"field": key or "body", "source": str(source or "body"), "message": message})
     return errors
 
