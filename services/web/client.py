@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import jwt
 
 from services.web.settings import Settings
 
@@ -278,11 +279,92 @@ class Services:
         self.placement = Placement("placement", settings.placement_url, t)
         self.progress = Progress("progress", settings.progress_url, t)
         self.certification = Certification("certification", settings.certification_url, t)
+        self.oidc = OidcProvider(settings) if settings.oidc_issuer else None
 
     async def aclose(self) -> None:
         for service in (self.placement, self.progress, self.certification):
             await service.aclose()
+        if self.oidc is not None:
+            await self.oidc.aclose()
 
 
 def new_key() -> str:
     return str(uuid.uuid4())
+
+
+class SignInFailed(Exception):
+    """The provider refused the code, or its ID token did not verify."""
+
+
+class OidcProvider:
+    """The programme's OpenID provider: discovery, the code exchange and ID token verification."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.http = httpx.AsyncClient(timeout=settings.api_timeout_seconds)
+        self.metadata: dict[str, Any] | None = None
+        self.keys: jwt.PyJWKSet | None = None
+
+    async def discover(self) -> dict[str, Any]:
+        if self.metadata is None:
+            url = f"{self.settings.oidc_issuer.rstrip('/')}/.well-known/openid-configuration"
+            try:
+                response = await self.http.get(url)
+            except httpx.TransportError as exc:
+                raise Outage("identity provider") from exc
+            response.raise_for_status()
+            self.metadata = response.json()
+        return self.metadata
+
+    async def exchange(self, code: str, verifier: str) -> dict[str, Any]:
+        """Trade the authorization code (with its PKCE verifier) for tokens."""
+        meta = await self.discover()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.settings.oidc_redirect_url,
+            "code_verifier": verifier,
+        }
+        if self.settings.oidc_resource:
+            form["resource"] = self.settings.oidc_resource
+        auth = (self.settings.oidc_client_id, self.settings.oidc_client_secret)
+        try:
+            response = await self.http.post(meta["token_endpoint"], data=form, auth=auth)
+        except httpx.TransportError as exc:
+            raise Outage("identity provider") from exc
+        if response.status_code != 200:
+            raise SignInFailed(f"token endpoint answered {response.status_code}: {response.text[:200]}")
+        return dict(response.json())
+
+    async def verify_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
+        meta = await self.discover()
+        try:
+            kid = jwt.get_unverified_header(id_token).get("kid")
+            key = await self._key(meta["jwks_uri"], kid)
+            claims = jwt.decode(
+                id_token,
+                key,
+                algorithms=["RS256", "PS256", "ES256", "ES384", "EdDSA"],
+                audience=self.settings.oidc_client_id,
+                issuer=meta["issuer"],
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise SignInFailed(f"ID token refused: {exc}") from exc
+        if claims.get("nonce") != nonce:
+            raise SignInFailed("ID token nonce does not match this sign-in")
+        return dict(claims)
+
+    async def _key(self, jwks_uri: str, kid: str | None) -> Any:
+        for refresh in (False, True):
+            if self.keys is None or refresh:
+                response = await self.http.get(jwks_uri)
+                response.raise_for_status()
+                self.keys = jwt.PyJWKSet.from_dict(response.json())
+            for key in self.keys.keys:
+                if kid is None or key.key_id == kid:
+                    return key.key
+        raise SignInFailed(f"no key {kid} in the provider's key set")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

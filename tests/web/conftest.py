@@ -39,8 +39,8 @@ def web_env(services: Stack, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_web(services: Stack, env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
+def start_web(services: Stack, env: dict[str, str], port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    port = port or free_port()
     log = open(services.log_dir / f"web-{port}.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", "web", "--port", str(port)],

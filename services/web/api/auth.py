@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 import time
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from services.common.auth import load_private_jwk, mint_token
-from services.web.api.common import LANG_COOKIE, Viewer, current_viewer, lang_of, render, settings_of, sign_in
+from services.web.api.common import LANG_COOKIE, Viewer, api, current_viewer, lang_of, render, settings_of, sign_in
+from services.web.client import SignInFailed
+from services.web.domain import oidc
 from services.web.domain.i18n import LANGS, translate
 from services.web.domain.personas import PERSONAS, DevSignIn, check_dev_sign_in
 
@@ -95,4 +99,64 @@ async def set_language(request: Request[Any, Any, Any], data: Annotated[dict[str
     return response
 
 
-ROUTES = [signin_page, dev_sign_in, sign_out, set_language]
+@get("/auth/login")
+async def oidc_login(request: Request[Any, Any, Any]) -> Redirect:
+    """Start the authorization code flow with PKCE: to the provider, with state and nonce kept in the session."""
+    settings = settings_of(request)
+    provider = api(request).oidc
+    if provider is None:
+        raise NotFoundException()
+    meta = await provider.discover()
+    pending = oidc.new_pending()
+    request.set_session({"oidc": asdict(pending)})
+    url = oidc.authorization_url(
+        meta["authorization_endpoint"],
+        client_id=settings.oidc_client_id,
+        redirect_uri=settings.oidc_redirect_url,
+        scope=settings.oidc_scopes,
+        pending=pending,
+        resource=settings.oidc_resource,
+    )
+    return Redirect(path=url, status_code=303)
+
+
+@get("/auth/callback")
+async def oidc_callback(
+    request: Request[Any, Any, Any],
+    code: str = "",
+    returned_state: Annotated[str, Parameter(query="state")] = "",
+    error: str = "",
+) -> Redirect | Template:
+    """The provider's answer: check state, exchange the code (PKCE verifier), verify the ID token, sign in."""
+    settings = settings_of(request)
+    provider = api(request).oidc
+    lang = lang_of(request)
+    saved = request.session.get("oidc") if request.scope.get("session") is not None else None
+    request.clear_session()
+    if provider is None:
+        raise NotFoundException()
+    if (
+        not isinstance(saved, dict)
+        or error
+        or not code
+        or not secrets.compare_digest(returned_state, str(saved.get("state")))
+    ):
+        return render(
+            request, "signin.html", status_code=400, personas={}, oidc=True, problem=translate(lang, "signin.failed")
+        )
+    pending = oidc.Pending(**saved)
+    try:
+        tokens = await provider.exchange(code, pending.verifier)
+        claims = await provider.verify_id_token(str(tokens.get("id_token", "")), pending.nonce)
+    except SignInFailed:
+        return render(
+            request, "signin.html", status_code=400, personas={}, oidc=True, problem=translate(lang, "signin.failed")
+        )
+    names = oidc.ClaimNames(settings.claim_sub, settings.claim_name, settings.claim_org, settings.claim_roles)
+    person = oidc.person_from_claims(claims, names)
+    expires = time.time() + float(tokens.get("expires_in") or 300)
+    sign_in(request, Viewer(person.sub, person.name, person.org, person.roles, str(tokens["access_token"]), expires))
+    return Redirect(path=pending.next if pending.next.startswith("/") else "/", status_code=303)
+
+
+ROUTES = [signin_page, dev_sign_in, sign_out, set_language, oidc_login, oidc_callback]

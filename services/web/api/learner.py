@@ -30,13 +30,13 @@ async def home(request: Request[Any, Any, Any]) -> Template | Redirect:
     certs_call = api(request).certification.my_certificates(viewer.token)
     path, certs = await asyncio.gather(path_call, certs_call, return_exceptions=True)
     for failure in (path, certs):
-        if isinstance(failure, Outage):
+        if isinstance(failure, Outage) or (isinstance(failure, ApiError) and failure.status == 401):
             raise failure
-    if isinstance(certs, Exception):
-        certs = []
-    placed = not isinstance(path, ApiError)
-    if isinstance(path, Exception) and not isinstance(path, ApiError):
+    if isinstance(path, BaseException) and not (isinstance(path, ApiError) and path.slug == "no-learning-path"):
         raise path
+    placed = not isinstance(path, BaseException)
+    if isinstance(certs, BaseException):
+        certs = []
     return render(
         request,
         "learner/home.html",
@@ -144,7 +144,9 @@ async def sessions_page(request: Request[Any, Any, Any]) -> Template:
     progress = api(request).progress
     try:
         dash = await progress.my_path(viewer.token)
-    except ApiError:
+    except ApiError as exc:
+        if exc.slug != "no-learning-path":
+            raise
         dash = None
     level = dash.get("current_level") if dash else None
     listing, mine = await asyncio.gather(
