@@ -36,6 +36,13 @@ async def wait_for(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the OpenID provider did not start")
 
 
+def start_provider(port: int, redirect_uri: str, secret: str, log_file: Path) -> subprocess.Popen[bytes]:
+    log = open(log_file, "ab")
+    return subprocess.Popen(
+        ["node", "provider.mjs", str(port), redirect_uri, secret], cwd=JS, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
 @pytest.fixture
 async def oidc_web(pg_admin: str, keys: Keys, tmp_path: Path) -> AsyncIterator[Web]:
     npm_ci()
@@ -43,13 +50,7 @@ async def oidc_web(pg_admin: str, keys: Keys, tmp_path: Path) -> AsyncIterator[W
     issuer = f"http://127.0.0.1:{provider_port}"
     web_base = f"http://127.0.0.1:{web_port}"
     secret = secrets.token_urlsafe(24)
-    log = open(tmp_path / "provider.log", "ab")
-    provider = subprocess.Popen(
-        ["node", "provider.mjs", str(provider_port), f"{web_base}/auth/callback", secret],
-        cwd=JS,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    provider = start_provider(provider_port, f"{web_base}/auth/callback", secret, tmp_path / "provider.log")
     stack = await provision(pg_admin, keys, tmp_path)
     # the services trust the provider's keys (people) and the development key (their own calls)
     stack.extra_env.update({"LMS_JWKS": f"{issuer}/jwks,{keys.jwks_file}", "LMS_JWT_ISSUER": issuer})
