@@ -79,11 +79,17 @@ async def report_csv(request: Request[Any, Any, Any], name: str, by: str = "leve
 # --- sessions ---------------------------------------------------------------------------------
 
 
-async def sessions_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def sessions_context(request: Request[Any, Any, Any], tolerate: bool = False) -> dict[str, Any]:
+    """The session list; with ``tolerate``, an outage gives an empty list (the form being re-shown matters more)."""
     viewer = need(request, "admin")
-    listing = await api(request).progress.sessions(
-        viewer.token, upcoming=request.query_params.get("upcoming"), limit=200
-    )
+    try:
+        listing = await api(request).progress.sessions(
+            viewer.token, upcoming=request.query_params.get("upcoming"), limit=200
+        )
+    except Outage:
+        if not tolerate:
+            raise
+        listing = []
     return {"sessions": items(listing)}
 
 
@@ -110,16 +116,24 @@ async def create_session(request: Request[Any, Any, Any], data: Annotated[dict[s
             failure = form_failure(exc, lang)
         else:
             return redirect(f"/admin/sessions/{created['id']}", "created")
-    ctx = await sessions_context(request)
+    ctx = await sessions_context(request, tolerate=True)
     return render(request, "admin/sessions.html", status_code=422, **ctx, key=data.get("key"), values=data, **failure)
 
 
-async def session_detail(request: Request[Any, Any, Any], session_id: str) -> dict[str, Any]:
+async def session_detail(
+    request: Request[Any, Any, Any], session_id: str, typed: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A session and its roster; during an outage, with ``typed``, the form alone (nothing typed is lost)."""
     viewer = need(request, "admin")
     progress = api(request).progress
-    session, roster = await asyncio.gather(
-        progress.session(viewer.token, session_id), progress.roster(viewer.token, session_id)
-    )
+    try:
+        session, roster = await asyncio.gather(
+            progress.session(viewer.token, session_id), progress.roster(viewer.token, session_id)
+        )
+    except Outage:
+        if typed is None:
+            raise
+        return {"session": {"id": session_id, "title": typed.get("title", ""), "level": "-", "days": []}, "roster": []}
     return {"session": session, "roster": items(roster)}
 
 
@@ -151,7 +165,7 @@ async def update_session(
             failure = form_failure(exc, lang)
         else:
             return redirect(f"/admin/sessions/{session_id}", "saved")
-    ctx = await session_detail(request, session_id)
+    ctx = await session_detail(request, session_id, typed=data)
     return render(request, "admin/session.html", status_code=422, **ctx, values=data, **failure)
 
 
@@ -206,14 +220,14 @@ async def job_page(request: Request[Any, Any, Any], job_id: str) -> Template:
 # --- item bank --------------------------------------------------------------------------------
 
 
-async def items_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def items_context(request: Request[Any, Any, Any], tolerate: bool = False) -> dict[str, Any]:
     viewer = need(request, "admin")
     placement = api(request).placement
     versions, stats = await asyncio.gather(
         placement.bank_versions(viewer.token), placement.stats(viewer.token), return_exceptions=True
     )
     for value in (versions, stats):
-        if isinstance(value, Outage):
+        if isinstance(value, Outage) and not tolerate:
             raise value
     return {
         "versions": items(versions) if not isinstance(versions, Exception) else [],
@@ -248,7 +262,7 @@ async def import_items(request: Request[Any, Any, Any], data: Annotated[dict[str
             failure = form_failure(exc, lang)
             if isinstance(exc, ApiError):
                 rows = [e for e in exc.problem.get("errors") or [] if isinstance(e, dict)]
-    ctx = await items_context(request)
+    ctx = await items_context(request, tolerate=True)
     return render(
         request,
         "admin/items.html",
@@ -267,7 +281,7 @@ async def publish_bank(request: Request[Any, Any, Any], data: Annotated[dict[str
     try:
         await api(request).placement.publish_bank(viewer.token, data.get("note", "")[:500])
     except (ApiError, Outage) as exc:
-        ctx = await items_context(request)
+        ctx = await items_context(request, tolerate=True)
         return render(
             request, "admin/items.html", status_code=409, **ctx, values=data, **form_failure(exc, lang_of(request))
         )
@@ -285,7 +299,7 @@ async def start_calibration(
         minimum = int(data.get("min_responses") or 30)
         run = await api(request).placement.calibrate(viewer.token, model, minimum)
     except ValueError:
-        ctx = await items_context(request)
+        ctx = await items_context(request, tolerate=True)
         return render(
             request,
             "admin/items.html",
@@ -295,7 +309,7 @@ async def start_calibration(
             **failure_of(lang_of(request), {"min_responses": "form.number"}),
         )
     except (ApiError, Outage) as exc:
-        ctx = await items_context(request)
+        ctx = await items_context(request, tolerate=True)
         return render(
             request, "admin/items.html", status_code=409, **ctx, values=data, **form_failure(exc, lang_of(request))
         )

@@ -82,6 +82,9 @@ def need(request: Request[Any, Any, Any], *roles: str) -> Viewer:
 
 
 def render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Template:
+    """The page with what every template uses (language, viewer, formatters); a form failure's
+    ``failed_status`` (503 for an outage) wins over ``status_code``."""
+    status_code = context.pop("failed_status", status_code)
     lang = lang_of(request)
     settings = settings_of(request)
     viewer = current_viewer(request)
@@ -121,7 +124,8 @@ def pick(text: Any, lang: str) -> str:
 def form_failure(exc: ApiError | Outage, lang: str) -> dict[str, Any]:
     """Context for re-rendering a form after an API error or an outage: every field's errors at once."""
     if isinstance(exc, Outage):
-        return {"problem": translate(lang, "error.outage", service=translate(lang, f"service.{exc.service}"))}
+        message = translate(lang, "error.outage", service=translate(lang, f"service.{exc.service}"))
+        return {"problem": message, "errors": {}, "failed_status": 503}
     known = f"problem.{exc.slug}"
     title = translate(lang, known) if translate(lang, known) != known else ""
     summary = title or exc.detail
