@@ -59,10 +59,14 @@ async def overview(request: Request[Any, Any, Any]) -> Template:
         funnel=funnel,
         attendance=attendance,
         capacity_bars=dom.report_bars(capacity["rows"], "label", "fill_rate", as_percent=True),
-        session_bars=dom.report_bars(sessions["rows"][:20], "label", "fill_rate", as_percent=True),
-        funnel_bars=dom.report_bars(funnel["rows"][:20], "label", "completion_rate", as_percent=True),
+        session_bars=dom.report_bars(fullest(sessions["rows"]), "label", "fill_rate", as_percent=True),
+        funnel_bars=dom.report_bars(funnel["rows"][:40], "label", "completion_rate", as_percent=True),
         attendance_bars=dom.report_bars(attendance["rows"], "label", "attendance_rate", as_percent=True),
     )
+
+
+def fullest(rows: list[dict[str, Any]], n: int = 20) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: -(r.get("fill_rate") or 0))[:n]
 
 
 @get("/admin/reports/{name:str}/csv")
