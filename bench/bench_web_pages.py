@@ -34,6 +34,7 @@ from tests.support import free_port
 SERVICES = ("placement", "progress", "certification")
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 ITEM = re.compile(r'name="item_id" value="([^"]+)"')
+ACTION = re.compile(r'action="(/diagnostic/[^"/]+)/answer"')
 POSITION = re.compile(r'name="position" value="(\d+)"')
 OPTIONS = re.compile(r'name="choice" value="(\d+)"')
 
@@ -76,7 +77,7 @@ async def via_web(n: int, base: str, timer: Timer, rng: random.Random) -> None:
             "diagnostic start -> item", web.post("/diagnostic/start", data={"_csrf_token": csrf(web)}), page_ok
         )
         while isinstance(page, httpx.Response) and (item := ITEM.search(page.text)):
-            session_path = str(page.url.path)
+            session_path = ACTION.search(page.text).group(1)  # type: ignore[union-attr]
             await timer.time("diagnostic item page", web.get(session_path), page_ok)
             answer = {
                 "_csrf_token": csrf(web),
@@ -124,7 +125,7 @@ async def via_api(n: int, bases: dict[str, str], timer: Timer, rng: random.Rando
                 "choice": rng.randrange(len(current["options"])),
             }
             reply = await timer.time("diagnostic answer -> next", answer(placement, session["id"], body))
-            current = reply.get("current_item") if isinstance(reply, dict) else None
+            current = reply.get("next_item") if isinstance(reply, dict) else None
         for _ in range(120):
             path = await progress.get("/v1/me/path")
             if path.status_code == 200:
@@ -134,13 +135,9 @@ async def via_api(n: int, bases: dict[str, str], timer: Timer, rng: random.Rando
         level = path.json().get("current_level")
 
         async def sessions() -> list[httpx.Response]:
-            await progress.get("/v1/me/path")
-            return list(
-                await asyncio.gather(
-                    progress.get("/v1/sessions", params={"level": level, "upcoming": "true", "limit": 50}),
-                    progress.get("/v1/me/enrolments"),
-                )
-            )
+            path = await progress.get("/v1/me/path")
+            listing = await progress.get("/v1/sessions", params={"level": level, "upcoming": "true", "limit": 50})
+            return [path, listing]
 
         await timer.time("sessions", sessions())
 
@@ -151,9 +148,8 @@ async def start(placement: httpx.AsyncClient) -> httpx.Response:
 
 
 async def answer(placement: httpx.AsyncClient, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST the answer, then GET the session (the page redirects to it)."""
-    await placement.post(f"/v1/sessions/{session_id}/answers", json=body)
-    return dict((await placement.get(f"/v1/sessions/{session_id}")).json())
+    """POST the answer (the page renders the next item from its answer)."""
+    return dict((await placement.post(f"/v1/sessions/{session_id}/answers", json=body)).json())
 
 
 def main() -> None:

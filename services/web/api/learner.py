@@ -86,7 +86,11 @@ def render_session(request: Request[Any, Any, Any], session: dict[str, Any], **e
             request,
             "learner/diagnostic_result.html",
             result=result,
-            chart=charts.bars([(str(i), p) for i, p in enumerate(probs)], maximum=1.0, as_percent=True),
+            chart=charts.bars(
+                [(translate(lang_of(request), "level.n", n=i), p) for i, p in enumerate(probs)],
+                maximum=1.0,
+                as_percent=True,
+            ),
         )
     if session.get("status") != "active" or not session.get("current_item"):
         return render(request, "learner/diagnostic_intro.html", rules=dx.RULES, ended=session.get("status"))
@@ -105,7 +109,8 @@ def render_session(request: Request[Any, Any, Any], session: dict[str, Any], **e
 async def diagnostic_answer(
     request: Request[Any, Any, Any], session_id: str, data: Annotated[dict[str, str], Form]
 ) -> Template | Redirect:
-    """Answer the current item; the next one (or the result) follows."""
+    """Answer the current item; the next one (or the result) is rendered from the answer itself
+    (no second call; sending the form again replays the first answer, which the API allows)."""
     viewer = need(request, "learner")
     lang = lang_of(request)
     answer = dx.parse_answer(data)
@@ -116,11 +121,12 @@ async def diagnostic_answer(
             request, session, errors={k: [request_t(lang, v)] for k, v in answer.items()}, values=data
         )
     try:
-        await client.answer(viewer.token, session_id, answer.position, answer.item_id, answer.choice)
+        out = await client.answer(viewer.token, session_id, answer.position, answer.item_id, answer.choice)
     except ApiError as exc:
-        if exc.slug != "not-current-item":
-            session = await client.session(viewer.token, session_id)
-            return render_session(request, session, **form_failure(exc, lang), values=data)
+        if exc.slug == "not-current-item":  # answered elsewhere (another tab): show where it stands
+            return Redirect(path=f"/diagnostic/{session_id}", status_code=303)
+        session = await client.session(viewer.token, session_id)
+        return render_session(request, session, **form_failure(exc, lang), values=data)
     except Outage as exc:
         return render(
             request,
@@ -130,7 +136,14 @@ async def diagnostic_answer(
             values=data,
             **form_failure(exc, lang),
         )
-    return Redirect(path=f"/diagnostic/{session_id}", status_code=303)
+    session = {
+        "id": session_id,
+        "status": out["status"],
+        "answered": out["answered"],
+        "current_item": out.get("next_item"),
+        "result": out.get("result"),
+    }
+    return render_session(request, session)
 
 
 def request_t(lang: str, key: str) -> str:
@@ -149,9 +162,8 @@ async def sessions_page(request: Request[Any, Any, Any]) -> Template:
             raise
         dash = None
     level = dash.get("current_level") if dash else None
-    listing, mine = await asyncio.gather(
-        progress.sessions(viewer.token, level=level, upcoming="true", limit=50), progress.my_enrolments(viewer.token)
-    )
+    listing = await progress.sessions(viewer.token, level=level, upcoming="true", limit=50)
+    mine = dash["enrolments"] if dash else []  # the dashboard lists the official's enrolments
     return render(
         request,
         "learner/sessions.html",
