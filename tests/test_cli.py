@@ -27,6 +27,7 @@ async def up_env(tmp_path: Path, pg_admin: str) -> tuple[dict[str, str], dict[st
     for service, port in ports.items():
         env[f"LMS_{service.upper()}_PORT"] = str(port)
         env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+    env["LMS_WEB_PORT"] = str(free_port())  # the web app, started last
     return env, ports
 
 
@@ -76,7 +77,8 @@ def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], di
             proc.kill()
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert f"http://127.0.0.1:{ports['progress']}/docs" in output and "stopped" in output
-    for port in ports.values():
+    assert f"Open http://127.0.0.1:{env['LMS_WEB_PORT']}" in output
+    for port in [*ports.values(), int(env["LMS_WEB_PORT"])]:
         try:
             httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
             raise AssertionError(f"port {port} still answers after stop")
