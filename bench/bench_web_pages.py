@@ -163,7 +163,13 @@ def main() -> None:
     ports = {s: free_port() for s in SERVICES}
     peers = {f"LMS_{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in ports.items()}
     with ExitStack() as stack:
-        extra = {**peers, "LMS_PLACEMENT_RETAKE_COOLDOWN_DAYS": "0"}
+        # three services on one PostgreSQL (100 connections): pools small enough for all of them
+        extra = {
+            **peers,
+            "LMS_PLACEMENT_RETAKE_COOLDOWN_DAYS": "0",
+            "LMS_DB_POOL_SIZE": "10",
+            "LMS_DB_MAX_OVERFLOW": "5",
+        }
         bases = {s: stack.enter_context(service(s, urls[s], ports[s], **extra)) for s in SERVICES}
         web_port = free_port()
         web_base = f"http://127.0.0.1:{web_port}"

@@ -76,15 +76,17 @@ def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], di
     try:
         deadline = time.monotonic() + 30
         ready: set[str] = set()
-        while ready != set(ports) and time.monotonic() < deadline:
-            for service, port in ports.items():
+        everything = {**ports, "web": int(env["LMS_WEB_PORT"])}
+        while ready != set(everything) and time.monotonic() < deadline:
+            for service, port in everything.items():
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
                         ready.add(service)
                 except httpx.HTTPError:
                     pass
             time.sleep(0.3)
-        assert ready == set(ports), f"ready within 30 s: {ready}"
+        assert ready == set(everything), f"ready within 30 s: {ready}"
+        time.sleep(1)  # `up` prints the addresses once it has seen everything ready
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:
