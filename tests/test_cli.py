@@ -28,6 +28,7 @@ async def up_env(tmp_path: Path, pg_admin: str) -> tuple[dict[str, str], dict[st
     for service, port in ports.items():
         env[f"LMS_{service.upper()}_PORT"] = str(port)
         env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+    env["LMS_WEB_PORT"] = str(free_port())  # the web app, started last
     return env, ports
 
 
@@ -76,15 +77,17 @@ def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], di
     try:
         deadline = time.monotonic() + 30
         ready: set[str] = set()
-        while ready != set(ports) and time.monotonic() < deadline:
-            for service, port in ports.items():
+        everything = {**ports, "web": int(env["LMS_WEB_PORT"])}
+        while ready != set(everything) and time.monotonic() < deadline:
+            for service, port in everything.items():
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
                         ready.add(service)
                 except httpx.HTTPError:
                     pass
             time.sleep(0.3)
-        assert ready == set(ports), f"ready within 30 s: {ready}"
+        assert ready == set(everything), f"ready within 30 s: {ready}"
+        time.sleep(1)  # `up` prints the addresses once it has seen everything ready
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -92,7 +95,8 @@ def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], di
             proc.kill()
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert f"http://127.0.0.1:{ports['progress']}/docs" in output and "Stopped (services)." in output
-    for port in ports.values():
+    assert f"Open http://127.0.0.1:{env['LMS_WEB_PORT']}" in output
+    for port in [*ports.values(), int(env["LMS_WEB_PORT"])]:
         try:
             httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
             raise AssertionError(f"port {port} still answers after stop")
