@@ -8,8 +8,8 @@ from datetime import datetime
 
 from services.common.db import utcnow
 from services.common.errors import Problem
-from services.progress import engine
 from services.progress.domain.xapi import documents as docs
+from services.progress.store.base import Conn
 
 ONE = """
 SELECT content, content_type, etag, updated FROM xapi_document
@@ -54,17 +54,17 @@ class Document:
     updated: datetime
 
 
-async def get(conn: engine.Conn, scope: Scope, doc_id: str) -> Document | None:
+async def get(conn: Conn, scope: Scope, doc_id: str) -> Document | None:
     row = await conn.fetchrow(ONE, *scope.args(), doc_id)
     return None if row is None else Document(bytes(row["content"]), row["content_type"], row["etag"], row["updated"])
 
 
-async def ids(conn: engine.Conn, scope: Scope, since: datetime | None) -> list[str]:
+async def ids(conn: Conn, scope: Scope, since: datetime | None) -> list[str]:
     return [r["doc_id"] for r in await conn.fetch(IDS, *scope.args(), since)]
 
 
 async def write(
-    conn: engine.Conn,
+    conn: Conn,
     scope: Scope,
     doc_id: str,
     content: bytes,
@@ -98,7 +98,7 @@ async def write(
 
 
 async def delete(
-    conn: engine.Conn, scope: Scope, doc_id: str | None, *, if_match: str | None, if_none_match: str | None
+    conn: Conn, scope: Scope, doc_id: str | None, *, if_match: str | None, if_none_match: str | None
 ) -> None:
     if doc_id is None:
         await conn.execute(DELETE_ALL, *scope.args())

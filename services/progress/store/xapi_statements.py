@@ -11,12 +11,14 @@ from typing import Any
 import msgspec
 
 from services.common.errors import Problem
-from services.progress import engine
-from services.progress.api.events import event_hash, recompute_officials, store_events
+from services.progress.domain.events import event_hash
 from services.progress.domain.xapi import statements as st
 from services.progress.domain.xapi.intake import Prepared
 from services.progress.domain.xapi.validate import VOIDED
 from services.progress.schemas import EventIn
+from services.progress.store.base import Conn
+from services.progress.store.curricula import published
+from services.progress.store.events import recompute_officials, store_events
 
 EXISTING = "SELECT id, content_hash FROM xapi_statement WHERE id = ANY($1::uuid[])"
 TARGETS = """
@@ -69,7 +71,7 @@ def invalid(detail: str) -> Problem:
 
 
 async def save(
-    conn: engine.Conn,
+    conn: Conn,
     batch: list[Prepared],
     stored: datetime,
     attachments: dict[str, tuple[str, bytes]],
@@ -147,7 +149,7 @@ def engine_json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
-async def _canonical_activities(conn: engine.Conn, batch: list[Prepared]) -> None:
+async def _canonical_activities(conn: Conn, batch: list[Prepared]) -> None:
     latest: dict[str, dict[str, Any]] = {}
     for b in batch:
         for activity in st.activities_of(b.statement):
@@ -161,10 +163,10 @@ async def _canonical_activities(conn: engine.Conn, batch: list[Prepared]) -> Non
     )
 
 
-async def _feed_progress(conn: engine.Conn, facts: list[Prepared], flagged: list[str]) -> list[Any]:
+async def _feed_progress(conn: Conn, facts: list[Prepared], flagged: list[str]) -> list[Any]:
     """Module progress of officials, through the learning-event path (event id ``xapi:<id>``)."""
     completed: list[Any] = []
-    curriculum = await engine.published(conn) if facts or flagged else None
+    curriculum = await published(conn) if facts or flagged else None
     if curriculum is not None:
         events = [
             EventIn(
@@ -185,9 +187,7 @@ async def _feed_progress(conn: engine.Conn, facts: list[Prepared], flagged: list
     return completed
 
 
-async def one(
-    conn: engine.Conn, statement_id: uuid.UUID, *, voided: bool, own: str | None
-) -> tuple[str, datetime] | None:
+async def one(conn: Conn, statement_id: uuid.UUID, *, voided: bool, own: str | None) -> tuple[str, datetime] | None:
     row = await conn.fetchrow(ONE, statement_id, voided, own)
     return None if row is None else (row["s"], row["stored"])
 
@@ -202,7 +202,7 @@ class Query:
     limit: int = 100
 
 
-async def page(conn: engine.Conn, query: Query) -> list[tuple[int, str]]:
+async def page(conn: Conn, query: Query) -> list[tuple[int, str]]:
     """One page of unvoided statements (``limit + 1`` rows tell whether there is more)."""
     where: list[str] = ["NOT voided"]
     args: list[Any] = []
@@ -221,14 +221,14 @@ async def page(conn: engine.Conn, query: Query) -> list[tuple[int, str]]:
     return [(r["seq"], r["s"]) for r in await conn.fetch(sql, *args)]
 
 
-async def canonical_definitions(conn: engine.Conn, activity_ids: list[str]) -> dict[str, Any]:
+async def canonical_definitions(conn: Conn, activity_ids: list[str]) -> dict[str, Any]:
     return {r["id"]: msgspec.json.decode(r["d"]) for r in await conn.fetch(CANONICAL, activity_ids)}
 
 
-async def activity(conn: engine.Conn, activity_id: str) -> dict[str, Any] | None:
+async def activity(conn: Conn, activity_id: str) -> dict[str, Any] | None:
     text = await conn.fetchval(ACTIVITY, activity_id)
     return None if text is None else dict(msgspec.json.decode(text))
 
 
-async def attachment_contents(conn: engine.Conn, digests: list[str]) -> list[tuple[str, str, bytes]]:
+async def attachment_contents(conn: Conn, digests: list[str]) -> list[tuple[str, str, bytes]]:
     return [(r["sha2"], r["content_type"], bytes(r["content"])) for r in await conn.fetch(ATTACHMENTS, digests)]
