@@ -12,8 +12,9 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -122,3 +123,55 @@ async def client_for(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to ``app`` served on a real port."""
     async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
         yield client
+
+
+@dataclass
+class ServiceClient:
+    """One running service as the tests see it: an HTTP client to it on a real port, the app, its
+    database and the token keys. Every service's conftest subclasses it as ``Service`` (adding that
+    service's helpers) and provides it as the ``svc`` fixture."""
+
+    client: httpx.AsyncClient
+    app: Any
+    keys: Keys
+    database_url: str = ""
+    base: str = ""
+
+    def __post_init__(self) -> None:
+        """Subclasses set up their own helpers (role headers and the like) here."""
+
+    def h(self, role: str = "learner", sub: str | None = None, **claims: Any) -> dict[str, str]:
+        """Headers with a signed token for ``role``."""
+        return self.keys.headers(role, sub=sub, **claims)
+
+    async def db(self) -> asyncpg.Connection:
+        """A raw connection to the service's database (close it)."""
+        return await asyncpg.connect(plain_url(self.database_url))
+
+
+S = TypeVar("S", bound=ServiceClient)
+
+
+@contextlib.asynccontextmanager
+async def service_client(
+    app: Any, keys: Keys, kind: type[S], database_url: str = "", port: int | None = None
+) -> AsyncIterator[S]:
+    """Serve ``app`` on a real port (``port`` or a free one) and yield a ``kind`` client to it."""
+    async with serve(app, port) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        yield kind(client=client, app=app, keys=keys, database_url=database_url, base=base)
+
+
+def kernel_app(database_url: str, keys: Keys, handlers: list[Any], **spec: Any) -> Any:
+    """A bare app from the kernel's ``build_app`` (service "progress", no relay) serving ``handlers``,
+    for testing kernel pieces without a service's routes."""
+    from services.common.app import ServiceSpec, build_app
+    from services.common.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        service="progress",
+        database_url=database_url,
+        relay_enabled=False,
+        jwks=str(keys.jwks_file),
+        service_key_file=str(keys.private_file),
+    )
+    return build_app(settings, ServiceSpec("kernel test", "kernel test", handlers, **spec))

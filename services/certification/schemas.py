@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from services.common.types import AwareDatetime
+
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
@@ -22,7 +24,7 @@ class LevelCompleted(msgspec.Struct):
     """What progress sends when an official completes a level."""
 
     official: Official
-    completed_at: datetime
+    completed_at: AwareDatetime
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
@@ -30,7 +32,7 @@ class ManualIssue(msgspec.Struct):
     official: Official
     level: int
     reason: Reason
-    completed_at: datetime | None = None
+    completed_at: AwareDatetime | None = None
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "manual"
 
 

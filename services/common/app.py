@@ -1,8 +1,9 @@
 """The one place a service's Litestar app is assembled (the "init plugin" of litestar-fullstack).
 
 A service's ``create_app(settings)`` calls :func:`build_app` with its route handlers; everything
-cross-cutting is registered here: database lifespan, auth, problem details, request ids, logs,
-metrics, health, CORS, OpenAPI docs, peer clients and the outbox relay.
+cross-cutting is registered here: database lifespan (engine and asyncpg pool), auth, problem
+details, request ids, logs, metrics, health, CORS, OpenAPI docs, peer clients, the outbox relay
+and the service's polling workers.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import db, migrations
+from services.common import db, docs, migrations
 from services.common.auth import (
     JWTAuthMiddleware,
     KeySet,
@@ -44,8 +44,9 @@ from services.common.observability import (
 )
 from services.common.outbox import OutboxFields, Relay, Sender, peer_sender
 from services.common.settings import ServiceSettings, peer_url
+from services.common.worker import PollingWorker
 
-DOCS_PATH = "/docs"
+DOCS_PATH = docs.DOCS_PATH
 
 
 @dataclass
@@ -56,6 +57,12 @@ class ServiceSpec:
     outbox: type[OutboxFields] | None = None
     peers: tuple[str, ...] = ()
     relay_sender: Callable[[Litestar], Sender] | None = None
+    # the size of the service's asyncpg pool (app.state.pool, the ``conn`` dependency) from its
+    # settings; None: the service uses the SQLAlchemy engine only
+    asyncpg_pool: Callable[[Any], int] | None = None
+    # factories of polling workers started after on_startup and stopped before on_shutdown; a
+    # factory may return None (the worker is switched off in the settings)
+    workers: list[Callable[[Litestar], PollingWorker | None]] = field(default_factory=list)
     on_startup: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
     dependencies: dict[str, Provide] = field(default_factory=dict)
@@ -116,6 +123,9 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         url = settings.database_url or await asyncio.to_thread(db.resolve_database_url, service, "")
         app.state.engine = db.create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         app.state.sessionmaker = db.session_factory(app.state.engine)
+        app.state.pool = None
+        if spec.asyncpg_pool is not None:
+            app.state.pool = await db.open_pool(app.state.engine.url, max_size=spec.asyncpg_pool(settings))
         tokens = ServiceTokens(
             settings.service_key_file,
             service=service,
@@ -141,23 +151,38 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             app.state.relay.start()
         for hook in spec.on_startup:
             await hook(app)
+        workers = [w for w in (make(app) for make in spec.workers) if w is not None]
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
+            for worker in workers:
+                await worker.stop()
             for hook in spec.on_shutdown:
                 await hook(app)
             if app.state.relay is not None:
                 await app.state.relay.stop()
             for client in app.state.peers.values():
                 await client.aclose()
+            if app.state.pool is not None:
+                await app.state.pool.close()
             await app.state.engine.dispose()
 
     prometheus, metrics_controller = metrics_config(service)
     app = Litestar(
-        route_handlers=[*spec.route_handlers, whoami, health_controller(ready_check), metrics_controller],
+        route_handlers=[
+            *spec.route_handlers,
+            whoami,
+            health_controller(ready_check),
+            metrics_controller,
+            docs.root_page,
+            docs.assets_router,
+        ],
         lifespan=[lifespan],
         dependencies={
             "session": Provide(provide_session),
+            "conn": Provide(db.provide_connection),
             "principal": Provide(provide_principal, sync_to_thread=False),
             **spec.dependencies,
         },
@@ -194,12 +219,12 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             version=spec.version,
             description=spec.description,
             path=DOCS_PATH,
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[docs.ScalarDocs(), docs.SwaggerDocs()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
-            security=[{"bearer": []}],
             use_handler_docstrings=True,
+            operation_id_creator=docs.operation_id,
         ),
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
@@ -216,5 +241,8 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         for handler in getattr(route, "route_handlers", [])
     ]
     check_declared(handlers)
-    document_problems(handlers, public=lambda h: declared_roles(h) == ())
+    public = [h for h in handlers if declared_roles(h) == ()]
+    document_problems(handlers, public=lambda h: h in public)
+    docs.document_operations(handlers, public)
+    docs.tidy_schema_names(app)
     return app

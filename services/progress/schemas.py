@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
+from services.common.types import AwareDatetime
+
 Level = Annotated[int, Meta(ge=0, le=4)]
 Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 OfficialId = Annotated[str, Meta(min_length=1, max_length=128)]
@@ -108,7 +110,7 @@ class PlacementIn(Struct, forbid_unknown_fields=False):
     level: Level
     ability: float
     standard_error: Annotated[float, Meta(ge=0)]
-    completed_at: datetime
+    completed_at: AwareDatetime
 
 
 # --- sessions and enrolments ------------------------------------------------------------------

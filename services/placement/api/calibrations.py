@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from services.common.auth import allow
-from services.common.errors import Problem
+from services.common.idempotency import HEADER, idempotency_key
 from services.placement.api.common import Caller, Session
 from services.placement.models import CalibrationRun
 from services.placement.schemas import CalibratedItem, CalibrationIn, CalibrationOut
@@ -58,9 +58,7 @@ class CalibrationController(Controller):
         with fit statistics, then publish it. Items with fewer than ``min_responses`` answers keep
         their parameters. An ``Idempotency-Key`` header makes a retry return the first run (200)."""
         data = data or CalibrationIn()
-        key = request.headers.get("idempotency-key") or None
-        if key is not None and len(key) > 200:
-            raise Problem(400, "validation", "The Idempotency-Key header must be at most 200 characters.")
+        key = idempotency_key(request.headers.get(HEADER))
         run, created = await store.run(
             session, principal.sub, data.model, data.min_responses, data.max_iterations, key, data.c_prior_tuple()
         )

@@ -30,7 +30,7 @@ class SessionController(Controller):
         At most one is open per official. After a completed diagnostic a retake waits for the
         cooldown unless an admin granted one."""
         state = request.app.state
-        out, created = await store.start(state.placement_pool, versions(request), state.settings, principal)
+        out, created = await store.start(state.pool, versions(request), state.settings, principal)
         if not created:
             return Response(out, status_code=200)
         return Response(out, status_code=201, headers={"Location": f"{self.path}/{out.id}"})
@@ -60,7 +60,7 @@ class SessionController(Controller):
         state = request.app.state
         relay = getattr(state, "relay", None)
         body = await store.answer_fast(
-            state.placement_pool,
+            state.pool,
             state.sessionmaker,
             versions(request),
             state.settings,

@@ -11,6 +11,7 @@ from litestar import Controller, Request, get, post, put
 from litestar.params import JSONBody, Parameter
 
 from services.common.auth import allow
+from services.common.db import uuid7
 from services.common.errors import Problem, not_found
 from services.progress import engine
 from services.progress import recompute as recompute_worker
@@ -109,7 +110,7 @@ class CurriculumController(Controller):
                 f"INSERT INTO curriculum_version (id, version, title, status, definition, created_at, updated_at) "
                 f"VALUES ($1, $2, $3, 'draft', $4::jsonb, now(), now()) ON CONFLICT (version) DO NOTHING "
                 f"RETURNING {COLUMNS}",
-                engine.uuid7(),
+                uuid7(),
                 data.version,
                 data.title,
                 msgspec.json.encode(data).decode(),
@@ -136,6 +137,7 @@ class CurriculumController(Controller):
 
     @get("/{curriculum_id:uuid}", guards=[allow("admin")])
     async def get_one(self, request: Request[Any, Any, Any], curriculum_id: uuid.UUID) -> CurriculumOut:
+        """One curriculum version in full."""
         async with connect(request.app, transaction=False) as conn:
             row = await conn.fetchrow(f"SELECT {COLUMNS} FROM curriculum_version WHERE id = $1", curriculum_id)
         if row is None:
@@ -209,7 +211,7 @@ class CurriculumController(Controller):
                     f"INSERT INTO recompute_job (id, curriculum_id, status, after_official, officials, "
                     f"levels_completed, flagged, created_at, updated_at) "
                     f"VALUES ($1, $2, 'pending', '', 0, 0, 0, now(), now()) RETURNING {JOB_COLUMNS}",
-                    engine.uuid7(),
+                    uuid7(),
                     curriculum_id,
                 )
         if job is not None:
@@ -218,6 +220,7 @@ class CurriculumController(Controller):
 
     @post("/{curriculum_id:uuid}/retire", guards=[allow("admin")], status_code=200)
     async def retire(self, request: Request[Any, Any, Any], curriculum_id: uuid.UUID) -> CurriculumSummary:
+        """Retire a curriculum version (it stays for history)."""
         async with connect(request.app) as conn:
             row = await conn.fetchrow(
                 f"UPDATE curriculum_version SET status = 'retired', retired_at = coalesce(retired_at, now()), "
