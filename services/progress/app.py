@@ -8,12 +8,12 @@ from litestar.di import Provide
 from services.common.app import ServiceSpec, build_app
 from services.progress import recompute
 from services.progress.api import ROUTES
+from services.progress.api.common import provide_db
 from services.progress.api.errors import CONSTRAINTS
 from services.progress.api.xapi import alternate_syntax, basic_auth
 from services.progress.models import Outbox
 from services.progress.relay import certificate_sender
 from services.progress.settings import Settings, get_settings
-from services.progress.store.base import provide_db
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -10,7 +10,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import msgspec
-from litestar import Litestar, Request
+from litestar import Litestar
 
 from services.common.db import connect
 
@@ -46,11 +46,6 @@ class Db:
         worker = getattr(self.app.state, "recompute", None)
         if worker is not None:
             worker.wake()
-
-
-def provide_db(request: Request[Any, Any, Any]) -> Db:
-    """The ``db`` dependency of every handler."""
-    return Db(request.app)
 
 
 def one(row: Any, kind: type[T]) -> T:
