@@ -128,6 +128,13 @@ def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Respo
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$")
 
 
+def _plain(message: str) -> str:
+    """msgspec's message in the words the API uses (a timestamp without an offset)."""
+    if message.startswith("Expected `datetime` with a timezone component"):
+        return f"needs a time zone offset, e.g. {TZ_EXAMPLE}"
+    return message
+
+
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:

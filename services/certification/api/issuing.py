@@ -124,7 +124,7 @@ async def certificate_pdf(
     return await pdf_response(request, row)
 
 
-VC_MEDIA = "application/vc"
+VC_MEDIA = "application/vc+ld+json"  # the VC 2.0 JSON-LD form (a +json type every client reads)
 
 
 async def _credential_response(request: Request[Any, Any, Any], row: Any) -> RawResponse[bytes]:
