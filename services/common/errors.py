@@ -152,13 +152,6 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     return errors
 
 
-def _plain(message: str) -> str:
-    """msgspec's wording, where a client needs more to act on it."""
-    if message.startswith("Expected `datetime` with a timezone component"):
-        return f"needs a time zone offset, e.g. {TZ_EXAMPLE}"
-    return message
-
-
 def _body_errors(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     """Every bad field of the JSON body at once (msgspec stops at the first): the decoded body is
     checked again field by field against the handler's ``data`` type, nested Structs and lists included."""
