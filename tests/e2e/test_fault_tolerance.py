@@ -88,7 +88,7 @@ async def test_every_message_arrives_exactly_once_across_restarts(pg_admin: str,
 
         # 1. placement -> progress, with progress down while diagnostics finish.
         stack.stop("progress")
-        bank = await item_bank(client, admin)
+        bank = await item_bank(client, admin)  # every page: the seed bank has more than 500 items
         for official in people:
             await take_diagnostic(client, official, bank, rng)
 

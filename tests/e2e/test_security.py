@@ -81,7 +81,7 @@ async def test_learners_never_see_answer_keys_or_item_parameters(stack: Stack) -
 
     client = Client({s: stack.base(s) for s in SERVICES}, mint)
     admin = mint("admin")
-    bank = await item_bank(client, admin)
+    bank = await item_bank(client, admin)  # every page: the seed bank has more than 500 items
     client.http.event_hooks["response"] = [record]  # from here on, only the learner's calls
     official = Official("secret-keeper", "Kim", "CITY-01", 0.3)
     await take_diagnostic(client, official, bank, random.Random(1))
