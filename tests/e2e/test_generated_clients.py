@@ -67,10 +67,9 @@ class Generated:
 def generate(stack: Stack, out: Path) -> dict[str, Generated]:
     """Fetch each live document, generate its client into ``out`` and import it."""
     config = out / "config.json"
-    # PDFs are bytes to this generator (it knows JSON, text and octet-stream by name)
-    config.write_text(
-        json.dumps({"post_hooks": [], "content_type_overrides": {"application/pdf": "application/octet-stream"}})
-    )
+    # PDFs are bytes to this generator (it knows JSON, text and octet-stream answers by name)
+    overrides = {"application/pdf": "application/octet-stream"}
+    config.write_text(json.dumps({"post_hooks": [], "content_type_overrides": overrides}))
     run = uuid.uuid4().hex[:8]
     clients = {}
     for service in SERVICES:
@@ -96,7 +95,9 @@ def generate(stack: Stack, out: Path) -> dict[str, Generated]:
             timeout=300,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "Warning" not in done.stdout + done.stderr, f"{service}: {done.stdout}{done.stderr}"
+        # the one thing it may skip: a CSV upload, which it cannot send (the JSON form of that route stays)
+        for warning in (done.stdout + done.stderr).split("WARNING parsing")[1:]:
+            assert "Unsupported content type text/csv" in warning, f"{service}: {warning}"
         clients[service] = Generated(package, stack.base(service))
     return clients
 
