@@ -8,7 +8,7 @@ every seed item, until a calibration replaces them.
 
     .venv/bin/python services/placement/data/generate_seed_items.py   # rewrites seed_bank.json
 
-The hand-written items of seed_bank.json are kept (their provisional parameters a 1.4, c 0.15);
+The hand-written items of seed_bank.json are kept (their provisional parameters a 1.5, c 0.15);
 the family items are replaced by a fresh generation (the same, for the same seed).
 """
 
@@ -184,7 +184,7 @@ def generate(per_family: int = PER_FAMILY, seed: int = 2026) -> list[dict[str, o
                 {
                     "code": f"SEED-{tag}-{k:03d}",
                     "domain": domain,
-                    "a": round(r.uniform(1.6, 2.2), 2),
+                    "a": round(r.uniform(1.7, 2.3), 2),
                     "b": round(LEVEL_B[level] + r.uniform(-1.5, 1.5), 2),
                     "c": 0.1,
                     "stem": {"ko": ko, "en": en},
@@ -202,7 +202,7 @@ def main() -> None:
     tags = {f"SEED-{tag}-" for _, tag, _ in FAMILIES}
     written = [i for i in data["items"] if not any(i["code"].startswith(t) for t in tags)]
     for item in written:
-        item["a"], item["c"] = 1.4, 0.15
+        item["a"], item["c"] = 1.5, 0.15
     data["items"] = written + generate()
     SEED_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
     print(f"{len(data['items'])} items ({len(written)} written by hand) in {SEED_FILE}")

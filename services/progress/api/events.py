@@ -9,7 +9,6 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from services.common.auth import Principal, allow
 from services.common.pagination import Page
-from services.progress.domain.events import TRUSTED_VERBS, event_hash
 from services.progress.schemas import (
     BatchOut,
     EventBatch,
@@ -22,10 +21,6 @@ from services.progress.schemas import (
 )
 from services.progress.store import events
 from services.progress.store.base import Db
-from services.progress.store.events import recompute_officials, store_events
-
-# The xAPI module still imports these from here; they live in domain/ and store/.
-__all__ = ["TRUSTED_VERBS", "event_hash", "recompute_officials", "store_events"]
 
 
 class EventController(Controller):
