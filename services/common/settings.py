@@ -39,11 +39,16 @@ class ServiceSettings:
     jwks: str = ""
     jwt_issuer: str = "lms-dev"
     jwt_audience: str = "lms"
-    service_key_file: str = ""
+    service_key_file: str = ""  # this service's own private key (kid svc-<service>-...): signs its service tokens
+    service_jwks: str = ""  # key set of every service's public key: tokens they sign may only be service tokens
     public_url: str = ""
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 2_000_000
+    max_header_bytes: int = 16_384  # all request headers together; larger gets 431
+    max_json_depth: int = 64  # deeper JSON bodies get 400 before any handler parses them
+    trusted_proxies: tuple[str, ...] = ()  # addresses/CIDRs whose X-Forwarded-For names the client
+    failed_auth_limit: int = 30  # 401s per minute per client address before it gets 429; 0 = off
     public_rate_limit: int = 300  # requests per minute per client address to public or token-less routes; 0 = off
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
@@ -60,7 +65,9 @@ class ServiceSettings:
         if not self.jwks:
             self.jwks = str(data_dir() / "keys" / "jwks.json")
         if not self.service_key_file:
-            self.service_key_file = str(data_dir() / "keys" / "dev-private.jwk.json")
+            self.service_key_file = str(data_dir() / "keys" / f"service-{self.service}.jwk.json")
+        if not self.service_jwks:
+            self.service_jwks = str(data_dir() / "keys" / "services-jwks.json")
 
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -20,13 +20,13 @@ from services.certification.api.common import (
 )
 from services.certification.api.printing import pdf_response
 from services.certification.schemas import CertificateOut, LevelCompleted
-from services.common.auth import Principal, allow
+from services.common.auth import Principal, allow, allow_peers
 from services.common.errors import Problem
 
 
 @put(
     "/v1/officials/{official_id:str}/levels/{level:str}/certificate",
-    guards=[allow("service")],
+    guards=[allow_peers("progress")],
     tags=["issuing"],
     status_code=200,
 )

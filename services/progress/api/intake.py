@@ -20,7 +20,7 @@ import msgspec
 from litestar import Request, Response, put
 from litestar.params import JSONBody
 
-from services.common.auth import Principal, allow
+from services.common.auth import Principal, allow_peers
 from services.common.errors import Problem
 from services.progress import engine
 from services.progress.api.util import wake_relay
@@ -57,7 +57,7 @@ async def activity_levels(conn: engine.Conn, curriculum: engine.Curriculum | Non
     return levels
 
 
-@put("/v1/placements/{result_id:str}", guards=[allow("service")], tags=["placement intake"])
+@put("/v1/placements/{result_id:str}", guards=[allow_peers("placement")], tags=["placement intake"])
 async def receive_placement(
     request: Request[Any, Any, Any], principal: Principal, result_id: str, data: JSONBody[PlacementIn]
 ) -> Response[Any]:
