@@ -102,7 +102,9 @@ class Keys:
 async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Run an ASGI app with uvicorn on a real loopback port for the duration of the block."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import db, migrations
 from services.common.auth import (
+    FailureThrottle,
     JWTAuthMiddleware,
     KeySet,
     Principal,
@@ -34,6 +35,7 @@ from services.common.auth import (
     check_declared,
     declared_roles,
 )
+from services.common.edge import edge_middleware, parse_networks
 from services.common.errors import document_problems, exception_handlers
 from services.common.http import PeerClient
 from services.common.observability import (
@@ -204,11 +206,19 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
     )
+    app.asgi_handler = edge_middleware(
+        app.asgi_handler,
+        max_header_bytes=settings.max_header_bytes,
+        max_json_depth=settings.max_json_depth,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
     # Outermost, so that errors raised by middleware (401s) also carry the request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     app.state.settings = settings
     app.state.constraint_problems = spec.constraint_problems
-    app.state.keyset = KeySet(settings.jwks)
+    app.state.keyset = KeySet(settings.jwks, service_sources=settings.service_jwks)
+    app.state.auth_failures = FailureThrottle(settings.failed_auth_limit)
     handlers = [
         handler
         for route in app.routes

@@ -16,6 +16,9 @@ from litestar import Controller, get
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.auth import allow
+
+CLIENT_CLOSED = 499
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 log = structlog.get_logger()
@@ -66,6 +69,14 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
         status = 500
+        closed = False  # the client went away before the answer was complete
+
+        async def watched_receive() -> Any:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                closed = True
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -77,10 +88,16 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, send_with_id)
+            await app(scope, watched_receive, send_with_id)
+        except Exception:
+            if not closed:
+                raise  # nobody is left to answer when the client is gone: not a server error
         finally:
             path = scope.get("path", "")
-            if not path.startswith(("/health", "/metrics")):
+            if closed:
+                # 499 (nginx's "client closed request"): a client giving up is no server error
+                log.info("client_closed", method=scope.get("method"), path=path, status=CLIENT_CLOSED)
+            elif not path.startswith(("/health", "/metrics")):
                 log.info(
                     "request",
                     method=scope.get("method"),
@@ -103,8 +120,10 @@ def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusContr
     )
 
     class Metrics(PrometheusController):
+        """Prometheus metrics, for a scraper holding an ``admin`` or ``service`` token (never public)."""
+
         path = "/metrics"
-        opt = {"public": True}
+        guards = [allow("admin", "service")]
         include_in_schema = False
 
     return config, Metrics
