@@ -200,8 +200,7 @@ async def verify_token(token: str, keys: KeySet, *, issuer: str, audience: str) 
 class FailureThrottle:
     """Counts refused tokens (not missing ones: the public rate limit counts those) per client
     address over a minute; past ``limit`` the address gets 429 until its oldest failure is a minute
-    old. Per process, like the public rate limit."""Counts refused tokens (not missing ones: the public rate limit counts those) per client address over a minute; past ``limit`` the address gets 429
-    until its oldest failure is a minute old. Per process, like the public rate limit."""
+    old. Per process, like the public rate limit."""
 
     WINDOW, MAX_ADDRESSES = 60.0, 10_000
 
