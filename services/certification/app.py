@@ -8,7 +8,7 @@ from litestar import Litestar
 from services.certification.api import admin, feed, issuing, public, webhooks
 from services.certification.keyring import KeyRing, ensure_key
 from services.certification.models import Outbox
-from services.certification.settings import Settings, get_settings
+from services.certification.settings import Settings, get_settings, passphrase_problem
 from services.certification.statuslists import StatusListCache
 from services.certification.store import Issuer
 from services.certification.worker import WebhookWorker
@@ -18,6 +18,9 @@ from services.common.db import plain_url
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    problem = passphrase_problem(settings)
+    if problem:
+        raise SystemExit(f"certification: {problem}")
 
     async def start(app: Litestar) -> None:
         engine = app.state.engine

@@ -44,6 +44,30 @@ async def rotate(engine: AsyncEngine, passphrase: str) -> str:
         return await create_key(conn, passphrase)
 
 
+async def rekey(engine: AsyncEngine, old: str, new: str) -> tuple[int, int]:
+    """Re-encrypt every signing key and re-seal every webhook secret from passphrase ``old`` to
+    ``new``, in one transaction (all or nothing). Returns (keys, secrets) re-encrypted."""
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_LOCK})
+        keys = (await conn.execute(text(SELECT_KEYS_FOR_REKEY))).all()
+        for row in keys:
+            pem = await asyncio.to_thread(
+                lambda p=row.private_pkcs8: keydomain.encrypt_private(keydomain.decrypt_private(p, old), new)
+            )
+            await conn.execute(text(UPDATE_KEY), {"kid": row.kid, "pem": pem})
+        secrets = (await conn.execute(text(SELECT_SECRETS_FOR_REKEY))).all()
+        for row in secrets:
+            sealed = keydomain.seal(keydomain.unseal(row.secret, old), new)
+            await conn.execute(text(UPDATE_SECRET), {"id": row.id, "secret": sealed})
+    return len(keys), len(secrets)
+
+
+SELECT_KEYS_FOR_REKEY = "SELECT kid, private_pkcs8 FROM signing_key ORDER BY created_at FOR UPDATE"
+UPDATE_KEY = "UPDATE signing_key SET private_pkcs8 = :pem WHERE kid = :kid"
+SELECT_SECRETS_FOR_REKEY = "SELECT id, secret FROM webhook_subscription ORDER BY id FOR UPDATE"
+UPDATE_SECRET = "UPDATE webhook_subscription SET secret = :secret WHERE id = :id"
+
+
 class KeyRing:
     def __init__(self, engine: AsyncEngine, passphrase: str, cache_seconds: float = 10.0) -> None:
         self.engine, self.passphrase, self.cache_seconds = engine, passphrase, cache_seconds

@@ -24,7 +24,8 @@ class Settings(ServiceSettings):
     issuer_name_ko: str = "공무원 데이터·AI 아카데미"
     # The issuer's id (a URL); defaults to public_url.
     issuer_url: str = ""
-    # Passphrase that encrypts the credential-signing private keys at rest (PKCS#8).
+    # Passphrase that encrypts the credential-signing private keys at rest (PKCS#8) and seals the
+    # webhook secrets. The development value is refused outside local development.
     key_passphrase: str = DEV_KEY_PASSPHRASE
     # Seconds a signing key is cached before the newest key is looked up again (rotation pickup).
     key_cache_seconds: float = 10.0
@@ -50,6 +51,26 @@ class Settings(ServiceSettings):
             self.issuer_url = self.public_url
         self.issuer_url = self.issuer_url.rstrip("/")
         self.public_url = self.public_url.rstrip("/")
+
+
+MIN_PASSPHRASE_CHARS = 16
+
+
+def passphrase_problem(settings: Settings) -> str | None:
+    """Why the key passphrase is unfit for this deployment, or None. The development value (or
+    none) is accepted only in local development: the embedded database, no configured URL."""
+    local = not settings.database_url
+    if local and settings.key_passphrase in ("", DEV_KEY_PASSPHRASE):
+        return None
+    if not settings.key_passphrase or settings.key_passphrase == DEV_KEY_PASSPHRASE:
+        return (
+            "LMS_CERTIFICATION_KEY_PASSPHRASE is missing or the development value, with a configured database:"
+            " set a secret passphrase of at least 16 characters (it encrypts the certificate-signing keys and"
+            " webhook secrets; change it later with `lms certification rekey`)."
+        )
+    if len(settings.key_passphrase) < MIN_PASSPHRASE_CHARS:
+        return f"LMS_CERTIFICATION_KEY_PASSPHRASE must have at least {MIN_PASSPHRASE_CHARS} characters."
+    return None
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import Keys, create_database, free_port
+from tests.support import TEST_KEY_PASSPHRASE, Keys, create_database, free_port
 
 SERVICES = ("placement", "progress", "certification")
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +49,7 @@ class Stack:
                 "LMS_RELAY_BACKOFF_BASE": "0.2",
                 "LMS_RELAY_BACKOFF_CAP": "1.0",
                 "LMS_PEER_TIMEOUT_SECONDS": "3",
+                "LMS_CERTIFICATION_KEY_PASSPHRASE": TEST_KEY_PASSPHRASE,
             }
         )
         for name in SERVICES:
