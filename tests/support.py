@@ -24,7 +24,7 @@ from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token
 from services.common.db import ensure_database, plain_url, with_database
 
 ISSUER, AUDIENCE = "lms-dev", "lms"
-TEST_KEY_PASSPHRASE = "test-only-certification-passphrase"  # noqa: S105
+TEST_KEY_PASSPHRASE = "test-only-certification-passphrase"
 
 
 def free_port() -> int:

@@ -51,9 +51,7 @@ async def rekey(engine: AsyncEngine, old: str, new: str) -> tuple[int, int]:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_LOCK})
         keys = (await conn.execute(text(SELECT_KEYS_FOR_REKEY))).all()
         for row in keys:
-            pem = await asyncio.to_thread(
-                lambda p=row.private_pkcs8: keydomain.encrypt_private(keydomain.decrypt_private(p, old), new)
-            )
+            pem = await asyncio.to_thread(_reencrypt, row.private_pkcs8, old, new)
             await conn.execute(text(UPDATE_KEY), {"kid": row.kid, "pem": pem})
         secrets = (await conn.execute(text(SELECT_SECRETS_FOR_REKEY))).all()
         for row in secrets:
@@ -62,10 +60,14 @@ async def rekey(engine: AsyncEngine, old: str, new: str) -> tuple[int, int]:
     return len(keys), len(secrets)
 
 
+def _reencrypt(pem: str, old: str, new: str) -> str:
+    return keydomain.encrypt_private(keydomain.decrypt_private(pem, old), new)
+
+
 SELECT_KEYS_FOR_REKEY = "SELECT kid, private_pkcs8 FROM signing_key ORDER BY created_at FOR UPDATE"
 UPDATE_KEY = "UPDATE signing_key SET private_pkcs8 = :pem WHERE kid = :kid"
 SELECT_SECRETS_FOR_REKEY = "SELECT id, secret FROM webhook_subscription ORDER BY id FOR UPDATE"
-UPDATE_SECRET = "UPDATE webhook_subscription SET secret = :secret WHERE id = :id"
+UPDATE_SECRET = "UPDATE webhook_subscription SET secret = :secret WHERE id = :id"  # noqa: S105
 
 
 class KeyRing:
