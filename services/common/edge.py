@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -145,15 +144,6 @@ def check_json(body: bytes, max_depth: int) -> None:
 def _is_json(content_type: str) -> bool:
     kind = content_type.split(";", 1)[0].strip().lower()
     return kind == "application/json" or kind.endswith("+json")
-
-
-def neutralise_bidi(text: str) -> str:
-    """Drop bidirectional formatting controls (RLO, LRI, ...), which could make a name on a page
-    read differently from what is stored; the page isolates the name with ``<bdi>`` instead."""
-    return "".join(ch for ch in text if unicodedata.bidirectional(ch) not in _BIDI_CONTROLS)
-
-
-_BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
 
 
 def edge_middleware(

@@ -73,3 +73,61 @@ async def test_rekey_reencrypts_keys_and_webhook_secrets(database_url: str, monk
     assert keydomain.unseal(sealed, new) == "whsec_abc"
     with pytest.raises(ValueError):
         keydomain.decrypt_private(pem, old)
+
+
+async def test_serials_cannot_be_enumerated(database_url: str, keys) -> None:
+    from services.certification.domain.serial import RANDOM_DIGITS, make_serial, parse_serial
+    from tests.certification.conftest import running
+
+    async with running(database_url, keys) as svc:
+        serials = [(await svc.issue(level=1)).json()["serial"] for _ in range(3)]
+        parsed = [parse_serial(s) for s in serials]
+        assert all(p is not None for p in parsed), serials
+        numbers = [p[3] for p in parsed if p]
+        assert all(n >= 10**RANDOM_DIGITS for n in numbers)
+        assert len({n % 10**RANDOM_DIGITS for n in numbers}) == 3  # random tails
+        # the neighbours a sequential scheme would have issued are unknown
+        _, year, level, number = parsed[0]  # type: ignore[misc]
+        for guess in (number - 1, number + 1, number // 10**RANDOM_DIGITS, number // 10**RANDOM_DIGITS + 1):
+            r = await svc.client.get(f"/v1/verify/{make_serial('LMS', year, level, guess)}")
+            assert r.status_code == 404, (guess, r.text)
+        assert (await svc.client.get(f"/v1/verify/{serials[0]}")).status_code == 200
+
+
+async def test_non_ascii_digits_are_clear_4xx(database_url: str, keys) -> None:
+    from tests.certification.conftest import running
+
+    async with running(database_url, keys) as svc:
+        for path in (
+            "/v1/achievements/level-²",
+            "/v1/achievements/level-٣",
+            "/v1/achievements/level-３",
+            "/v1/verify/LMS-２０２６-L0-000001-0",
+            "/v1/verify/LMS-2026-L0-٠٠٠٠٠١-0",
+            "/verify/LMS-2026-L0-000001-٣",
+        ):
+            r = await svc.client.get(path)
+            assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+        r = await svc.client.put(
+            "/v1/officials/x/levels/３/certificate",
+            json={
+                "official": {"id": "x", "name": "A", "org": "O"},
+                "completed_at": "2026-05-01T06:00:00Z",
+                "curriculum_version": "v1",
+            },
+            headers=svc.h("service", sub="service:progress"),
+        )
+        assert r.status_code == 400
+
+
+async def test_the_verification_page_neutralises_bidi_controls(database_url: str, keys) -> None:
+    from tests.certification.conftest import running
+
+    async with running(database_url, keys) as svc:
+        issued = await svc.issue(name="Kim\u202eTAERCES\u202c Lee", level=0)
+        page = await svc.client.get(f"/verify/{issued.json()['serial']}?lang=en")
+    assert page.status_code == 200
+    assert "\u202e" not in page.text and "\u202c" not in page.text
+    assert "<bdi>KimTAERCES Lee</bdi>" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"

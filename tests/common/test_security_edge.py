@@ -13,7 +13,8 @@ from litestar import MediaType, get, post
 from litestar.params import JSONBody
 
 from services.common.app import ServiceSpec, build_app
-from services.common.edge import EdgeError, check_json, forwarded_client, neutralise_bidi, parse_networks
+from services.common.edge import EdgeError, check_json, forwarded_client, parse_networks
+from services.common.text import neutralise_bidi
 from services.placement.settings import get_settings
 from tests.support import Keys, client_for, serve
 

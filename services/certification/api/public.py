@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
 
-from services.certification.api.common import issuer_of
+from services.certification.api.common import LEVEL_DIGITS, issuer_of
 from services.certification.domain import credential as vc
 from services.certification.domain import page
 from services.certification.domain.serial import parse_serial
@@ -159,7 +159,7 @@ async def issuer_profile(request: Request[Any, Any, Any]) -> dict[str, Any]:
 async def achievement(request: Request[Any, Any, Any], slug: str) -> dict[str, Any]:
     """The Achievement of a level (its id is stable: /v1/achievements/level-N)."""
     level = slug.removeprefix("level-")
-    if not slug.startswith("level-") or not level.isdigit() or int(level) not in vc.LEVELS:
+    if not slug.startswith("level-") or level not in LEVEL_DIGITS:
         raise Problem(404, "not-found", "Achievements are /v1/achievements/level-0 to level-4.")
     return {
         "@context": [vc.VC_CONTEXT, vc.OB_CONTEXT],
