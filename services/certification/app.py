@@ -13,7 +13,7 @@ from services.certification.statuslists import StatusListCache
 from services.certification.store import Issuer
 from services.certification.worker import WebhookWorker
 from services.common.app import ServiceSpec, build_app
-from services.common.db import plain_url
+from services.common.db import plain_url, pool_options
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             plain_url(engine.url),
             min_size=1,
             max_size=settings.read_pool_size,
-            server_settings={"timezone": "UTC"},
+            **pool_options(settings),
         )
         keyring = KeyRing(engine, settings.key_passphrase, settings.key_cache_seconds)
         app.state.keyring = keyring

@@ -116,7 +116,14 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = settings.database_url or await asyncio.to_thread(db.resolve_database_url, service, "")
-        app.state.engine = db.create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        app.state.engine = db.create_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            acquire_timeout=settings.db_acquire_timeout_seconds,
+            statement_timeout=settings.db_statement_timeout_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
         app.state.sessionmaker = db.session_factory(app.state.engine)
         tokens = ServiceTokens(
             settings.service_key_file,

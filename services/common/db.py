@@ -98,13 +98,41 @@ def resolve_database_url(service: str, configured: str) -> str:
     return with_database(admin, f"lms_{service}")
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: Any) -> AsyncEngine:
+def asyncpg_options(*, statement_timeout: float = 0.0, connect_timeout: float = 60.0) -> dict[str, Any]:
+    """asyncpg connection options: UTC, a server-side statement timeout, and client-side timeouts
+    for connecting and for each command (which also end a wait on a frozen server). 0 = none."""
+    server: dict[str, str] = {"timezone": "UTC"}
+    options: dict[str, Any] = {"server_settings": server, "timeout": connect_timeout}
+    if statement_timeout > 0:
+        server["statement_timeout"] = str(int(statement_timeout * 1000))
+        options["command_timeout"] = statement_timeout + 2.0
+    return options
+
+
+def pool_options(settings: Any) -> dict[str, Any]:
+    """``asyncpg_options`` from a service's settings, for ``asyncpg.create_pool``."""
+    return asyncpg_options(
+        statement_timeout=settings.db_statement_timeout_seconds, connect_timeout=settings.db_connect_timeout_seconds
+    )
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    acquire_timeout: float = 30.0,
+    statement_timeout: float = 0.0,
+    connect_timeout: float = 60.0,
+    **kw: Any,
+) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=acquire_timeout,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"timezone": "UTC"}},
+        connect_args=asyncpg_options(statement_timeout=statement_timeout, connect_timeout=connect_timeout),
         **kw,
     )
 

@@ -35,6 +35,11 @@ class ServiceSettings:
     database_url: str = ""
     db_pool_size: int = 20  # steady connections; bursts above it open (and close) overflow ones
     db_max_overflow: int = 10
+    # Database unavailability answers 503 quickly instead of hanging: waiting for a pooled
+    # connection, connecting, and any one statement are bounded (seconds; statement 0 = unbounded).
+    db_acquire_timeout_seconds: float = 5.0
+    db_connect_timeout_seconds: float = 5.0
+    db_statement_timeout_seconds: float = 30.0
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
     jwks: str = ""
     jwt_issuer: str = "lms-dev"

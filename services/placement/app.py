@@ -6,7 +6,7 @@ import asyncpg
 from litestar import Litestar
 
 from services.common.app import ServiceSpec, build_app
-from services.common.db import plain_url
+from services.common.db import plain_url, pool_options
 from services.placement.api import ROUTES
 from services.placement.bank import VersionCache
 from services.placement.models import Outbox
@@ -20,7 +20,7 @@ async def open_pool(app: Litestar) -> None:
         plain_url(app.state.engine.url),
         min_size=1,
         max_size=settings.db_pool_size,
-        server_settings={"timezone": "UTC"},
+        **pool_options(settings),
         reset=_reset,
     )
 

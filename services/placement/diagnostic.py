@@ -149,7 +149,7 @@ async def start(pool: Any, cache: VersionCache, settings: Settings, principal: A
     partial unique index). Returns (session, created). One transaction on the bare pool."""
     idle = timedelta(minutes=settings.session_idle_minutes)
     now = utcnow()
-    async with pool.acquire() as conn:
+    async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
         try:
             async with conn.transaction():
                 existing = await conn.fetchrow(START_EXISTING, principal.sub, now - idle, now)
@@ -426,7 +426,7 @@ async def answer_fast(
     still at that position. The answer that ends a test, an expired session, or a lost race go
     through :func:`answer` instead, on the kernel's session with a row lock, so that the result,
     the closed session and the outbox message commit together."""
-    async with pool.acquire() as conn:
+    async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
         decision = await _decide(conn, cache, settings, principal, sid, data, locked=False)
     if decision.kind in ("written", "replay"):
         return decision.body

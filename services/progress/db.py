@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 from litestar import Litestar
 
-from services.common.db import plain_url, utcnow
+from services.common.db import plain_url, pool_options, utcnow
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -40,7 +40,7 @@ async def open_pool(app: Litestar) -> None:
         plain_url(app.state.engine.url),
         min_size=1,
         max_size=settings.db_pool_size + settings.db_max_overflow,
-        server_settings={"timezone": "UTC"},
+        **pool_options(settings),
     )
 
 
@@ -55,7 +55,7 @@ async def connect(app: Litestar, *, transaction: bool = True) -> AsyncIterator[a
     """A connection from the service's asyncpg pool, inside a transaction unless told otherwise.
 
     The transaction commits when the block exits normally and rolls back on any exception."""
-    async with app.state.pg.acquire() as conn:
+    async with app.state.pg.acquire(timeout=app.state.settings.db_acquire_timeout_seconds) as conn:
         if not transaction:
             yield conn
             return
