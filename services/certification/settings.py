@@ -39,6 +39,9 @@ class Settings(ServiceSettings):
     webhook_poll_seconds: float = 1.0
     webhook_timeout_seconds: float = 10.0
     webhook_batch: int = 50
+    # Networks (CIDRs or addresses) webhooks may reach although they are private or loopback;
+    # everything else must be a public address.
+    webhook_allowed_networks: tuple[str, ...] = ()
     # Seconds a status list may be cached by clients (Cache-Control max-age).
     status_list_max_age: int = 60
     # Seconds a replica serves a cached status list before checking the database version counter

@@ -131,3 +131,66 @@ async def test_the_verification_page_neutralises_bidi_controls(database_url: str
     assert "<bdi>KimTAERCES Lee</bdi>" in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.1/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
+async def test_webhooks_refuse_internal_targets(database_url: str, keys, url: str) -> None:
+    from tests.certification.conftest import running
+
+    async with running(database_url, keys, webhook_allowed_networks=()) as svc:
+        r = await svc.client.post(
+            "/v1/webhooks/subscriptions",
+            json={"url": url, "event_types": ["certificate.issued"]},
+            headers=svc.h("hr", sub="hr-1"),
+        )
+        assert r.status_code == 400 and r.json()["type"] == "urn:lms:problem:forbidden-target", r.text
+
+
+async def test_delivery_log_keeps_only_status_and_timing(database_url: str, keys) -> None:
+    from tests.certification.conftest import running
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = b"internal-secret: db password is hunter2"
+        writer.write(b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with running(
+            database_url, keys, webhook_allowed_networks=("127.0.0.1",), webhook_poll_seconds=0.05
+        ) as svc:
+            r = await svc.client.post(
+                "/v1/webhooks/subscriptions",
+                json={"url": f"http://127.0.0.1:{port}/hook", "event_types": ["certificate.issued"]},
+                headers=svc.h("hr", sub="hr-1"),
+            )
+            assert r.status_code == 201, r.text
+            await svc.issue(level=0)
+            conn = await svc.db()
+            try:
+                for _ in range(100):
+                    error = await conn.fetchval("SELECT last_error FROM webhook_delivery WHERE last_error IS NOT NULL")
+                    if error:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await conn.close()
+    finally:
+        server.close()
+    assert error and error.startswith("HTTP 500 after") and error.endswith(" ms"), error
+    assert "hunter2" not in error and "Oops" not in error

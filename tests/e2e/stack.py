@@ -50,6 +50,7 @@ class Stack:
                 "LMS_RELAY_BACKOFF_CAP": "1.0",
                 "LMS_PEER_TIMEOUT_SECONDS": "3",
                 "LMS_CERTIFICATION_KEY_PASSPHRASE": TEST_KEY_PASSPHRASE,
+                "LMS_CERTIFICATION_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             }
         )
         for name in SERVICES:

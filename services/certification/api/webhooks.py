@@ -16,6 +16,7 @@ from services.certification.api.common import parse_uuid, wake_webhooks
 from services.certification.domain.keys import seal
 from services.certification.domain.webhooks import EVENT_TYPES, new_secret
 from services.certification.schemas import DeliveryOut, SubscriptionIn, SubscriptionOut, SubscriptionPatch
+from services.certification.targets import allowed_networks, target_problem
 from services.certification.worker import webhook_id
 from services.common.auth import Principal, allow
 from services.common.db import utcnow, uuid7
@@ -33,6 +34,18 @@ def _check_url(url: str) -> str:
             "invalid-url",
             "url must be an absolute http(s) URL, e.g. https://hr.example.go.kr/hooks/lms.",
             errors=[{"field": "url", "source": "body", "message": "not an absolute http(s) URL"}],
+        )
+    return url
+
+
+async def _check_target(request: Request[Any, Any, Any], url: str) -> str:
+    reason = await target_problem(_check_url(url), allowed_networks(request.app.state.settings))
+    if reason:
+        raise Problem(
+            400,
+            "forbidden-target",
+            f"Webhooks cannot be sent there: {reason}.",
+            errors=[{"field": "url", "source": "body", "message": reason}],
         )
     return url
 
@@ -79,7 +92,7 @@ async def subscribe(
     request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, data: SubscriptionIn
 ) -> Response[SubscriptionOut]:
     """Subscribe a URL to event types. The answer carries the signing secret (``whsec_...``) once."""
-    url, events = _check_url(data.url), _check_events(data.event_types)
+    url, events = await _check_target(request, data.url), _check_events(data.event_types)
     secret = new_secret()
     sealed = seal(secret, request.app.state.settings.key_passphrase)  # never stored in plain text
     now = utcnow()
@@ -130,7 +143,7 @@ async def update_subscription(
     values: dict[str, Any] = {"id": row.id, "now": utcnow()}
     sets = ["updated_at = :now"]
     if data.url is not None:
-        values["url"] = _check_url(data.url)
+        values["url"] = await _check_target(request, data.url)
         sets.append("url = :url")
     if data.event_types is not None:
         values["events"] = json.dumps(_check_events(data.event_types))
