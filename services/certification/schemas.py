@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from services.common.moments import check_moment
+
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
@@ -25,6 +27,9 @@ class LevelCompleted(msgspec.Struct):
     completed_at: datetime
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
+    def __post_init__(self) -> None:
+        check_moment(self.completed_at, "completed_at")
+
 
 class ManualIssue(msgspec.Struct):
     official: Official
@@ -32,6 +37,10 @@ class ManualIssue(msgspec.Struct):
     reason: Reason
     completed_at: datetime | None = None
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "manual"
+
+    def __post_init__(self) -> None:
+        if self.completed_at is not None:
+            check_moment(self.completed_at, "completed_at")
 
 
 class ReasonBody(msgspec.Struct):

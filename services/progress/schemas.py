@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
+from services.common.moments import check_moment
+
 Level = Annotated[int, Meta(ge=0, le=4)]
 Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 OfficialId = Annotated[str, Meta(min_length=1, max_length=128)]
@@ -109,6 +111,9 @@ class PlacementIn(Struct, forbid_unknown_fields=False):
     ability: float
     standard_error: Annotated[float, Meta(ge=0)]
     completed_at: datetime
+
+    def __post_init__(self) -> None:
+        check_moment(self.completed_at, "completed_at")
 
 
 # --- sessions and enrolments ------------------------------------------------------------------
@@ -228,6 +233,9 @@ class EventIn(Struct, forbid_unknown_fields=True):
     verb: VerbName
     occurred_at: datetime
     score: Annotated[float, Meta(ge=0, le=100)] | None = None
+
+    def __post_init__(self) -> None:
+        check_moment(self.occurred_at, "occurred_at")
 
 
 class EventBatch(Struct, forbid_unknown_fields=True):

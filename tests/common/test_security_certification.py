@@ -194,3 +194,16 @@ async def test_delivery_log_keeps_only_status_and_timing(database_url: str, keys
         server.close()
     assert error and error.startswith("HTTP 500 after") and error.endswith(" ms"), error
     assert "hunter2" not in error and "Oops" not in error
+
+
+@pytest.mark.parametrize("at", ["2099-01-01T00:00:00Z", 0])
+async def test_completions_must_be_dated_near_now(database_url: str, keys, at: object) -> None:
+    from tests.certification.conftest import running
+
+    async with running(database_url, keys) as svc:
+        r = await svc.client.put(
+            "/v1/officials/o-1/levels/1/certificate",
+            json={"official": {"id": "o-1", "name": "A", "org": "O"}, "completed_at": at, "curriculum_version": "v"},
+            headers=svc.h("service", sub="service:progress"),
+        )
+    assert r.status_code == 400 and "completed_at" in r.text, r.text

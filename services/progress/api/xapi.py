@@ -35,6 +35,7 @@ from litestar.params import Parameter, QueryParameter
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
 from services.common.errors import Problem, exception_handlers
+from services.common.moments import out_of_window
 from services.common.pagination import decode_cursor, encode_cursor
 from services.progress import engine
 from services.progress.api.events import TRUSTED_VERBS, event_hash, recompute_officials, store_events
@@ -245,8 +246,8 @@ async def save(request: Request[Any, Any, Any], principal: Principal, raws: list
             if verb in TRUSTED_VERBS and not principal.has("service", "admin"):
                 continue  # stored, but a learner's own token cannot certify a result or attendance
             code = p.object_id.removeprefix(prefix)
-            if code not in curriculum.modules:
-                continue
+            if code not in curriculum.modules or out_of_window(p.timestamp):
+                continue  # xAPI allows any timestamp: stored, but no learning event outside the window
             score = score_of(p.statement) if verb in ("passed", "failed", "completed") else None
             events.append(
                 EventIn(
