@@ -134,20 +134,7 @@ async def ingest(
             if e.module not in curriculum.modules
         ]
         if principal.has("instructor") and not principal.has("admin", "service"):
-            taught = {
-                r["official_id"]
-                for r in await conn.fetch(
-                    "SELECT e.official_id FROM enrolment e JOIN cohort_session s ON s.id = e.session_id "
-                    "WHERE s.instructor_id = $1 AND e.status = 'enrolled' AND e.official_id = ANY($2::text[])",
-                    principal.sub,
-                    sorted({e.official_id for e in events}),
-                )
-            }
-            errors += [
-                {"index": i, "id": e.id, "reason": "instructors may only record results for officials they teach"}
-                for i, e in enumerate(events)
-                if e.official_id not in taught
-            ]
+            errors += await untaught(conn, principal.sub, curriculum, events)
         if errors:
             errors.sort(key=lambda x: x["index"])
             raise Problem(422, "invalid-events", "No event was stored: fix every listed event.", errors=errors)
@@ -159,6 +146,32 @@ async def ingest(
         duplicates=len(events) - inserted,
         completed_levels=[LevelDone(o, lv, at) for o, lv, at in completed],
     )
+
+
+TAUGHT_SQL = (
+    "SELECT DISTINCT e.official_id, s.level FROM enrolment e JOIN cohort_session s ON s.id = e.session_id "
+    "WHERE s.instructor_id = $1 AND e.status = 'enrolled' AND e.official_id = ANY($2::text[])"
+)
+
+
+async def untaught(
+    conn: engine.Conn, instructor: str, curriculum: engine.Curriculum, events: list[EventIn]
+) -> list[dict[str, Any]]:
+    """Errors for the events an instructor may not record: an instructor records only for officials
+    enrolled in a session they teach, and only for modules of that session's level."""
+    rows = await conn.fetch(TAUGHT_SQL, instructor, sorted({e.official_id for e in events}))
+    taught = {(r["official_id"], r["level"]) for r in rows}
+    officials = {official for official, _ in taught}
+    errors = []
+    for i, e in enumerate(events):
+        if e.official_id not in officials:
+            reason = "instructors may only record results for officials they teach"
+        elif e.module in curriculum.modules and (e.official_id, curriculum.level_of(e.module)) not in taught:
+            reason = f"module {e.module} is not in a level you teach this official"
+        else:
+            continue
+        errors.append({"index": i, "id": e.id, "reason": reason})
+    return errors
 
 
 async def store_events(
