@@ -47,7 +47,13 @@ async def driver(session: AsyncSession) -> Any:
     """The asyncpg connection under ``session``, inside its transaction."""
     conn = await session.connection()
     raw = await conn.get_raw_connection()
-    return raw.driver_connection
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: without this,
+        # statements sent on the bare connection would each commit on their own (and a FOR UPDATE
+        # would lock nothing)
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
 
 
 @lru_cache(maxsize=64)
@@ -308,6 +314,19 @@ class _Decision:
         self.kind, self.body, self.parts = kind, body, parts
 
 
+STORED_ANSWER = "SELECT item_id, choice, reply FROM response WHERE session_id = $1 AND position = $2"
+
+
+async def _late_replay(conn: Any, sid: uuid.UUID, data: AnswerIn) -> _Decision | None:
+    """The same answer sent twice at once: the copy that waited for the row lock sees the session
+    as the winner left it, but its read's snapshot predates the winner's response row. A fresh read
+    (under the lock nothing changes any more) finds that row: the stored reply is the answer."""
+    stored = await conn.fetchrow(STORED_ANSWER, sid, data.position)
+    if stored is not None and stored["item_id"] == data.item_id and stored["choice"] == data.choice:
+        return _Decision("replay", str(stored["reply"]).encode())
+    return None
+
+
 async def _decide(
     conn: Any,
     cache: VersionCache,
@@ -337,6 +356,13 @@ async def _decide(
     idle = timedelta(minutes=settings.session_idle_minutes)
     if row["status"] == "active" and row["last_activity_at"] < now - idle:
         return _Decision("expire")
+    late = (
+        await _late_replay(conn, sid, data)
+        if locked and (row["status"] != "active" or len(row["items"]) >= data.position)
+        else None
+    )
+    if late is not None:
+        return late
     if row["status"] != "active":
         raise Problem(
             409,
