@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from services.common.ids import OfficialId
 from services.common.moments import check_moment
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -15,8 +16,9 @@ Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
 class Official(msgspec.Struct, forbid_unknown_fields=False):
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    name: NonEmpty
+    id: OfficialId
+    # A token without a name claim gives an empty name: the certificate then names the official by id.
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     org: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 

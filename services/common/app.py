@@ -45,6 +45,7 @@ from services.common.observability import (
     request_id_middleware,
 )
 from services.common.outbox import OutboxFields, Relay, Sender, peer_sender
+from services.common.outbox_admin import gauge_refresher, outbox_admin_controller
 from services.common.settings import ServiceSettings, peer_url
 
 DOCS_PATH = "/docs"
@@ -162,8 +163,15 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             await app.state.engine.dispose()
 
     prometheus, metrics_controller = metrics_config(service)
+    outbox_routes = [outbox_admin_controller(spec.outbox)] if spec.outbox is not None else []
     app = Litestar(
-        route_handlers=[*spec.route_handlers, whoami, health_controller(ready_check), metrics_controller],
+        route_handlers=[
+            *spec.route_handlers,
+            *outbox_routes,
+            whoami,
+            health_controller(ready_check),
+            metrics_controller,
+        ],
         lifespan=[lifespan],
         dependencies={
             "session": Provide(provide_session),
@@ -226,6 +234,7 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
     app.state.constraint_problems = spec.constraint_problems
     app.state.keyset = KeySet(settings.jwks, service_sources=settings.service_jwks)
     app.state.auth_failures = FailureThrottle(settings.failed_auth_limit)
+    app.state.before_metrics = gauge_refresher(spec.outbox) if spec.outbox is not None else None
     handlers = [
         handler
         for route in app.routes

@@ -25,6 +25,8 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from services.common.ids import OFFICIAL_ID_RULE, is_official_id
+
 ROLES = ("learner", "instructor", "admin", "hr", "service")
 ALLOWED_ALGS = ("EdDSA", "ES256", "ES384", "RS256", "PS256")
 SERVICES = ("placement", "progress", "certification")
@@ -181,8 +183,8 @@ async def verify_token(token: str, keys: KeySet, *, issuer: str, audience: str) 
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise AuthError("the token's roles claim must be a list of strings")
     sub = claims["sub"]
-    if not isinstance(sub, str) or not sub:
-        raise AuthError("the token's sub claim must be a non-empty string")
+    if not isinstance(sub, str) or not is_official_id(sub):
+        raise AuthError(f"the token's sub claim must be an id of {OFFICIAL_ID_RULE}")
     if signer and (set(roles) != {"service"} or sub != f"service:{signer}"):
         raise AuthError(f"the {signer} service key signs only service tokens with sub service:{signer}")
     name, org = claims.get("name", ""), claims.get("org", "")

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,6 +111,16 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+async def _refresh_before_metrics(request: Request[Any, Any, Any]) -> None:
+    """Gauges that are counted from the database (e.g. stuck outbox messages) are refreshed on a scrape."""
+    refresh = getattr(request.app.state, "before_metrics", None)
+    if refresh is not None:
+        try:
+            await refresh(request.app.state.engine)
+        except Exception as exc:  # the database being down must not hide the other metrics
+            log.warning("metrics_refresh_failed", error=str(exc)[:200])
+
+
 def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusController]]:
     config = PrometheusConfig(
         app_name=service,
@@ -125,6 +135,8 @@ def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusContr
         path = "/metrics"
         guards = [allow("admin", "service")]
         include_in_schema = False
+
+        before_request = _refresh_before_metrics  # type: ignore[assignment]
 
     return config, Metrics
 

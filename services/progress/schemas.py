@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
+from services.common.ids import OfficialId
 from services.common.moments import check_moment
 
 Level = Annotated[int, Meta(ge=0, le=4)]
 Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-OfficialId = Annotated[str, Meta(min_length=1, max_length=128)]
 Text200 = Annotated[str, Meta(max_length=200)]
 RuleName = Literal["completed", "passed", "completed_and_passed", "attended"]
 

@@ -55,7 +55,7 @@ async def level_completed(
         issuer,
         principal,
         official_id=official_id,
-        name=data.official.name,
+        name=data.official.name or official_id,
         org=data.official.org,
         level=lvl,
         completed_at=data.completed_at,
