@@ -12,8 +12,9 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -125,3 +126,39 @@ async def client_for(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to ``app`` served on a real port."""
     async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
         yield client
+
+
+@dataclass
+class ServiceClient:
+    """One running service as the tests see it: an HTTP client to it on a real port, the app, its
+    database and the token keys. Every service's conftest subclasses it as ``Service`` (adding that
+    service's helpers) and provides it as the ``svc`` fixture."""
+
+    client: httpx.AsyncClient
+    app: Any
+    keys: Keys
+    database_url: str = ""
+    base: str = ""
+
+    def __post_init__(self) -> None:
+        """Subclasses set up their own helpers (role headers and the like) here."""
+
+    def h(self, role: str = "learner", sub: str | None = None, **claims: Any) -> dict[str, str]:
+        """Headers with a signed token for ``role``."""
+        return self.keys.headers(role, sub=sub, **claims)
+
+    async def db(self) -> asyncpg.Connection:
+        """A raw connection to the service's database (close it)."""
+        return await asyncpg.connect(plain_url(self.database_url))
+
+
+S = TypeVar("S", bound=ServiceClient)
+
+
+@contextlib.asynccontextmanager
+async def service_client(
+    app: Any, keys: Keys, kind: type[S], database_url: str = "", port: int | None = None
+) -> AsyncIterator[S]:
+    """Serve ``app`` on a real port (``port`` or a free one) and yield a ``kind`` client to it."""
+    async with serve(app, port) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        yield kind(client=client, app=app, keys=keys, database_url=database_url, base=base)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncpg
 from litestar import Litestar
 
 from services.certification.api import admin, feed, issuing, public, webhooks
@@ -13,7 +12,6 @@ from services.certification.statuslists import StatusListCache
 from services.certification.store import Issuer
 from services.certification.worker import WebhookWorker
 from services.common.app import ServiceSpec, build_app
-from services.common.db import plain_url, pool_options
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -25,26 +23,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def start(app: Litestar) -> None:
         engine = app.state.engine
         await ensure_key(engine, settings.key_passphrase)
-        app.state.reads = await asyncpg.create_pool(
-            plain_url(engine.url),
-            min_size=1,
-            max_size=settings.read_pool_size,
-            **pool_options(settings),
-        )
         keyring = KeyRing(engine, settings.key_passphrase, settings.key_cache_seconds)
         app.state.keyring = keyring
         app.state.issuer = Issuer(settings, keyring)
-        app.state.status_lists = StatusListCache(engine, keyring, settings, app.state.reads)
-        app.state.webhooks = None
-        if settings.webhooks_enabled:
-            app.state.webhooks = WebhookWorker(engine, settings)
-            app.state.webhooks.start()
+        app.state.status_lists = StatusListCache(engine, keyring, settings, app.state.pool)
 
-    async def stop(app: Litestar) -> None:
-        if getattr(app.state, "webhooks", None) is not None:
-            await app.state.webhooks.stop()
-        if getattr(app.state, "reads", None) is not None:
-            await app.state.reads.close()
+    def webhook_worker(app: Litestar) -> WebhookWorker | None:
+        app.state.webhooks = WebhookWorker(app.state.engine, settings) if settings.webhooks_enabled else None
+        return app.state.webhooks
 
     spec = ServiceSpec(
         title="LMS certification service",
@@ -52,7 +38,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[*issuing.handlers, *admin.handlers, *public.handlers, *feed.handlers, *webhooks.handlers],
         outbox=Outbox,
         peers=(),
+        # the asyncpg pool for the hot public reads (verify, status-list versions)
+        asyncpg_pool=lambda s: s.read_pool_size,
         on_startup=[start],
-        on_shutdown=[stop],
+        workers=[webhook_worker],
     )
     return build_app(settings, spec)

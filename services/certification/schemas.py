@@ -10,6 +10,7 @@ import msgspec
 
 from services.common.ids import OfficialId
 from services.common.moments import check_moment
+from services.common.types import AwareDatetime
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
@@ -26,7 +27,7 @@ class LevelCompleted(msgspec.Struct):
     """What progress sends when an official completes a level."""
 
     official: Official
-    completed_at: datetime
+    completed_at: AwareDatetime
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
     def __post_init__(self) -> None:
@@ -37,7 +38,7 @@ class ManualIssue(msgspec.Struct):
     official: Official
     level: int
     reason: Reason
-    completed_at: datetime | None = None
+    completed_at: AwareDatetime | None = None
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "manual"
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ from services.certification.domain.keys import unseal
 from services.certification.settings import Settings
 from services.certification.targets import allowed_networks, target_problem
 from services.common.db import utcnow
+from services.common.worker import PollingWorker
 
 log = structlog.get_logger()
 SENT = Counter("lms_certification_webhooks_delivered_total", "Webhook deliveries acknowledged with 2xx")
@@ -51,8 +52,11 @@ def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
-class WebhookWorker:
+class WebhookWorker(PollingWorker):
+    """The webhook deliveries' polling worker (the loop is the kernel's :class:`PollingWorker`)."""
+
     def __init__(self, engine: AsyncEngine, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        super().__init__("webhook_worker", poll_seconds=settings.webhook_poll_seconds, batch=settings.webhook_batch)
         self.engine, self.settings = engine, settings
         self.allowed = allowed_networks(settings)
         self.client = client or httpx.AsyncClient(
@@ -60,8 +64,6 @@ class WebhookWorker:
             follow_redirects=False,
             headers={"user-agent": "lms-certification-webhooks/1"},
         )
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def _send(self, row: Any) -> tuple[int | None, str | None]:
         body = body_of(row.payload)
@@ -142,33 +144,6 @@ class WebhookWorker:
                     )
             return len(rows)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database down: keep going
-                log.warning("webhook_worker_error", error=str(exc)[:300])
-                done = 0
-            if done < self.settings.webhook_batch:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.webhook_poll_seconds)
-                except TimeoutError:
-                    pass
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run_forever(), name="webhook-worker")
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await super().stop()
         await self.client.aclose()

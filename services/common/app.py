@@ -47,6 +47,7 @@ from services.common.observability import (
 from services.common.outbox import OutboxFields, Relay, Sender, peer_sender
 from services.common.outbox_admin import gauge_refresher, outbox_admin_controller
 from services.common.settings import ServiceSettings, peer_url
+from services.common.worker import PollingWorker
 
 DOCS_PATH = "/docs"
 
@@ -59,6 +60,12 @@ class ServiceSpec:
     outbox: type[OutboxFields] | None = None
     peers: tuple[str, ...] = ()
     relay_sender: Callable[[Litestar], Sender] | None = None
+    # the size of the service's asyncpg pool (app.state.pool, the ``conn`` dependency) from its
+    # settings; None: the service uses the SQLAlchemy engine only
+    asyncpg_pool: Callable[[Any], int] | None = None
+    # factories of polling workers started after on_startup and stopped before on_shutdown; a
+    # factory may return None (the worker is switched off in the settings)
+    workers: list[Callable[[Litestar], PollingWorker | None]] = field(default_factory=list)
     on_startup: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[Litestar], Awaitable[None]]] = field(default_factory=list)
     dependencies: dict[str, Provide] = field(default_factory=dict)
@@ -126,6 +133,11 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             connect_timeout=settings.db_connect_timeout_seconds,
         )
         app.state.sessionmaker = db.session_factory(app.state.engine)
+        app.state.pool = None
+        if spec.asyncpg_pool is not None:
+            app.state.pool = await db.open_pool(
+                app.state.engine.url, max_size=spec.asyncpg_pool(settings), options=db.pool_options(settings)
+            )
         tokens = ServiceTokens(
             settings.service_key_file,
             service=service,
@@ -151,15 +163,22 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             app.state.relay.start()
         for hook in spec.on_startup:
             await hook(app)
+        workers = [w for w in (make(app) for make in spec.workers) if w is not None]
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
+            for worker in workers:
+                await worker.stop()
             for hook in spec.on_shutdown:
                 await hook(app)
             if app.state.relay is not None:
                 await app.state.relay.stop()
             for client in app.state.peers.values():
                 await client.aclose()
+            if app.state.pool is not None:
+                await app.state.pool.close()
             await app.state.engine.dispose()
 
     prometheus, metrics_controller = metrics_config(service)
@@ -175,6 +194,7 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         lifespan=[lifespan],
         dependencies={
             "session": Provide(provide_session),
+            "conn": Provide(db.provide_connection),
             "principal": Provide(provide_principal, sync_to_thread=False),
             **spec.dependencies,
         },

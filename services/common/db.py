@@ -1,17 +1,25 @@
-"""Database plumbing: per-service SQLModel bases, URLs, engines and sessions.
+"""Database plumbing: per-service SQLModel bases, URLs, engines, sessions and the asyncpg pool.
 
 Each service declares its tables on its own base, ``class Base(SQLModel, registry=service_registry())``,
 so that its metadata, and therefore its migrations, never contain another service's tables.
+
+Two ways in, one database: the SQLAlchemy engine (``session: AsyncSession`` in handlers) and, for
+explicit SQL on hot paths, one asyncpg pool per service (:func:`open_pool`, started by the app
+builder when ``ServiceSpec.asyncpg_pool`` is set; ``conn: asyncpg.Connection`` in handlers, or
+``async with connect(app) as conn``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -146,3 +154,70 @@ async def schema_revision(engine: AsyncEngine, service: str) -> str | None:
         row = await conn.execute(text(f"SELECT version_num FROM {version_table(service)}"))  # noqa: S608
         value = row.scalar()
         return str(value) if value is not None else None
+
+
+def _json_out(value: Any) -> str:
+    """JSON/JSONB parameters: text is taken as already-encoded JSON (as the SQLAlchemy engine
+    does, so ``$1::jsonb`` with ``msgspec.json.encode(x).decode()`` keeps working); anything else
+    is encoded with msgspec."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode()
+    return msgspec.json.encode(value).decode()
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Every pool connection decodes ``json``/``jsonb`` columns to Python values."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=_json_out, decoder=msgspec.json.decode, format="text"
+        )
+
+
+async def reset_connection(conn: asyncpg.Connection) -> None:
+    """On release: roll back only if a transaction was left open (a cancelled request). No code
+    keeps session state on pool connections, so asyncpg's full reset (one more round trip on every
+    release, measured on the placement answer path) is not needed."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+async def open_pool(
+    url: str | URL, *, max_size: int, min_size: int = 1, options: dict[str, Any] | None = None
+) -> asyncpg.Pool:
+    """The service's asyncpg pool: UTC sessions, JSON(B) decoded, a cheap reset on release;
+    ``options`` (see :func:`pool_options`) bound connecting and statements."""
+    return await asyncpg.create_pool(
+        plain_url(url),
+        min_size=min(min_size, max_size),
+        max_size=max_size,
+        **(options or asyncpg_options()),
+        init=init_connection,
+        reset=reset_connection,
+    )
+
+
+def acquire_timeout(app: Any) -> float | None:
+    """How long a request waits for a pool connection before it is answered 503."""
+    settings = getattr(app.state, "settings", None)
+    return getattr(settings, "db_acquire_timeout_seconds", None)
+
+
+@asynccontextmanager
+async def connect(app: Any, *, transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
+    """A connection from ``app.state.pool``, inside a transaction unless told otherwise (it
+    commits when the block exits normally and rolls back on any exception)."""
+    async with app.state.pool.acquire(timeout=acquire_timeout(app)) as conn:
+        if not transaction:
+            yield conn
+            return
+        async with conn.transaction():
+            yield conn
+
+
+async def provide_connection(request: Any) -> AsyncIterator[asyncpg.Connection]:
+    """The ``conn`` dependency: a pool connection held for the request, no transaction opened
+    (``async with conn.transaction():`` where the handler writes)."""
+    async with request.app.state.pool.acquire(timeout=acquire_timeout(request.app)) as conn:
+        yield conn

@@ -18,6 +18,8 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from services.common.types import TZ_EXAMPLE
+
 log = structlog.get_logger()
 PROBLEM_JSON = "application/problem+json"
 
@@ -140,6 +142,8 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
             message = match.group("msg")
             path = match.group("path").removeprefix("$").lstrip(".")
             key = path or key
+        if message.startswith("Expected `datetime` with a timezone component"):
+            message = f"needs a time zone offset, e.g. {TZ_EXAMPLE}"
         errors.append({"field": key or "body", "source": str(source or "body"), "message": message})
     return errors
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import BigInteger, DateTime, Index, Text, func, select, text, update
@@ -28,6 +29,7 @@ from sqlmodel import Field, SQLModel
 
 from services.common.db import utcnow, uuid7
 from services.common.http import PeerClient
+from services.common.worker import PollingWorker
 
 log = structlog.get_logger()
 DELIVERED = Counter("lms_outbox_delivered_total", "Outbox messages delivered", ["destination"])
@@ -80,6 +82,23 @@ def enqueue(
     return row
 
 
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (message_id, destination, method, path, body, request_id, created_at, next_attempt_at, "
+    "attempts) VALUES ($1, $2, $3, $4, $5::jsonb, $6, now(), now(), 0)"
+)
+
+
+async def enqueue_raw(conn: Any, destination: str, method: str, path: str, body: dict[str, Any]) -> uuid.UUID:
+    """:func:`enqueue` for a raw asyncpg connection (inside the caller's transaction): one row in
+    the service's ``outbox`` table, sent only if that transaction commits. Returns the message id."""
+    from services.common.observability import request_id_var
+
+    message_id = uuid7()
+    payload = msgspec.json.encode(body).decode()
+    await conn.execute(INSERT_OUTBOX, message_id, destination, method, path, payload, request_id_var.get() or "")
+    return message_id
+
+
 class PermanentFailure(Exception):
     """The receiver rejected the message for good (for example 400 or 422): park it as dead."""
 
@@ -120,7 +139,9 @@ def peer_sender(
     return send
 
 
-class Relay:
+class Relay(PollingWorker):
+    """The outbox's polling worker (see :class:`services.common.worker.PollingWorker` for the loop)."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -134,13 +155,11 @@ class Relay:
         concurrency: int = 10,
         lease_seconds: float = 60.0,
     ) -> None:
+        super().__init__("outbox_relay", poll_seconds=poll_seconds, batch=batch)
         self.engine, self.table, self.sender = engine, model.__table__, sender  # type: ignore[attr-defined]
-        self.batch, self.poll_seconds = batch, poll_seconds
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.lease = timedelta(seconds=lease_seconds)
-        self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
-        self._task: asyncio.Task[None] | None = None
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt ``attempts + 1``: exponential, capped, with full jitter above half."""
@@ -188,37 +207,6 @@ class Relay:
                 await conn.execute(update(t).where(t.c.id == row.id).values(**values))
         return len(rows)
 
-    def wake(self) -> None:
-        """Look for work now instead of at the next poll (call after committing a message)."""
-        self._wake.set()
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database down: keep trying, never die
-                log.warning("outbox_relay_error", error=str(exc)[:300])
-                sent = 0
-            if sent < self.batch:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-                except TimeoutError:
-                    pass
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run_forever(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
 
 async def pending_count(session: AsyncSession, model: type[OutboxFields]) -> int:
     t = model.__table__  # type: ignore[attr-defined]
@@ -228,4 +216,4 @@ async def pending_count(session: AsyncSession, model: type[OutboxFields]) -> int
     return int(result.scalar_one())
 
 
-__all__ = ["OutboxFields", "PermanentFailure", "Relay", "enqueue", "outbox_indexes", "peer_sender"]
+__all__ = ["OutboxFields", "PermanentFailure", "Relay", "enqueue", "enqueue_raw", "outbox_indexes", "peer_sender"]

@@ -368,7 +368,7 @@ class SessionController(Controller):
         """Start a diagnostic (201), or resume the one already open (200): at most one per official.
         After a completed diagnostic a retake waits for the cooldown unless an admin granted one."""
         out, created = await diagnostic.start(
-            request.app.state.placement_pool, _versions(request), request.app.state.settings, principal
+            request.app.state.pool, _versions(request), request.app.state.settings, principal
         )
         return Response(out, status_code=201 if created else 200)
 
@@ -395,7 +395,7 @@ class SessionController(Controller):
         Replaying the same answer returns the first response; a different item or position is a 409."""
         relay = getattr(request.app.state, "relay", None)
         body = await diagnostic.answer_fast(
-            request.app.state.placement_pool,
+            request.app.state.pool,
             request.app.state.sessionmaker,
             _versions(request),
             request.app.state.settings,

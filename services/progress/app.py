@@ -15,7 +15,6 @@ from services.progress.api.intake import receive_placement
 from services.progress.api.reports import ReportController
 from services.progress.api.sessions import EnrolmentController, SessionController
 from services.progress.api.xapi import XapiController
-from services.progress.db import close_pool, open_pool
 from services.progress.models import Outbox
 from services.progress.relay import certificate_sender
 from services.progress.settings import Settings, get_settings
@@ -45,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         outbox=Outbox,
         peers=("certification",),
         relay_sender=certificate_sender,
-        on_startup=[open_pool, recompute.start],
-        on_shutdown=[recompute.stop, close_pool],
+        asyncpg_pool=lambda s: s.db_pool_size + s.db_max_overflow,
+        workers=[recompute.worker],
     )
     return build_app(settings, spec)

@@ -15,8 +15,8 @@ from urllib.parse import quote
 import asyncpg
 import msgspec
 
-from services.common.db import utcnow, uuid7
-from services.common.observability import request_id_var
+from services.common.db import utcnow
+from services.common.outbox import enqueue_raw
 from services.progress.db import iso, jsonb
 from services.progress.domain.completion import (
     Attendance,
@@ -209,20 +209,6 @@ def certificate_body(state: OfficialState, completed_at: datetime, version: str)
 
 def certificate_path(official_id: str, level: int) -> str:
     return f"/v1/officials/{quote(official_id, safe='')}/levels/{level}/certificate"
-
-
-async def enqueue_raw(conn: Conn, destination: str, method: str, path: str, body: dict[str, Any]) -> None:
-    """The kernel's ``enqueue`` for an asyncpg connection: one outbox row in this transaction."""
-    await conn.execute(
-        "INSERT INTO outbox (message_id, destination, method, path, body, request_id, created_at, "
-        "next_attempt_at, attempts) VALUES ($1, $2, $3, $4, $5::jsonb, $6, now(), now(), 0)",
-        uuid7(),
-        destination,
-        method,
-        path,
-        msgspec.json.encode(body).decode(),
-        request_id_var.get() or "",
-    )
 
 
 async def advance(conn: Conn, curriculum: Curriculum, official_ids: list[str], *, review: bool = False) -> Outcome:

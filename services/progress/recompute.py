@@ -5,17 +5,13 @@ crash only repeats the chunk that was in flight (re-evaluation is idempotent).""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
-import structlog
 from litestar import Litestar
 
+from services.common.worker import PollingWorker
 from services.progress import engine
 from services.progress.db import connect
-
-log = structlog.get_logger()
 
 
 async def run_once(app: Litestar) -> bool:
@@ -68,37 +64,24 @@ async def run_once(app: Litestar) -> bool:
     return True
 
 
-async def run_forever(app: Litestar) -> None:
-    wake: asyncio.Event = app.state.recompute_wake
-    while True:
-        try:
-            while await run_once(app):
-                pass
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # database down: keep trying, never die
-            log.warning("recompute_worker_error", error=str(exc)[:300])
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=app.state.settings.recompute_poll_seconds)
-        wake.clear()
+class RecomputeWorker(PollingWorker):
+    """Works pending jobs chunk by chunk (the loop is the kernel's :class:`PollingWorker`)."""
+
+    def __init__(self, app: Litestar) -> None:
+        super().__init__("recompute_worker", poll_seconds=app.state.settings.recompute_poll_seconds)
+        self.app = app
+
+    async def run_once(self) -> int:
+        return int(await run_once(self.app))
 
 
-async def start(app: Litestar) -> None:
-    app.state.recompute_wake = asyncio.Event()
-    app.state.recompute_task = None
-    if app.state.settings.recompute_worker:
-        app.state.recompute_task = asyncio.create_task(run_forever(app))
-
-
-async def stop(app: Litestar) -> None:
-    task = getattr(app.state, "recompute_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def worker(app: Litestar) -> RecomputeWorker | None:
+    """The worker for ``ServiceSpec.workers`` (None when ``recompute_worker`` is off)."""
+    app.state.recompute = RecomputeWorker(app) if app.state.settings.recompute_worker else None
+    return app.state.recompute
 
 
 def wake(app: Litestar) -> None:
-    event = getattr(app.state, "recompute_wake", None)
-    if event is not None:
-        event.set()
+    running = getattr(app.state, "recompute", None)
+    if running is not None:
+        running.wake()

@@ -11,6 +11,7 @@ from msgspec import Meta, Struct, field
 
 from services.common.ids import OfficialId
 from services.common.moments import check_moment
+from services.common.types import AwareDatetime
 
 Level = Annotated[int, Meta(ge=0, le=4)]
 Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
@@ -110,7 +111,7 @@ class PlacementIn(Struct, forbid_unknown_fields=False):
     level: Level
     ability: float
     standard_error: Annotated[float, Meta(ge=0)]
-    completed_at: datetime
+    completed_at: AwareDatetime
 
     def __post_init__(self) -> None:
         check_moment(self.completed_at, "completed_at")

@@ -5,29 +5,18 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from services.certification.app import create_app
 from services.certification.settings import get_settings
-from services.common.db import plain_url
-from tests.support import Keys, free_port, serve
+from tests.support import Keys, ServiceClient, free_port, service_client
 
 
-@dataclass
-class Service:
-    base: str
-    client: httpx.AsyncClient
-    app: Any
-    database_url: str
-    keys: Keys
-
-    def h(self, role: str, sub: str | None = None, **claims: Any) -> dict[str, str]:
-        return self.keys.headers(role, sub=sub, **claims)
+class Service(ServiceClient):
+    """The certification service as the tests see it, with an issuing helper."""
 
     async def issue(
         self, official_id: str | None = None, level: int = 2, name: str = "김민수", org: str = "SEOUL-01"
@@ -43,9 +32,6 @@ class Service:
             headers=self.h("service", sub="service:progress"),
         )
 
-    async def db(self) -> asyncpg.Connection:
-        return await asyncpg.connect(plain_url(self.database_url))
-
 
 @contextlib.asynccontextmanager
 async def running(database_url: str, keys: Keys, **overrides: Any) -> AsyncIterator[Service]:
@@ -57,8 +43,8 @@ async def running(database_url: str, keys: Keys, **overrides: Any) -> AsyncItera
         **{"webhook_poll_seconds": 0.2, **overrides},
     )
     app = create_app(settings)
-    async with serve(app, port) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
-        yield Service(base, client, app, database_url, keys)
+    async with service_client(app, keys, Service, database_url, port) as service:
+        yield service
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from services.placement.app import create_app
 from services.placement.bank import DOMAINS
 from services.placement.settings import get_settings
-from tests.support import Keys, client_for
+from tests.support import Keys, ServiceClient, service_client
 
 DOMAIN_NAMES = list(DOMAINS)
 
@@ -43,10 +43,14 @@ def make_app(database_url: str, **overrides: Any) -> Any:
     return create_app(get_settings(**values))
 
 
+class Service(ServiceClient):
+    """The placement service as the tests see it (the shared shape; no extra helpers yet)."""
+
+
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(make_app(database_url, min_items=3, max_items=5)) as c:
-        yield c
+async def svc(database_url: str, keys: Keys) -> AsyncIterator[Service]:
+    async with service_client(make_app(database_url, min_items=3, max_items=5), keys, Service, database_url) as s:
+        yield s
 
 
 class Bank:
@@ -77,8 +81,8 @@ async def load_bank(client: httpx.AsyncClient, keys: Keys, rows: list[dict[str, 
 
 
 @pytest.fixture
-async def bank(client: httpx.AsyncClient, keys: Keys) -> Bank:
-    return await load_bank(client, keys)
+async def bank(svc: Service, keys: Keys) -> Bank:
+    return await load_bank(svc.client, keys)
 
 
 def learner(keys: Keys, sub: str, name: str = "Kim Official", org: str = "SEOUL-DATA") -> dict[str, str]:

@@ -15,17 +15,17 @@ from services.common.db import plain_url
 from services.placement.cli import cli
 from services.placement.engine.model import prob
 from services.placement.seed import seed, seed_rows
-from tests.placement.conftest import DOMAIN_NAMES, bank_rows, finish, learner, load_bank, make_app
+from tests.placement.conftest import DOMAIN_NAMES, Service, bank_rows, finish, learner, load_bank, make_app
 from tests.support import Keys, client_for
 
 SERVICE = "placement"
 
 
-async def test_stats_exposure_lengths_and_levels(client, bank, keys: Keys) -> None:
+async def test_stats_exposure_lengths_and_levels(svc: Service, bank, keys: Keys) -> None:
     for k in range(3):
-        await finish(client, learner(keys, f"stat-{k}"), bank, right=k != 1)
-    await client.post("/v1/sessions", headers=learner(keys, "stat-open"))
-    stats = (await client.get("/v1/admin/stats", headers=keys.headers("admin"))).json()
+        await finish(svc.client, learner(keys, f"stat-{k}"), bank, right=k != 1)
+    await svc.client.post("/v1/sessions", headers=learner(keys, "stat-open"))
+    stats = (await svc.client.get("/v1/admin/stats", headers=keys.headers("admin"))).json()
     assert stats["sessions_started"] == 4 and stats["sessions_completed"] == 3
     assert sum(d["count"] for d in stats["level_distribution"]) == 3
     assert sum(d["count"] for d in stats["length_distribution"]) == 3
@@ -34,7 +34,7 @@ async def test_stats_exposure_lengths_and_levels(client, bank, keys: Keys) -> No
     assert used and all(i["exposure_rate"] == round(i["administered"] / 4, 4) for i in used)
     assert stats["max_exposure_rate"] == max(i["exposure_rate"] for i in stats["items"])
     assert sum(i["answered"] for i in stats["items"]) >= 9
-    assert (await client.get("/v1/admin/stats", headers=learner(keys, "x"))).status_code == 403
+    assert (await svc.client.get("/v1/admin/stats", headers=learner(keys, "x"))).status_code == 403
 
 
 async def test_pretest_items_served_unscored(database_url: str, keys: Keys) -> None:
@@ -49,7 +49,7 @@ async def test_pretest_items_served_unscored(database_url: str, keys: Keys) -> N
     assert result["length"] == sum(1 for _, scored in used if scored)
 
 
-async def test_calibration_run_review_and_publish(client, keys: Keys, database_url: str) -> None:
+async def test_calibration_run_review_and_publish(svc: Service, keys: Keys, database_url: str) -> None:
     admin = keys.headers("admin", sub="calibrator")
     rng = np.random.default_rng(5)
     true_a = rng.uniform(0.8, 2.0, 10)
@@ -67,9 +67,9 @@ async def test_calibration_run_review_and_publish(client, keys: Keys, database_u
         }
         for k in range(10)
     ]
-    assert (await client.post("/v1/items/import", json=rows, headers=admin)).status_code == 200
-    assert (await client.post("/v1/bank/versions", headers=admin)).status_code == 201
-    r = await client.post("/v1/calibrations", headers=admin)
+    assert (await svc.client.post("/v1/items/import", json=rows, headers=admin)).status_code == 200
+    assert (await svc.client.post("/v1/bank/versions", headers=admin)).status_code == 201
+    r = await svc.client.post("/v1/calibrations", headers=admin)
     assert r.status_code == 409 and r.json()["type"] == "urn:lms:problem:no-responses"
     # simulated officials answered every item: write their sessions and responses directly
     conn = await asyncpg.connect(plain_url(database_url))
@@ -133,10 +133,10 @@ async def test_calibration_run_review_and_publish(client, keys: Keys, database_u
     finally:
         await conn.close()
     keyed = {**admin, "Idempotency-Key": "calibrate-once"}
-    r = await client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=keyed)
+    r = await svc.client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=keyed)
     assert r.status_code == 201, r.text
     run = r.json()
-    retry = await client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=keyed)
+    retry = await svc.client.post("/v1/calibrations", json={"model": "2pl", "min_responses": 50}, headers=keyed)
     assert retry.status_code == 200 and retry.json()["id"] == run["id"]
     assert run["status"] == "draft" and run["responses"] == 20000 and run["examinees"] == 2000
     by_code = {i["code"]: i for i in run["items"]}
@@ -146,20 +146,20 @@ async def test_calibration_run_review_and_publish(client, keys: Keys, database_u
     assert all(i["old"] == {"a": 1.0, "b": 0.0, "c": 0.0} for i in run["items"])
     assert all(i["fit_chi2"] is not None and i["standard_errors"]["b"] > 0 for i in run["items"])
     # nothing changes until it is published
-    assert (await client.get(f"/v1/calibrations/{run['id']}", headers=admin)).json()["status"] == "draft"
-    listed = (await client.get("/v1/items", headers=admin)).json()["items"]
+    assert (await svc.client.get(f"/v1/calibrations/{run['id']}", headers=admin)).json()["status"] == "draft"
+    listed = (await svc.client.get("/v1/items", headers=admin)).json()["items"]
     assert all(i["a"] == 1.0 for i in listed)
-    published = await client.post(f"/v1/calibrations/{run['id']}/publish", headers=admin)
+    published = await svc.client.post(f"/v1/calibrations/{run['id']}/publish", headers=admin)
     assert published.status_code == 200 and published.json()["status"] == "published"
     assert published.json()["published_version"] == 2 and published.json()["bank_version"] == 2
-    again = await client.post(f"/v1/calibrations/{run['id']}/publish", headers=admin)
+    again = await svc.client.post(f"/v1/calibrations/{run['id']}/publish", headers=admin)
     assert again.json()["published_version"] == 2
-    items = {i["code"]: i for i in (await client.get("/v1/items", headers=admin)).json()["items"]}
+    items = {i["code"]: i for i in (await svc.client.get("/v1/items", headers=admin)).json()["items"]}
     assert items["CAL-3"]["calibrated"] is True and items["CAL-3"]["a"] == by_code["CAL-3"]["new"]["a"]
     assert items["CAL-9"]["status"] == "active"  # the pretest item graduated
-    version = (await client.get("/v1/bank/versions/2", headers=admin)).json()
+    version = (await svc.client.get("/v1/bank/versions/2", headers=admin)).json()
     assert version["active"] and version["calibrated"]
-    assert (await client.post("/v1/calibrations", headers=learner(keys, "l"))).status_code == 403
+    assert (await svc.client.post("/v1/calibrations", headers=learner(keys, "l"))).status_code == 403
 
 
 async def test_seed_is_idempotent(database_url: str, keys: Keys) -> None:

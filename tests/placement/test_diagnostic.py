@@ -10,7 +10,7 @@ import uuid
 import asyncpg
 
 from services.common.db import plain_url
-from tests.placement.conftest import Bank, bank_rows, finish, learner, load_bank, make_app
+from tests.placement.conftest import Bank, Service, bank_rows, finish, learner, load_bank, make_app
 from tests.support import Keys, client_for
 
 SERVICE = "placement"
@@ -22,9 +22,9 @@ def assert_no_key(item: dict) -> None:
     assert not FORBIDDEN_KEYS & set(item)
 
 
-async def test_start_resume_and_item_never_leaks_key(client, bank: Bank, keys: Keys) -> None:
+async def test_start_resume_and_item_never_leaks_key(svc: Service, bank: Bank, keys: Keys) -> None:
     me = learner(keys, "official-1")
-    r = await client.post("/v1/sessions", headers=me)
+    r = await svc.client.post("/v1/sessions", headers=me)
     assert r.status_code == 201, r.text
     first = r.json()
     assert first["status"] == "active" and first["answered"] == 0
@@ -32,31 +32,31 @@ async def test_start_resume_and_item_never_leaks_key(client, bank: Bank, keys: K
     assert first["current_item"]["position"] == 1
     assert first["current_item"]["stem"]["ko"] and first["current_item"]["stem"]["en"]
     # resume: same session, same current item
-    r = await client.post("/v1/sessions", headers=me)
+    r = await svc.client.post("/v1/sessions", headers=me)
     assert r.status_code == 200 and r.json()["id"] == first["id"]
     assert r.json()["current_item"] == first["current_item"]
-    r = await client.get(f"/v1/sessions/{first['id']}", headers=me)
+    r = await svc.client.get(f"/v1/sessions/{first['id']}", headers=me)
     assert r.status_code == 200 and r.json()["current_item"] == first["current_item"]
     # the raw body never carries key or parameters anywhere
     assert '"answer"' not in r.text and '"a":' not in r.text
 
 
-async def test_full_diagnostic_result_and_outbox(client, bank: Bank, keys: Keys, database_url: str) -> None:
+async def test_full_diagnostic_result_and_outbox(svc: Service, bank: Bank, keys: Keys, database_url: str) -> None:
     me = learner(keys, "official-2", name="이공무원", org="SEOUL-AI")
-    reply = await finish(client, me, bank, right=True)
+    reply = await finish(svc.client, me, bank, right=True)
     result = reply["result"]
     assert reply["next_item"] is None
     assert 0 <= result["level"] <= 4 and result["level"] >= 3  # all right: a high level
     assert abs(sum(result["level_probabilities"]) - 1) < 1e-3
-    r = await client.get(f"/v1/results/{result['id']}", headers=me)
+    r = await svc.client.get(f"/v1/results/{result['id']}", headers=me)
     assert r.status_code == 200, r.text
     full = r.json()
     assert full["level"] == result["level"] and full["official_id"] == "official-2"
     assert 3 <= full["length"] <= 5
     assert {d["domain"] for d in full["domains"]} and all("correct" not in i for i in full["items"])
-    admin_view = (await client.get(f"/v1/results/{result['id']}", headers=keys.headers("admin"))).json()
+    admin_view = (await svc.client.get(f"/v1/results/{result['id']}", headers=keys.headers("admin"))).json()
     assert all(i["correct"] is True for i in admin_view["items"])
-    mine = (await client.get("/v1/results", headers=me)).json()
+    mine = (await svc.client.get("/v1/results", headers=me)).json()
     assert [x["id"] for x in mine["items"]] == [result["id"]]
     # the message to progress, written in the same transaction
     conn = await asyncpg.connect(plain_url(database_url))
@@ -73,12 +73,12 @@ async def test_full_diagnostic_result_and_outbox(client, bank: Bank, keys: Keys,
     assert abs(body["ability"] - result["ability"]) < 1e-5 and body["standard_error"] > 0
     assert body["completed_at"].endswith("Z")
     # session is completed; answering after the end is a 409; the session shows the result
-    session = (await client.get(f"/v1/sessions/{reply['session_id']}", headers=me)).json()
+    session = (await svc.client.get(f"/v1/sessions/{reply['session_id']}", headers=me)).json()
     assert session["status"] == "completed" and session["result"]["id"] == result["id"]
 
 
-async def test_all_wrong_gives_level_zero(client, bank: Bank, keys: Keys) -> None:
-    reply = await finish(client, learner(keys, "official-3"), bank, right=False)
+async def test_all_wrong_gives_level_zero(svc: Service, bank: Bank, keys: Keys) -> None:
+    reply = await finish(svc.client, learner(keys, "official-3"), bank, right=False)
     assert reply["result"]["level"] <= 1
     assert reply["result"]["ability"] < -0.5
 
@@ -91,36 +91,36 @@ async def answer(client, sid: str, item: dict, choice: int, headers: dict):
     )
 
 
-async def test_replay_wrong_item_and_changed_answer(client, bank: Bank, keys: Keys) -> None:
+async def test_replay_wrong_item_and_changed_answer(svc: Service, bank: Bank, keys: Keys) -> None:
     me = learner(keys, "official-4")
-    s = (await client.post("/v1/sessions", headers=me)).json()
+    s = (await svc.client.post("/v1/sessions", headers=me)).json()
     item = s["current_item"]
-    r1 = await answer(client, s["id"], item, 0, me)
+    r1 = await answer(svc.client, s["id"], item, 0, me)
     assert r1.status_code == 200
-    r2 = await answer(client, s["id"], item, 0, me)  # replay
+    r2 = await answer(svc.client, s["id"], item, 0, me)  # replay
     assert r2.status_code == 200 and r2.json() == r1.json()
-    r3 = await answer(client, s["id"], item, 1, me)  # a different answer to an answered position
+    r3 = await answer(svc.client, s["id"], item, 1, me)  # a different answer to an answered position
     assert r3.status_code == 409 and r3.json()["type"] == "urn:lms:problem:answer-already-recorded"
     nxt = r1.json()["next_item"]
     wrong = {**nxt, "item_id": str(uuid.uuid4())}
-    r4 = await answer(client, s["id"], wrong, 0, me)
+    r4 = await answer(svc.client, s["id"], wrong, 0, me)
     assert r4.status_code == 409 and r4.json()["type"] == "urn:lms:problem:not-current-item"
     assert r4.json()["current_position"] == 2
     skip = {**nxt, "position": 5}
-    r5 = await answer(client, s["id"], skip, 0, me)
+    r5 = await answer(svc.client, s["id"], skip, 0, me)
     assert r5.status_code == 409
-    r6 = await answer(client, s["id"], nxt, 4, me)  # 4 options: index 4 is out of range
+    r6 = await answer(svc.client, s["id"], nxt, 4, me)  # 4 options: index 4 is out of range
     assert r6.status_code == 400 and r6.json()["errors"][0]["field"] == "choice"
-    r7 = await client.post(f"/v1/sessions/{s['id']}/answers", json={"position": "x"}, headers=me)
+    r7 = await svc.client.post(f"/v1/sessions/{s['id']}/answers", json={"position": "x"}, headers=me)
     assert r7.status_code == 400
-    assert (await client.get(f"/v1/sessions/{s['id']}", headers=me)).json()["answered"] == 1
+    assert (await svc.client.get(f"/v1/sessions/{s['id']}", headers=me)).json()["answered"] == 1
 
 
-async def test_answer_after_end_is_409_and_final_replay_is_same(client, bank: Bank, keys: Keys) -> None:
+async def test_answer_after_end_is_409_and_final_replay_is_same(svc: Service, bank: Bank, keys: Keys) -> None:
     me = learner(keys, "official-5")
-    reply = await finish(client, me, bank)
+    reply = await finish(svc.client, me, bank)
     sid = reply["session_id"]
-    r = await client.post(
+    r = await svc.client.post(
         f"/v1/sessions/{sid}/answers",
         json={"position": reply["position"] + 1, "item_id": str(uuid.uuid4()), "choice": 0},
         headers=me,
@@ -128,11 +128,11 @@ async def test_answer_after_end_is_409_and_final_replay_is_same(client, bank: Ba
     assert r.status_code == 409 and r.json()["type"] == "urn:lms:problem:session-ended"
 
 
-async def test_concurrent_same_answer_recorded_once(client, bank: Bank, keys: Keys, database_url: str) -> None:
+async def test_concurrent_same_answer_recorded_once(svc: Service, bank: Bank, keys: Keys, database_url: str) -> None:
     me = learner(keys, "official-6")
-    s = (await client.post("/v1/sessions", headers=me)).json()
+    s = (await svc.client.post("/v1/sessions", headers=me)).json()
     item = s["current_item"]
-    replies = await asyncio.gather(*(answer(client, s["id"], item, 2, me) for _ in range(8)))
+    replies = await asyncio.gather(*(answer(svc.client, s["id"], item, 2, me) for _ in range(8)))
     assert {r.status_code for r in replies} == {200}
     assert len({r.text for r in replies}) == 1
     conn = await asyncpg.connect(plain_url(database_url))
@@ -145,9 +145,9 @@ async def test_concurrent_same_answer_recorded_once(client, bank: Bank, keys: Ke
     assert administered == 2  # the first item and the one next item, counted once each
 
 
-async def test_concurrent_starts_make_one_session(client, bank: Bank, keys: Keys, database_url: str) -> None:
+async def test_concurrent_starts_make_one_session(svc: Service, bank: Bank, keys: Keys, database_url: str) -> None:
     me = learner(keys, "official-7")
-    replies = await asyncio.gather(*(client.post("/v1/sessions", headers=me) for _ in range(6)))
+    replies = await asyncio.gather(*(svc.client.post("/v1/sessions", headers=me) for _ in range(6)))
     assert sorted(r.status_code for r in replies).count(201) == 1
     assert {r.status_code for r in replies} <= {200, 201}
     assert len({r.json()["id"] for r in replies}) == 1
@@ -159,21 +159,21 @@ async def test_concurrent_starts_make_one_session(client, bank: Bank, keys: Keys
         await conn.close()
 
 
-async def test_other_learner_sees_404(client, bank: Bank, keys: Keys) -> None:
+async def test_other_learner_sees_404(svc: Service, bank: Bank, keys: Keys) -> None:
     me, other = learner(keys, "official-8"), learner(keys, "official-9")
-    s = (await client.post("/v1/sessions", headers=me)).json()
-    r = await client.get(f"/v1/sessions/{s['id']}", headers=other)
+    s = (await svc.client.post("/v1/sessions", headers=me)).json()
+    r = await svc.client.get(f"/v1/sessions/{s['id']}", headers=other)
     assert r.status_code == 404 and r.json()["type"] == "urn:lms:problem:not-found"
-    r = await answer(client, s["id"], s["current_item"], 0, other)
+    r = await answer(svc.client, s["id"], s["current_item"], 0, other)
     assert r.status_code == 404
-    reply = await finish(client, me, bank)
-    r = await client.get(f"/v1/results/{reply['result']['id']}", headers=other)
+    reply = await finish(svc.client, me, bank)
+    r = await svc.client.get(f"/v1/results/{reply['result']['id']}", headers=other)
     assert r.status_code == 404
-    assert (await client.get("/v1/results", headers=other)).json()["items"] == []
+    assert (await svc.client.get("/v1/results", headers=other)).json()["items"] == []
     # roles: learners cannot administer, admins cannot take a diagnostic
-    assert (await client.get("/v1/items", headers=me)).status_code == 403
-    assert (await client.post("/v1/sessions", headers=keys.headers("admin"))).status_code == 403
-    assert (await client.post("/v1/sessions")).status_code == 401
+    assert (await svc.client.get("/v1/items", headers=me)).status_code == 403
+    assert (await svc.client.post("/v1/sessions", headers=keys.headers("admin"))).status_code == 403
+    assert (await svc.client.post("/v1/sessions")).status_code == 401
 
 
 async def test_expiry_then_new_session(database_url: str, keys: Keys) -> None:
@@ -189,46 +189,48 @@ async def test_expiry_then_new_session(database_url: str, keys: Keys) -> None:
         assert r.status_code == 201 and r.json()["id"] != s["id"]  # expiry does not start a cooldown
 
 
-async def test_retake_cooldown_and_admin_grant(client, bank: Bank, keys: Keys) -> None:
+async def test_retake_cooldown_and_admin_grant(svc: Service, bank: Bank, keys: Keys) -> None:
     me = learner(keys, "official-11")
-    await finish(client, me, bank)
-    r = await client.post("/v1/sessions", headers=me)
+    await finish(svc.client, me, bank)
+    r = await svc.client.post("/v1/sessions", headers=me)
     assert r.status_code == 409 and r.json()["type"] == "urn:lms:problem:retake-cooldown"
     assert "retry_after" in r.json()
     admin = keys.headers("admin", sub="admin-2")
-    g1 = await client.post("/v1/admin/officials/official-11/retake-grants", json={"reason": "re-test"}, headers=admin)
+    g1 = await svc.client.post(
+        "/v1/admin/officials/official-11/retake-grants", json={"reason": "re-test"}, headers=admin
+    )
     assert g1.status_code == 201 and g1.json()["used_at"] is None
-    g2 = await client.post("/v1/admin/officials/official-11/retake-grants", headers=admin)
+    g2 = await svc.client.post("/v1/admin/officials/official-11/retake-grants", headers=admin)
     assert g2.status_code == 200 and g2.json()["id"] == g1.json()["id"]
-    assert (await client.post("/v1/admin/officials/official-11/retake-grants", headers=me)).status_code == 403
-    starts = await asyncio.gather(*(client.post("/v1/sessions", headers=me) for _ in range(4)))
+    assert (await svc.client.post("/v1/admin/officials/official-11/retake-grants", headers=me)).status_code == 403
+    starts = await asyncio.gather(*(svc.client.post("/v1/sessions", headers=me) for _ in range(4)))
     assert sorted(r.status_code for r in starts) == [200, 200, 200, 201]
     assert len({r.json()["id"] for r in starts}) == 1
-    await finish(client, me, bank)
-    r = await client.post("/v1/sessions", headers=me)  # the grant was used once
+    await finish(svc.client, me, bank)
+    r = await svc.client.post("/v1/sessions", headers=me)  # the grant was used once
     assert r.status_code == 409
 
 
-async def test_no_bank_published_is_clear(client, keys: Keys) -> None:
-    r = await client.post("/v1/sessions", headers=learner(keys, "official-12"))
+async def test_no_bank_published_is_clear(svc: Service, keys: Keys) -> None:
+    r = await svc.client.post("/v1/sessions", headers=learner(keys, "official-12"))
     assert r.status_code == 503 and r.json()["type"] == "urn:lms:problem:no-active-bank"
 
 
-async def test_session_keeps_its_bank_version(client, bank: Bank, keys: Keys) -> None:
+async def test_session_keeps_its_bank_version(svc: Service, bank: Bank, keys: Keys) -> None:
     me = learner(keys, "official-13")
-    s = (await client.post("/v1/sessions", headers=me)).json()
+    s = (await svc.client.post("/v1/sessions", headers=me)).json()
     admin = keys.headers("admin")
     rows = bank_rows()
     for row in rows:
         row["b"] = row["b"] + 0.5
-    assert (await client.post("/v1/items/import", json=rows, headers=admin)).json()["updated"] == len(rows)
-    v2 = await client.post("/v1/bank/versions", json={"note": "shifted"}, headers=admin)
+    assert (await svc.client.post("/v1/items/import", json=rows, headers=admin)).json()["updated"] == len(rows)
+    v2 = await svc.client.post("/v1/bank/versions", json={"note": "shifted"}, headers=admin)
     assert v2.status_code == 201 and v2.json()["number"] == 2
-    reply = await answer(client, s["id"], s["current_item"], 0, me)
+    reply = await answer(svc.client, s["id"], s["current_item"], 0, me)
     assert reply.status_code == 200
-    other = (await client.post("/v1/sessions", headers=learner(keys, "official-14"))).json()
+    other = (await svc.client.post("/v1/sessions", headers=learner(keys, "official-14"))).json()
     conn_versions = {s["id"]: 1, other["id"]: 2}
-    stats1 = (await client.get("/v1/admin/stats", params={"version": 1}, headers=admin)).json()
-    stats2 = (await client.get("/v1/admin/stats", headers=admin)).json()
+    stats1 = (await svc.client.get("/v1/admin/stats", params={"version": 1}, headers=admin)).json()
+    stats2 = (await svc.client.get("/v1/admin/stats", headers=admin)).json()
     assert stats1["sessions_started"] == 1 and stats2["sessions_started"] == 1
     assert stats2["bank_version"] == conn_versions[other["id"]]

@@ -14,16 +14,15 @@ from services.progress.app import create_app
 from services.progress.db import today
 from services.progress.seed import programme
 from services.progress.settings import get_settings
-from tests.support import Keys, client_for
+from tests.support import Keys, ServiceClient, service_client
 
 
-class Api:
-    """A thin helper over a real HTTP client with tokens for each role."""
+class Service(ServiceClient):
+    """The progress service as the tests see it, with tokens for each role and write helpers."""
 
-    def __init__(self, client: httpx.AsyncClient, keys: Keys) -> None:
-        self.client, self.keys = client, keys
-        self.admin = keys.headers("admin", sub="admin-1")
-        self.service = keys.headers("service", sub="service:placement")
+    def __post_init__(self) -> None:
+        self.admin = self.keys.headers("admin", sub="admin-1")
+        self.service = self.keys.headers("service", sub="service:placement")
 
     def learner(self, sub: str) -> dict[str, str]:
         return self.keys.headers("learner", sub=sub, name=f"Name {sub}", org="ORG-A")
@@ -109,9 +108,9 @@ def settings(database_url: str) -> Any:
 
 
 @pytest.fixture
-async def api(settings: Any, keys: Keys) -> AsyncIterator[Api]:
-    async with client_for(create_app(settings)) as client:
-        yield Api(client, keys)
+async def svc(settings: Any, keys: Keys) -> AsyncIterator[Service]:
+    async with service_client(create_app(settings), keys, Service, settings.database_url) as s:
+        yield s
 
 
 async def outbox_rows(database_url: str) -> list[dict[str, Any]]:

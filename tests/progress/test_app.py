@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tests.progress.conftest import Api
+from tests.progress.conftest import Service
 
 SERVICE = "progress"
 
 
-async def test_health_docs_and_roles(api: Api) -> None:
-    assert (await api.client.get("/health/ready")).json() == {"status": "ready"}
-    schema = (await api.client.get("/docs/openapi.json")).json()
+async def test_health_docs_and_roles(svc: Service) -> None:
+    assert (await svc.client.get("/health/ready")).json() == {"status": "ready"}
+    schema = (await svc.client.get("/docs/openapi.json")).json()
     for path in (
         "/v1/placements/{result_id}",
         "/v1/sessions/{session_id}/enrolments",
@@ -20,9 +20,9 @@ async def test_health_docs_and_roles(api: Api) -> None:
     ):
         assert path in schema["paths"], path
     # no token: 401 everywhere but the public xAPI about
-    assert (await api.client.get("/v1/me/path")).status_code == 401
-    assert (await api.client.post("/v1/events", json={"events": []})).status_code == 401
-    assert (await api.client.get("/xapi/about")).status_code == 200
+    assert (await svc.client.get("/v1/me/path")).status_code == 401
+    assert (await svc.client.post("/v1/events", json={"events": []})).status_code == 401
+    assert (await svc.client.get("/xapi/about")).status_code == 200
     # an empty batch is a validation problem, not a 500
-    r = await api.client.post("/v1/events", json={"events": []}, headers=api.service)
+    r = await svc.client.post("/v1/events", json={"events": []}, headers=svc.service)
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")

@@ -16,33 +16,33 @@ from litestar.exceptions import HTTPException
 from services.progress.app import create_app
 from services.progress.seed import programme
 from services.progress.settings import get_settings
-from tests.progress.conftest import Api, event, outbox_rows, sql
+from tests.progress.conftest import Service, event, outbox_rows, sql
 from tests.progress.test_events import complete_level_zero
-from tests.support import Keys, client_for, free_port, serve
+from tests.support import Keys, free_port, serve, service_client
 
 SERVICE = "progress"
 
 
-async def test_republish_flags_completed_levels_and_completes_newly_met(api: Api, database_url: str) -> None:
-    await api.publish()
-    await complete_level_zero(api, "rc")
+async def test_republish_flags_completed_levels_and_completes_newly_met(svc: Service, database_url: str) -> None:
+    await svc.publish()
+    await complete_level_zero(svc, "rc")
     # rc2 has everything for level 0 but the quiz
-    await api.place("rc2", 0)
-    await api.client.post(
-        "/v1/officials/rc2/waivers", json={"level": 0, "target": "attendance", "reason": "remote"}, headers=api.admin
+    await svc.place("rc2", 0)
+    await svc.client.post(
+        "/v1/officials/rc2/waivers", json={"level": 0, "target": "attendance", "reason": "remote"}, headers=svc.admin
     )
-    await api.events([event("z1", "rc2", "L0-M1", "completed"), event("z2", "rc2", "L0-M2", "completed")])
+    await svc.events([event("z1", "rc2", "L0-M1", "completed"), event("z2", "rc2", "L0-M2", "completed")])
     assert len(await outbox_rows(database_url)) == 1
     doc = copy.deepcopy(programme("2026.2"))
     l0 = doc["levels"][0]["courses"][0]["modules"]
     l0.append({"code": "L0-NEW", "title_ko": "새 모듈", "title_en": "New module", "rule": "completed"})
     next(m for m in l0 if m["code"] == "L0-Q")["required"] = False
-    out = await api.publish(doc)
+    out = await svc.publish(doc)
     job = out["recompute_job"]
     assert job["status"] == "pending"
 
     async def finished() -> dict | None:
-        r = await api.client.get(f"/v1/recompute-jobs/{job['id']}", headers=api.admin)
+        r = await svc.client.get(f"/v1/recompute-jobs/{job['id']}", headers=svc.admin)
         return r.json() if r.json()["status"] == "done" else None
 
     done = await wait_for(finished)
@@ -52,58 +52,58 @@ async def test_republish_flags_completed_levels_and_completes_newly_met(api: Api
         database_url, "SELECT needs_review, review_reason FROM level_completion WHERE official_id = 'rc'"
     )
     assert completion[0]["needs_review"] is True and "L0-NEW" in completion[0]["review_reason"]
-    path = (await api.client.get("/v1/me/path", headers=api.learner("rc"))).json()
+    path = (await svc.client.get("/v1/me/path", headers=svc.learner("rc"))).json()
     assert path["levels"][0]["status"] == "completed" and path["levels"][0]["needs_review"] is True
-    reviews = (await api.client.get("/v1/reviews?limit=1", headers=api.admin)).json()
+    reviews = (await svc.client.get("/v1/reviews?limit=1", headers=svc.admin)).json()
     assert [r["official_id"] for r in reviews["items"]] == ["rc"] and reviews["next_cursor"] is None
-    r = await api.client.post("/v1/officials/rc/levels/0/review", headers=api.admin)
+    r = await svc.client.post("/v1/officials/rc/levels/0/review", headers=svc.admin)
     assert r.status_code == 200
-    assert (await api.client.get("/v1/reviews", headers=api.admin)).json() == {"items": [], "next_cursor": None}
+    assert (await svc.client.get("/v1/reviews", headers=svc.admin)).json() == {"items": [], "next_cursor": None}
     # rc2 completes once L0-NEW is done (the quiz is optional now)
-    r = await api.events([event("z3", "rc2", "L0-NEW", "completed")])
+    r = await svc.events([event("z3", "rc2", "L0-NEW", "completed")])
     assert [d["level"] for d in r.json()["completed_levels"]] == [0]
     messages = await outbox_rows(database_url)
     assert len(messages) == 2 and json.loads(messages[1]["body"])["curriculum_version"] == "2026.2"
     # published versions are immutable; a draft can change
-    versions = (await api.client.get("/v1/curricula", headers=api.admin)).json()
+    versions = (await svc.client.get("/v1/curricula", headers=svc.admin)).json()
     assert [v["status"] for v in versions] == ["published", "retired"]
-    r = await api.client.put(f"/v1/curricula/{versions[0]['id']}", json=doc, headers=api.admin)
+    r = await svc.client.put(f"/v1/curricula/{versions[0]['id']}", json=doc, headers=svc.admin)
     assert r.status_code == 409 and r.json()["type"] == "urn:lms:problem:curriculum-immutable"
 
 
-async def test_voiding_an_event_flags_instead_of_revoking(api: Api, database_url: str) -> None:
-    await api.publish()
-    await complete_level_zero(api, "vv", prefix="vv")
-    r = await api.client.post("/v1/events/vv3/void", headers=api.admin)
+async def test_voiding_an_event_flags_instead_of_revoking(svc: Service, database_url: str) -> None:
+    await svc.publish()
+    await complete_level_zero(svc, "vv", prefix="vv")
+    r = await svc.client.post("/v1/events/vv3/void", headers=svc.admin)
     assert r.status_code == 200 and r.json()["flagged"] == 1
     rows = await sql(database_url, "SELECT needs_review FROM level_completion WHERE official_id = 'vv'")
     assert rows == [{"needs_review": True}]
     progress = await sql(database_url, "SELECT best_score FROM module_progress WHERE module_code = 'L0-Q'")
     assert progress == []  # rebuilt from the remaining events
     assert len(await outbox_rows(database_url)) == 1
-    assert (await api.client.post("/v1/events/nope/void", headers=api.admin)).status_code == 404
+    assert (await svc.client.post("/v1/events/nope/void", headers=svc.admin)).status_code == 404
     # a second flagged official: the review list pages with a cursor
-    await complete_level_zero(api, "vw", prefix="vw")
-    assert (await api.client.post("/v1/events/vw3/void", headers=api.admin)).json()["flagged"] == 1
-    first = (await api.client.get("/v1/reviews?limit=1", headers=api.admin)).json()
-    second = (await api.client.get(f"/v1/reviews?limit=1&cursor={first['next_cursor']}", headers=api.admin)).json()
+    await complete_level_zero(svc, "vw", prefix="vw")
+    assert (await svc.client.post("/v1/events/vw3/void", headers=svc.admin)).json()["flagged"] == 1
+    first = (await svc.client.get("/v1/reviews?limit=1", headers=svc.admin)).json()
+    second = (await svc.client.get(f"/v1/reviews?limit=1&cursor={first['next_cursor']}", headers=svc.admin)).json()
     assert [r["official_id"] for r in first["items"] + second["items"]] == ["vv", "vw"]
     assert second["next_cursor"] is None
 
 
-async def test_invalid_curriculum_lists_every_problem(api: Api) -> None:
+async def test_invalid_curriculum_lists_every_problem(svc: Service) -> None:
     doc = copy.deepcopy(programme("bad"))
     doc["levels"][1]["courses"][0]["modules"][0]["code"] = "L0-M1"  # duplicate code
     doc["levels"][0]["courses"][0]["modules"][0]["prerequisites"] = ["L4-M1"]  # higher level
-    r = await api.client.post("/v1/curricula", json=doc, headers=api.admin)
+    r = await svc.client.post("/v1/curricula", json=doc, headers=svc.admin)
     assert r.status_code == 422
     messages = [e["message"] for e in r.json()["errors"]]
     assert any("used twice" in m for m in messages)
     doc = copy.deepcopy(programme("bad2"))
     doc["levels"][0]["courses"][0]["modules"][0]["prerequisites"] = ["L4-M1"]
-    r = await api.client.post("/v1/curricula", json=doc, headers=api.admin)
+    r = await svc.client.post("/v1/curricula", json=doc, headers=svc.admin)
     assert r.status_code == 422 and "higher level" in r.json()["errors"][0]["message"]
-    assert (await api.client.post("/v1/curricula", json=programme("ok"), headers=api.learner("x"))).status_code == 403
+    assert (await svc.client.post("/v1/curricula", json=programme("ok"), headers=svc.learner("x"))).status_code == 403
 
 
 class Certification:
@@ -155,10 +155,9 @@ async def test_relay_delivers_and_records_serial(
     port = free_port()
     monkeypatch.setenv("LMS_CERTIFICATION_URL", f"http://127.0.0.1:{port}")
     settings = get_settings(database_url=database_url, relay_enabled=True, relay_poll_seconds=0.05)
-    async with serve(cert.app, port), client_for(create_app(settings)) as client:
-        api = Api(client, keys)
-        await api.publish()
-        await complete_level_zero(api, "rl")
+    async with serve(cert.app, port), service_client(create_app(settings), keys, Service, database_url) as svc:
+        await svc.publish()
+        await complete_level_zero(svc, "rl")
         if status == 201:
             rows = await wait_for(
                 lambda: sql(
@@ -171,7 +170,7 @@ async def test_relay_delivers_and_records_serial(
             assert str(rows[0]["certificate_id"]) == cert.issued["rl/0"]["id"]
             assert cert.calls[0]["path"] == "/v1/officials/rl/levels/0/certificate"
             assert cert.calls[0]["auth"].startswith("Bearer ")
-            path = (await client.get("/v1/me/path", headers=api.learner("rl"))).json()
+            path = (await svc.client.get("/v1/me/path", headers=svc.learner("rl"))).json()
             assert path["certificates"][0]["serial"] == cert.issued["rl/0"]["serial"]
             delivered = await sql(database_url, "SELECT delivered_at FROM outbox")
             assert delivered[0]["delivered_at"] is not None
@@ -189,38 +188,36 @@ async def test_recompute_jobs_run_in_chunks_on_any_replica(database_url: str, ke
     """Jobs written while no worker runs are picked up by another replica; a job whose version
     was superseded by a newer publication stops, the newer one covers everyone in chunks."""
     idle = get_settings(database_url=database_url, relay_enabled=False, recompute_worker=False)
-    async with client_for(create_app(idle)) as client:
-        api = Api(client, keys)
-        await api.publish()
+    async with service_client(create_app(idle), keys, Service, database_url) as svc:
+        await svc.publish()
         for i in range(5):
-            await api.place(f"ch{i}", 0)
-        first = (await api.publish(programme("2026.2")))["recompute_job"]
-        second = (await api.publish(programme("2026.3")))["recompute_job"]
+            await svc.place(f"ch{i}", 0)
+        first = (await svc.publish(programme("2026.2")))["recompute_job"]
+        second = (await svc.publish(programme("2026.3")))["recompute_job"]
         await asyncio.sleep(0.2)
-        r = await client.get(f"/v1/recompute-jobs/{first['id']}", headers=api.admin)
+        r = await svc.client.get(f"/v1/recompute-jobs/{first['id']}", headers=svc.admin)
         assert r.json()["status"] == "pending"
     worker = get_settings(database_url=database_url, relay_enabled=False, recompute_chunk=2, recompute_poll_seconds=0.1)
-    async with client_for(create_app(worker)) as client:
-        api = Api(client, keys)
+    async with service_client(create_app(worker), keys, Service, database_url) as svc:
 
         async def job(job_id: str) -> dict | None:
-            body = (await client.get(f"/v1/recompute-jobs/{job_id}", headers=api.admin)).json()
+            body = (await svc.client.get(f"/v1/recompute-jobs/{job_id}", headers=svc.admin)).json()
             return body if body["status"] == "done" else None
 
         a = await wait_for(lambda: job(first["id"]))
         b = await wait_for(lambda: job(second["id"]))
         assert a["note"].startswith("superseded") and a["officials"] == 0
         assert b["officials"] == 5 and b["note"] is None
-        assert (await client.get(f"/v1/recompute-jobs/{uuid.uuid4()}", headers=api.admin)).status_code == 404
+        assert (await svc.client.get(f"/v1/recompute-jobs/{uuid.uuid4()}", headers=svc.admin)).status_code == 404
 
 
-async def test_republish_completes_levels_that_now_meet_the_rules(api: Api, database_url: str) -> None:
-    await api.publish()
-    await api.place("rc3", 0)
-    await api.client.post(
-        "/v1/officials/rc3/waivers", json={"level": 0, "target": "attendance", "reason": "remote"}, headers=api.admin
+async def test_republish_completes_levels_that_now_meet_the_rules(svc: Service, database_url: str) -> None:
+    await svc.publish()
+    await svc.place("rc3", 0)
+    await svc.client.post(
+        "/v1/officials/rc3/waivers", json={"level": 0, "target": "attendance", "reason": "remote"}, headers=svc.admin
     )
-    r = await api.events(
+    r = await svc.events(
         [
             event("y1", "rc3", "L0-M1", "completed"),
             event("y2", "rc3", "L0-M2", "completed"),
@@ -230,10 +227,10 @@ async def test_republish_completes_levels_that_now_meet_the_rules(api: Api, data
     assert r.json()["completed_levels"] == []
     doc = copy.deepcopy(programme("2026.2"))
     next(m for m in doc["levels"][0]["courses"][0]["modules"] if m["code"] == "L0-Q")["min_score"] = 50
-    job = (await api.publish(doc))["recompute_job"]
+    job = (await svc.publish(doc))["recompute_job"]
 
     async def finished() -> dict | None:
-        body = (await api.client.get(f"/v1/recompute-jobs/{job['id']}", headers=api.admin)).json()
+        body = (await svc.client.get(f"/v1/recompute-jobs/{job['id']}", headers=svc.admin)).json()
         return body if body["status"] == "done" else None
 
     done = await wait_for(finished)
@@ -241,5 +238,5 @@ async def test_republish_completes_levels_that_now_meet_the_rules(api: Api, data
     messages = await outbox_rows(database_url)
     assert [m["path"] for m in messages] == ["/v1/officials/rc3/levels/0/certificate"]
     assert json.loads(messages[0]["body"])["curriculum_version"] == "2026.2"
-    path = (await api.client.get("/v1/me/path", headers=api.learner("rc3"))).json()
+    path = (await svc.client.get("/v1/me/path", headers=svc.learner("rc3"))).json()
     assert path["current_level"] == 1 and path["levels"][0]["status"] == "completed"

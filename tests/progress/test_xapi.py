@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.progress.conftest import Api, sql
+from tests.progress.conftest import Service, sql
 
 SERVICE = "progress"
 V = {"X-Experience-API-Version": "1.0.3"}
@@ -24,23 +24,23 @@ def statement(official: str, verb: str, module: str, sid: str | None = None, **e
     return s
 
 
-async def test_about_and_version_header(api: Api) -> None:
-    r = await api.client.get("/xapi/about")
+async def test_about_and_version_header(svc: Service) -> None:
+    r = await svc.client.get("/xapi/about")
     assert r.status_code == 200 and "1.0.3" in r.json()["version"]
     assert r.headers["x-experience-api-version"]
-    r = await api.client.get("/xapi/statements", headers=api.service)
+    r = await svc.client.get("/xapi/statements", headers=svc.service)
     assert r.status_code == 400 and "X-Experience-API-Version" in r.json()["detail"]
     assert r.headers["x-experience-api-version"] == "1.0.3"  # errors carry the header too
-    r = await api.client.get("/xapi/statements", headers={**api.keys.headers("hr"), **V})
+    r = await svc.client.get("/xapi/statements", headers={**svc.keys.headers("hr"), **V})
     assert r.status_code == 403 and r.headers["x-experience-api-version"] == "1.0.3"
 
 
-async def test_post_put_get_conflict_and_progress(api: Api, database_url: str) -> None:
-    await api.publish()
-    h = {**api.service, **V}
+async def test_post_put_get_conflict_and_progress(svc: Service, database_url: str) -> None:
+    await svc.publish()
+    h = {**svc.service, **V}
     sid = str(uuid.uuid4())
     s1 = statement("x1", "completed", "L0-M1", sid)
-    r = await api.client.post("/xapi/statements", json=[s1, statement("x1", "experienced", "L0-M2")], headers=h)
+    r = await svc.client.post("/xapi/statements", json=[s1, statement("x1", "experienced", "L0-M2")], headers=h)
     assert r.status_code == 200, r.text
     ids = r.json()
     assert ids[0] == sid and len(ids) == 2 and r.headers["x-experience-api-version"] == "1.0.3"
@@ -48,84 +48,84 @@ async def test_post_put_get_conflict_and_progress(api: Api, database_url: str) -
     rows = await sql(database_url, "SELECT module_code, completed_at FROM module_progress WHERE official_id = 'x1'")
     assert [r["module_code"] for r in rows] == ["L0-M1"] and rows[0]["completed_at"] is not None
     # identical replay: no-op; same id different content: 409
-    assert (await api.client.post("/xapi/statements", json=s1, headers=h)).status_code == 200
-    r = await api.client.post("/xapi/statements", json=statement("x1", "passed", "L0-M1", sid), headers=h)
+    assert (await svc.client.post("/xapi/statements", json=s1, headers=h)).status_code == 200
+    r = await svc.client.post("/xapi/statements", json=statement("x1", "passed", "L0-M1", sid), headers=h)
     assert r.status_code == 409
     # PUT needs statementId and answers 204
     sid2 = str(uuid.uuid4())
-    r = await api.client.put("/xapi/statements", json=statement("x1", "passed", "L0-Q"), headers=h)
+    r = await svc.client.put("/xapi/statements", json=statement("x1", "passed", "L0-Q"), headers=h)
     assert r.status_code == 400
     scored = statement("x1", "passed", "L0-Q", result={"score": {"scaled": 0.85}, "success": True})
-    r = await api.client.put(f"/xapi/statements?statementId={sid2}", json=scored, headers=h)
+    r = await svc.client.put(f"/xapi/statements?statementId={sid2}", json=scored, headers=h)
     assert r.status_code == 204, r.text
     best = await sql(database_url, "SELECT best_score FROM module_progress WHERE module_code = 'L0-Q'")
     assert best == [{"best_score": 85.0}]
     # GET one, with the stored statement and headers
-    r = await api.client.get(f"/xapi/statements?statementId={sid}", headers=h)
+    r = await svc.client.get(f"/xapi/statements?statementId={sid}", headers=h)
     assert r.status_code == 200 and r.json()["id"] == sid and "stored" in r.json()
     assert r.json()["authority"]["account"] == {"homePage": "https://lms.example.go.kr", "name": "service:placement"}
     assert "x-experience-api-consistent-through" in r.headers
-    r = await api.client.get(f"/xapi/statements?statementId={sid}&verb={ADL}completed", headers=h)
+    r = await svc.client.get(f"/xapi/statements?statementId={sid}&verb={ADL}completed", headers=h)
     assert r.status_code == 400
     # mbox actors are refused
     mbox = statement("x1", "completed", "L0-M1")
     mbox["actor"] = {"objectType": "Agent", "mbox": "mailto:kim@example.go.kr"}
-    r = await api.client.post("/xapi/statements", json=mbox, headers=h)
+    r = await svc.client.post("/xapi/statements", json=mbox, headers=h)
     assert r.status_code == 400 and "account" in r.json()["detail"]
     # a learner's own passed statement is stored but does not count as a result
     own = statement("x3", "passed", "L0-Q", result={"score": {"scaled": 1.0}})
-    r = await api.client.post("/xapi/statements", json=own, headers={**api.learner("x3"), **V})
+    r = await svc.client.post("/xapi/statements", json=own, headers={**svc.learner("x3"), **V})
     assert r.status_code == 200
     assert await sql(database_url, "SELECT 1 FROM module_progress WHERE official_id = 'x3'") == []
     # learners may only speak about themselves
-    r = await api.client.post(
-        "/xapi/statements", json=statement("x2", "completed", "L0-M1"), headers={**api.learner("x1"), **V}
+    r = await svc.client.post(
+        "/xapi/statements", json=statement("x2", "completed", "L0-M1"), headers={**svc.learner("x1"), **V}
     )
     assert r.status_code == 403
 
 
-async def test_query_paging_and_voiding(api: Api, database_url: str) -> None:
-    await api.publish()
-    h = {**api.service, **V}
+async def test_query_paging_and_voiding(svc: Service, database_url: str) -> None:
+    await svc.publish()
+    h = {**svc.service, **V}
     ids = []
     for i in range(5):
-        r = await api.client.post("/xapi/statements", json=statement("q", "completed", f"L0-M{1 + i % 2}"), headers=h)
+        r = await svc.client.post("/xapi/statements", json=statement("q", "completed", f"L0-M{1 + i % 2}"), headers=h)
         ids += r.json()
-    r = await api.client.get("/xapi/statements?limit=2&ascending=true", headers=h)
+    r = await svc.client.get("/xapi/statements?limit=2&ascending=true", headers=h)
     page = r.json()
     assert [s["id"] for s in page["statements"]] == ids[:2] and page["more"].startswith("/xapi/statements?")
     seen = [s["id"] for s in page["statements"]]
     while page["more"]:
-        page = (await api.client.get(page["more"], headers=h)).json()
+        page = (await svc.client.get(page["more"], headers=h)).json()
         seen += [s["id"] for s in page["statements"]]
     assert seen == ids
     # since is exclusive and until inclusive, on the stored time
-    third = (await api.client.get(f"/xapi/statements?statementId={ids[2]}", headers=h)).json()["stored"]
-    after = (await api.client.get("/xapi/statements", params={"since": third, "ascending": "true"}, headers=h)).json()
+    third = (await svc.client.get(f"/xapi/statements?statementId={ids[2]}", headers=h)).json()["stored"]
+    after = (await svc.client.get("/xapi/statements", params={"since": third, "ascending": "true"}, headers=h)).json()
     assert [s["id"] for s in after["statements"]] == ids[3:]
-    upto = (await api.client.get("/xapi/statements", params={"until": third, "ascending": "true"}, headers=h)).json()
+    upto = (await svc.client.get("/xapi/statements", params={"until": third, "ascending": "true"}, headers=h)).json()
     assert [s["id"] for s in upto["statements"]] == ids[:3]
     agent = '{"account": {"homePage": "https://lms.example.go.kr", "name": "q"}}'
-    assert len((await api.client.get("/xapi/statements", params={"agent": agent}, headers=h)).json()["statements"]) == 5
+    assert len((await svc.client.get("/xapi/statements", params={"agent": agent}, headers=h)).json()["statements"]) == 5
     # void the first one: it disappears from queries, is reachable by voidedStatementId, and progress recomputes
     void = {
         "actor": {"account": {"homePage": "https://lms.example.go.kr", "name": "q"}},
         "verb": {"id": ADL + "voided"},
         "object": {"objectType": "StatementRef", "id": ids[0]},
     }
-    r = await api.client.post("/xapi/statements", json=void, headers=h)
+    r = await svc.client.post("/xapi/statements", json=void, headers=h)
     assert r.status_code == 200, r.text
-    assert (await api.client.get(f"/xapi/statements?statementId={ids[0]}", headers=h)).status_code == 404
-    r = await api.client.get(f"/xapi/statements?voidedStatementId={ids[0]}", headers=h)
+    assert (await svc.client.get(f"/xapi/statements?statementId={ids[0]}", headers=h)).status_code == 404
+    r = await svc.client.get(f"/xapi/statements?voidedStatementId={ids[0]}", headers=h)
     assert r.status_code == 200 and r.json()["id"] == ids[0]
-    listed = (await api.client.get("/xapi/statements", headers=h)).json()["statements"]
+    listed = (await svc.client.get("/xapi/statements", headers=h)).json()["statements"]
     assert ids[0] not in [s["id"] for s in listed] and len(listed) == 5  # 4 left + the voiding statement
     voided = await sql(database_url, "SELECT voided_at FROM learning_event WHERE event_id = $1", f"xapi:{ids[0]}")
     assert voided[0]["voided_at"] is not None
     # a voiding statement needs a StatementRef, and cannot itself be voided
     bad = {**void, "object": {"objectType": "Activity", "id": ids[1]}}
-    assert (await api.client.post("/xapi/statements", json=bad, headers=h)).status_code == 400
+    assert (await svc.client.post("/xapi/statements", json=bad, headers=h)).status_code == 400
     assert listed[0]["verb"]["id"] == ADL + "voided"  # newest first: the voiding statement
     void_id = listed[0]["id"]
     again = {**void, "object": {"objectType": "StatementRef", "id": void_id}}
-    assert (await api.client.post("/xapi/statements", json=again, headers=h)).status_code == 400
+    assert (await svc.client.post("/xapi/statements", json=again, headers=h)).status_code == 400

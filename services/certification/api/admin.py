@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certification import store
-from services.certification.api.common import certificate_out, issuer_of, parse_uuid, require_utc, wake_webhooks
+from services.certification.api.common import certificate_out, issuer_of, parse_uuid, wake_webhooks
 from services.certification.schemas import AuditOut, CertificateOut, ManualIssue, ReasonBody, ReissueBody
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
@@ -30,7 +30,7 @@ async def manual_issue(
             "level must be an integer from 0 to 4.",
             errors=[{"field": "level", "source": "body", "message": "expected 0-4"}],
         )
-    completed = require_utc(data.completed_at, "completed_at") if data.completed_at else utcnow()
+    completed = data.completed_at or utcnow()
     issuer = issuer_of(request)
     cert, created = await store.issue(
         session,

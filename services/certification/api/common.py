@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from litestar import Request
@@ -66,14 +65,3 @@ def parse_level(value: str) -> int:
             errors=[{"field": "level", "source": "path", "message": "expected 0-4"}],
         )
     return int(value)
-
-
-def require_utc(moment: datetime, field: str) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise Problem(
-            400,
-            "validation",
-            f"{field} must carry a time zone, e.g. 2026-05-01T09:00:00Z.",
-            errors=[{"field": field, "source": "body", "message": "missing time zone offset"}],
-        )
-    return moment

@@ -19,6 +19,7 @@ from services.common.auth import allow
 from services.common.errors import Problem
 from services.common.export import CSV, stream_csv
 from services.common.pagination import decode_cursor, encode_cursor
+from services.common.types import require_aware
 
 COLUMNS = (
     "xid, seq, event, certificate_id, serial, official_id, official_name, org, level, status, reason,"
@@ -101,9 +102,8 @@ def _where(
     if org is not None:
         clauses.append("org = :org")
         params["org"] = org
-    for name, value in (("issued_from", issued_from), ("issued_to", issued_to)):
-        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-            raise Problem(400, "validation", f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z.")
+    require_aware(issued_from, "issued_from")
+    require_aware(issued_to, "issued_to")
     if issued_from is not None:
         clauses.append("issued_at >= :issued_from")
         params["issued_from"] = issued_from

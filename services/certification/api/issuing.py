@@ -15,7 +15,6 @@ from services.certification.api.common import (
     issuer_of,
     parse_level,
     parse_uuid,
-    require_utc,
     wake_webhooks,
 )
 from services.certification.api.printing import pdf_response
@@ -48,7 +47,6 @@ async def level_completed(
             "The official id in the path and body.official.id must be the same.",
             errors=[{"field": "official.id", "source": "body", "message": "differs from the path"}],
         )
-    require_utc(data.completed_at, "completed_at")
     issuer = issuer_of(request)
     cert, created = await store.issue(
         session,

@@ -37,9 +37,9 @@ BY_ID = VIEW + " WHERE c.id = $1"
 
 
 async def _fetch(request: Request[Any, Any, Any], query: str, arg: Any) -> Any:
-    """One indexed read in one round trip on the asyncpg read pool (no ORM session, no transaction;
+    """One indexed read in one round trip on the service's asyncpg pool (no ORM session, no transaction;
     asyncpg caches the prepared statement). This is the hot public path."""
-    record = await request.app.state.reads.fetchrow(query, arg)
+    record = await request.app.state.pool.fetchrow(query, arg)
     return SimpleNamespace(**dict(record)) if record is not None else None
 
 

@@ -11,6 +11,7 @@ from litestar import Controller, Request, get, post, put
 from litestar.params import JSONBody, Parameter
 
 from services.common.auth import allow
+from services.common.db import uuid7
 from services.common.errors import Problem, not_found
 from services.progress import engine
 from services.progress import recompute as recompute_worker
@@ -109,7 +110,7 @@ class CurriculumController(Controller):
                 f"INSERT INTO curriculum_version (id, version, title, status, definition, created_at, updated_at) "
                 f"VALUES ($1, $2, $3, 'draft', $4::jsonb, now(), now()) ON CONFLICT (version) DO NOTHING "
                 f"RETURNING {COLUMNS}",
-                engine.uuid7(),
+                uuid7(),
                 data.version,
                 data.title,
                 msgspec.json.encode(data).decode(),
@@ -209,7 +210,7 @@ class CurriculumController(Controller):
                     f"INSERT INTO recompute_job (id, curriculum_id, status, after_official, officials, "
                     f"levels_completed, flagged, created_at, updated_at) "
                     f"VALUES ($1, $2, 'pending', '', 0, 0, 0, now(), now()) RETURNING {JOB_COLUMNS}",
-                    engine.uuid7(),
+                    uuid7(),
                     curriculum_id,
                 )
         if job is not None:

@@ -18,6 +18,7 @@ from litestar.params import JSONBody, Parameter
 from services.common.auth import Principal, allow
 from services.common.errors import Problem, not_found
 from services.common.pagination import Page, decode_cursor, page
+from services.common.types import is_aware
 from services.progress import engine
 from services.progress.api.util import wake_relay
 from services.progress.db import connect, iso
@@ -103,7 +104,7 @@ async def ingest(
     if errors:
         raise Problem(400, "duplicate-event-ids", "Each event id may appear once per batch.", errors=errors)
     for i, e in enumerate(events):
-        if e.occurred_at.tzinfo is None:
+        if not is_aware(e.occurred_at):
             errors.append({"index": i, "id": e.id, "reason": "occurred_at needs a time zone (use UTC, ...Z)"})
         if e.score is not None and e.verb in ("started", "attended"):
             errors.append({"index": i, "id": e.id, "reason": f"a {e.verb} event carries no score"})
@@ -123,7 +124,7 @@ async def ingest(
             for i, e in enumerate(events)
             if e.official_id == principal.sub and e.verb in TRUSTED_VERBS
         ]
-    hashes = [event_hash(e) if e.occurred_at.tzinfo else "" for e in events]
+    hashes = [event_hash(e) if is_aware(e.occurred_at) else "" for e in events]
     async with connect(request.app) as conn:
         curriculum = await engine.published(conn)
         if curriculum is None:

@@ -64,13 +64,6 @@ async def receive_placement(
     """Receive a placement result; create or update the official's learning path."""
     if not 1 <= len(result_id) <= 128:
         raise Problem(400, "invalid-result-id", "The result id must be 1-128 characters.")
-    if data.completed_at.tzinfo is None:
-        raise Problem(
-            400,
-            "validation",
-            "completed_at must carry a time zone (ISO 8601 in UTC, e.g. 2026-03-01T09:00:00Z).",
-            errors=[{"field": "completed_at", "source": "body", "message": "missing time zone"}],
-        )
     digest = canonical(data)
     off = data.official
     completed = []

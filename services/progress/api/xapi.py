@@ -37,6 +37,7 @@ from services.common.db import utcnow
 from services.common.errors import Problem, exception_handlers
 from services.common.moments import out_of_window
 from services.common.pagination import decode_cursor, encode_cursor
+from services.common.types import is_aware
 from services.progress import engine
 from services.progress.api.events import TRUSTED_VERBS, event_hash, recompute_officials, store_events
 from services.progress.api.util import wake_relay
@@ -78,7 +79,7 @@ def parse_time(value: Any, what: str, index: int | None = None) -> datetime:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise bad(f"{what} {value!r} is not an ISO 8601 timestamp", index) from exc
-    if ts.tzinfo is None:
+    if not is_aware(ts):
         raise bad(f"{what} needs a time zone offset", index)
     return ts
 
