@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from prometheus_client import Gauge
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -165,7 +165,7 @@ def outbox_admin_controller(model: type[OutboxFields]) -> type[Controller]:
         async def list_stuck(
             self,
             request: Request[Any, Any, Any],
-            kind: Annotated[MessageState, Parameter(query="state")] = MessageState.dead,
+            kind: Annotated[MessageState, QueryParameter(name="state")] = MessageState.dead,
             limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
             cursor: Annotated[str | None, Parameter(max_length=18)] = None,
         ) -> OutboxPage:

@@ -9,20 +9,20 @@ import pytest
 
 from services.progress.app import create_app
 from services.progress.settings import get_settings
-from tests.progress.conftest import Api, event
-from tests.support import Keys, client_for
+from tests.progress.conftest import Service, event
+from tests.support import Keys, service_client
 
 SERVICE = "progress"
 
 
 @pytest.fixture
-async def api(database_url: str, keys: Keys) -> AsyncIterator[Api]:
+async def api(database_url: str, keys: Keys) -> AsyncIterator[Service]:
     settings = get_settings(database_url=database_url, relay_enabled=False)
-    async with client_for(create_app(settings)) as client:
-        yield Api(client, keys)
+    async with service_client(create_app(settings), keys, Service, database_url) as svc:
+        yield svc
 
 
-async def test_instructors_record_only_modules_of_the_levels_they_teach(api: Api) -> None:
+async def test_instructors_record_only_modules_of_the_levels_they_teach(api: Service) -> None:
     await api.publish()
     await api.place("taught", 0)
     s = await api.session(0, instructor="t-1")
@@ -46,7 +46,7 @@ async def test_instructors_record_only_modules_of_the_levels_they_teach(api: Api
 
 
 @pytest.mark.parametrize("at", ["2099-01-01T00:00:00Z", "1970-01-01T00:00:00Z", 0])
-async def test_learning_events_must_be_dated_near_now(api: Api, at: object) -> None:
+async def test_learning_events_must_be_dated_near_now(api: Service, at: object) -> None:
     await api.publish()
     r = await api.events([{**event("x", "o", "L0-M1", "started"), "occurred_at": at}])
     assert r.status_code == 400, r.text
@@ -54,7 +54,7 @@ async def test_learning_events_must_be_dated_near_now(api: Api, at: object) -> N
 
 
 @pytest.mark.parametrize("at", ["2099-01-01T00:00:00Z", 0])
-async def test_placements_must_be_dated_near_now(api: Api, at: object) -> None:
+async def test_placements_must_be_dated_near_now(api: Service, at: object) -> None:
     await api.publish()
     body = {
         "official": {"id": "o-1", "name": "Kim", "org": "ORG-A"},
