@@ -20,7 +20,7 @@ LOOPBACK = parse_networks(["127.0.0.0/8", "::1/128"])
 
 
 def allowed_networks(settings: Settings) -> tuple[Network, ...]:
-    extra = LOOPBACK if not settings.database_url else ()
+    extra = LOOPBACK if settings.local_development() else ()
     return parse_networks(settings.webhook_allowed_networks) + extra
 
 

@@ -11,6 +11,7 @@ import os
 import types
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from urllib.parse import unquote, urlsplit
 
 SERVICES: dict[str, int] = {"placement": 8001, "progress": 8002, "certification": 8003}
 
@@ -61,6 +62,17 @@ class ServiceSettings:
     relay_backoff_base: float = 1.0
     relay_backoff_cap: float = 300.0
     peer_timeout_seconds: float = 5.0
+
+    def local_development(self) -> bool:
+        """Development keys (no configured key set) and a database on this machine's Unix socket
+        (the embedded server) or none configured yet: the one setting where development secrets
+        are acceptable."""
+        development_keys = Path(self.jwks) == data_dir() / "keys" / "jwks.json"
+        if not self.database_url:
+            return development_keys
+        url = urlsplit(self.database_url)
+        socket_only = not url.hostname and "host=/" in unquote(url.query)
+        return development_keys and socket_only
 
     def __post_init__(self) -> None:
         if not self.port and self.service in SERVICES:

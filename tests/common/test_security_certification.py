@@ -26,8 +26,18 @@ def test_a_deployment_refuses_a_missing_development_or_short_passphrase(passphra
 
 
 def test_local_development_may_use_the_development_passphrase() -> None:
-    settings = get_settings(database_url="", key_passphrase=DEV_KEY_PASSPHRASE)
-    assert certification_app.create_app(settings) is not None
+    from services.common.settings import data_dir
+
+    development_keys = str(data_dir() / "keys" / "jwks.json")
+    embedded = "postgresql://postgres@/lms_certification?host=%2Ftmp%2Flms-pg-0123"  # as `lms up` passes it
+    for url in ("", embedded):
+        settings = get_settings(database_url=url, jwks=development_keys, key_passphrase=DEV_KEY_PASSPHRASE)
+        assert certification_app.create_app(settings) is not None
+    # the embedded database with a real identity provider's keys is not local development
+    with pytest.raises(SystemExit):
+        certification_app.create_app(
+            get_settings(database_url=embedded, jwks="https://idp.example/jwks", key_passphrase=DEV_KEY_PASSPHRASE)
+        )
     settings = get_settings(database_url="postgresql://lms@db.example/c", key_passphrase="a-real-secret-of-length")
     assert certification_app.create_app(settings) is not None
 
