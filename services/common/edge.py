@@ -80,7 +80,7 @@ def check_text(value: str, where: str) -> None:
         raise EdgeError(400, "invalid-text", f"The {where} contains a lone surrogate or bytes that are not UTF-8.")
 
 
-def check_query(raw: bytes) -> None:
+def check_query(raw: bytes, max_depth: int = 64) -> None:
     for part in raw.split(b"&"):
         decoded = unquote_to_bytes(part.replace(b"+", b" "))
         if b"\x00" in decoded:
@@ -89,6 +89,8 @@ def check_query(raw: bytes) -> None:
             decoded.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise EdgeError(400, "invalid-text", "The query string is not valid UTF-8.") from exc
+        if b"[" in decoded or b"{" in decoded:
+            check_json(decoded.partition(b"=")[2], max_depth)  # JSON in a parameter (xAPI's agent)
 
 
 def _check_escapes(body: bytes) -> None:
@@ -141,9 +143,11 @@ def check_json(body: bytes, max_depth: int) -> None:
         _check_escapes(body)
 
 
-def _is_json(content_type: str) -> bool:
+def _scanned(content_type: str) -> bool:
+    """Bodies checked before routing: everything but multipart and binary uploads (a handler may
+    decode a body as JSON whatever its declared type)."""
     kind = content_type.split(";", 1)[0].strip().lower()
-    return kind == "application/json" or kind.endswith("+json")
+    return not kind.startswith(("multipart/", "application/octet-stream", "application/pdf", "image/"))
 
 
 def edge_middleware(
@@ -181,7 +185,7 @@ def edge_middleware(
             if sum(len(n) + len(v) for n, v in raw_headers) > max_header_bytes:
                 raise EdgeError(431, "headers-too-large", f"The request headers exceed {max_header_bytes} bytes.")
             check_text(scope.get("path", ""), "path")
-            check_query(scope.get("query_string", b""))
+            check_query(scope.get("query_string", b""), max_json_depth)
         except EdgeError as error:
             await refuse(scope, send, error)
             return
@@ -191,7 +195,7 @@ def edge_middleware(
         headers = [(n, v) for n, v in raw_headers if n not in _FORWARDED]
         scope = {**scope, "headers": headers, "client": (address, client[1])}  # type: ignore[assignment]
         content_type = next((v.decode("latin-1") for n, v in headers if n == b"content-type"), "")
-        if scope.get("method") in {"POST", "PUT", "PATCH"} and _is_json(content_type):
+        if scope.get("method") in {"POST", "PUT", "PATCH"} and _scanned(content_type):
             chunks: list[bytes] = []
             size, more = 0, True
             while more:

@@ -266,6 +266,11 @@ def _handle_db_down(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _handle_too_deep(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A value nested too deeply to decode (the edge refuses deep JSON bodies; this catches the rest)."""
+    return problem_response(request, Problem(400, "too-deep", "A value is nested too deeply."))
+
+
 def _handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(
@@ -297,6 +302,7 @@ exception_handlers: dict[Any, Any] = {
     SQLAlchemyTimeoutError: _handle_db_down,  # no pooled connection within LMS_DB_ACQUIRE_TIMEOUT_SECONDS
     OSError: _handle_db_down,  # e.g. the database's socket is gone while it restarts
     OverflowError: _handle_data,  # e.g. a number too large for its column
+    RecursionError: _handle_too_deep,
     Exception: _handle_crash,
 }
 

@@ -184,3 +184,11 @@ async def test_a_client_that_gives_up_is_logged_as_client_closed(database_url: s
     closed = [e for e in logs if e["event"] == "client_closed"]
     assert closed and closed[0]["status"] == 499 and closed[0]["path"] == "/v1/slow"
     assert not [e for e in logs if e.get("status") == 500 or e["log_level"] == "error"], logs
+
+
+async def test_deep_json_in_any_body_type_or_in_the_query_is_refused(client) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    r = await client.post("/v1/notes", content=deep, headers={"content-type": "text/plain"})
+    problem(r, 400, "too-deep")
+    problem(await client.get("/v1/search", params={"q": deep[:8000]}), 400, "too-deep")
+    assert (await client.get("/v1/search", params={"q": "[a] {b}"})).json() == {"q": "[a] {b}"}

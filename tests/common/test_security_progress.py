@@ -65,3 +65,13 @@ async def test_placements_must_be_dated_near_now(api: Service, at: object) -> No
     }
     r = await api.client.put("/v1/placements/r-1", json=body, headers=api.service)
     assert r.status_code == 400 and "completed_at" in r.text, r.text
+
+
+async def test_deep_xapi_statements_and_agents_are_400(api: Service) -> None:
+    headers = {**api.admin, "X-Experience-API-Version": "1.0.3"}
+    deep = '{"actor": ' + "[" * 5000 + "]" * 5000 + "}"
+    for content_type in ("application/json", "text/plain"):
+        r = await api.client.post("/xapi/statements", content=deep, headers={**headers, "content-type": content_type})
+        assert r.status_code == 400 and r.json()["type"] == "urn:lms:problem:too-deep", r.text
+    r = await api.client.get("/xapi/statements", params={"agent": "[" * 3000 + "]" * 3000}, headers=headers)
+    assert r.status_code == 400, r.text
