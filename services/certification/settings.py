@@ -61,14 +61,14 @@ MIN_PASSPHRASE_CHARS = 16
 
 def passphrase_problem(settings: Settings) -> str | None:
     """Why the key passphrase is unfit for this deployment, or None. The development value (or
-    none) is accepted only in local development: development keys and the embedded database."""
+    none) is accepted only in local development: development keys and a database on this machine."""
     local = settings.local_development()
     if local and settings.key_passphrase in ("", DEV_KEY_PASSPHRASE):
         return None
     if not settings.key_passphrase or settings.key_passphrase == DEV_KEY_PASSPHRASE:
         return (
             "LMS_CERTIFICATION_KEY_PASSPHRASE is missing or the development value outside local development"
-            " (development keys and the embedded database):"
+            " (development keys and a database on this machine):"
             " set a secret passphrase of at least 16 characters (it encrypts the certificate-signing keys and"
             " webhook secrets; change it later with `lms certification rekey`)."
         )

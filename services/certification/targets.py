@@ -3,8 +3,8 @@
 An HR system's URL is resolved when it is subscribed and again before every delivery (so a name
 that later resolves to an internal address is caught too). Loopback, private, link-local,
 multicast, reserved and unspecified addresses are refused unless a network in
-``LMS_CERTIFICATION_WEBHOOK_ALLOWED_NETWORKS`` contains them (local development, with the
-embedded database, also allows loopback)."""
+``LMS_CERTIFICATION_WEBHOOK_ALLOWED_NETWORKS`` contains them (local development, development keys
+and a database on this machine, also allows loopback)."""
 
 from __future__ import annotations
 

@@ -64,15 +64,17 @@ class ServiceSettings:
     peer_timeout_seconds: float = 5.0
 
     def local_development(self) -> bool:
-        """Development keys (no configured key set) and a database on this machine's Unix socket
-        (the embedded server) or none configured yet: the one setting where development secrets
-        are acceptable."""
-        development_keys = Path(self.jwks) == data_dir() / "keys" / "jwks.json"
+        """Development keys (no configured key set) and a database on this machine (the embedded
+        server's socket, a loopback address, or none configured yet): the one setting where
+        development secrets are acceptable."""
+        if Path(self.jwks) != data_dir() / "keys" / "jwks.json":
+            return False
         if not self.database_url:
-            return development_keys
+            return True
         url = urlsplit(self.database_url)
-        socket_only = not url.hostname and "host=/" in unquote(url.query)
-        return development_keys and socket_only
+        if not url.hostname:
+            return "host=/" in unquote(url.query)  # a Unix socket
+        return url.hostname in ("localhost", "127.0.0.1", "::1")
 
     def __post_init__(self) -> None:
         if not self.port and self.service in SERVICES:

@@ -30,9 +30,13 @@ def test_local_development_may_use_the_development_passphrase() -> None:
 
     development_keys = str(data_dir() / "keys" / "jwks.json")
     embedded = "postgresql://postgres@/lms_certification?host=%2Ftmp%2Flms-pg-0123"  # as `lms up` passes it
-    for url in ("", embedded):
+    for url in ("", embedded, "postgresql://postgres@127.0.0.1:5432/lms_certification"):
         settings = get_settings(database_url=url, jwks=development_keys, key_passphrase=DEV_KEY_PASSPHRASE)
         assert certification_app.create_app(settings) is not None
+    with pytest.raises(SystemExit):  # development keys, but a database elsewhere
+        certification_app.create_app(
+            get_settings(database_url="postgresql://lms@db.example/c", jwks=development_keys, key_passphrase="")
+        )
     # the embedded database with a real identity provider's keys is not local development
     with pytest.raises(SystemExit):
         certification_app.create_app(
