@@ -7,7 +7,8 @@ answer carries.
 - text must not carry NUL characters or lone surrogates, in the path, the query or a JSON body,
   and a JSON body may nest at most ``max_json_depth`` levels: 400, before any handler parses it;
 - every answer says ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``;
-  HTML pages also get a strict Content-Security-Policy (no scripts, no framing).
+  HTML pages also get a strict Content-Security-Policy (scripts only from the page's own origin,
+  none inline; no framing).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from services.common.errors import PROBLEM_JSON
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 PAGE_CSP = (
-    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
