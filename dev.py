@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Set up the project in ./.venv from the pinned lock, then run it.
 
-    python3 dev.py up      # install, then start the whole system (`lms up`)
-    python3 dev.py test    # install, then run lint, type checks and the test suite
-    python3 dev.py lms ... # install, then run any `lms` command
-    python3 dev.py bench [SCRIPT ...]  # install benchmark extras, then run bench/ scripts
+    python3 dev.py up      # install what running needs, then start the whole system (`lms up`)
+    python3 dev.py test    # install that plus the test tools, then run lint, type checks and the tests
+    python3 dev.py lms ... # install what running needs, then run any `lms` command
+    python3 dev.py bench [SCRIPT ...]  # install the test tools and benchmark extras, then run bench/ scripts
 
-Needs only Python 3.11+. Installs are skipped when the lock has not changed.
+Needs only Python 3.11+. Each lock is a superset of the one before it (runtime, test, bench);
+installs are skipped when an installed lock already covers the one needed and has not changed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-LOCK = ROOT / "requirements.lock"
-BENCH_LOCK = ROOT / "requirements-bench.lock"  # a superset of LOCK with the benchmark extras
+LOCK = ROOT / "requirements.lock"  # what running needs
+TEST_LOCK = ROOT / "requirements-test.lock"  # LOCK plus the test tools (pytest, ruff, mypy, ...)
+BENCH_LOCK = ROOT / "requirements-bench.lock"  # TEST_LOCK plus the benchmark extras
+COVERS = {LOCK.name: {LOCK.name, TEST_LOCK.name, BENCH_LOCK.name}, TEST_LOCK.name: {TEST_LOCK.name, BENCH_LOCK.name}}
 STAMP = VENV / ".lms-installed"
 DEPLOY_VENV = ROOT / ".venv-deploy"  # validation tools (checkov, ...) pin versions our app cannot share
 DEPLOY_LOCK = ROOT / "deploy" / "tools" / "requirements.lock"
@@ -32,27 +35,40 @@ def run(*cmd: str | Path) -> int:
     return subprocess.call([str(c) for c in cmd], cwd=ROOT)
 
 
-def ensure_installed(lock: Path) -> None:
-    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may run on an old Python)
-        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+def _digest(lock: Path) -> str:
     digest = hashlib.sha256()
     for path in [lock, ROOT / "pyproject.toml"]:
         digest.update(path.read_bytes())
-    wanted = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def _packages(lock: Path) -> int:
+    return sum(1 for line in lock.read_text().splitlines() if line[:1].isalnum() and "==" in line)
+
+
+def ensure_installed(lock: Path) -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may run on an old Python)
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     installed = STAMP.read_text().split() if STAMP.exists() else []
-    if wanted in installed or (lock == LOCK and installed and installed[0] == "bench"):
-        return
+    if len(installed) == 2 and installed[0] in COVERS.get(lock.name, {lock.name}):
+        if installed[1] == _digest(ROOT / installed[0]):
+            return
     if not (BIN / "python").exists():
         print("Creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     py = BIN / "python"
-    print("Installing pinned dependencies (first run takes a minute) ...", flush=True)
+    what = {LOCK.name: "what running needs", TEST_LOCK.name: "with the test tools"}.get(lock.name, "with benchmarks")
+    print(
+        f"Installing {_packages(lock)} pinned packages ({what}, {lock.name}) into .venv: "
+        "a first run downloads them, which takes from about a minute to several on a slow connection ...",
+        flush=True,
+    )
     pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     if run(*pip, "--require-hashes", "-r", lock) != 0:
         sys.exit(f"Installing {lock.name} failed.")
     if run(*pip, "--no-deps", "-e", ".") != 0:
         sys.exit("Installing the project failed.")
-    STAMP.write_text(("bench " if lock == BENCH_LOCK else "") + wanted)
+    STAMP.write_text(f"{lock.name} {_digest(lock)}")
 
 
 def test(args: list[str]) -> int:
@@ -96,13 +112,16 @@ def main() -> int:
         print(__doc__)
         return 2
     command, args = sys.argv[1], sys.argv[2:]
-    ensure_installed(BENCH_LOCK if command == "bench" else LOCK)
+    ensure_installed({"bench": BENCH_LOCK, "test": TEST_LOCK}.get(command, LOCK))
     if command == "test":
         return test(args)
     if command == "bench":
         scripts = args or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "bench").glob("bench_*.py"))
         return max((run(BIN / "python", script) for script in scripts), default=0)
-    lms = [BIN / "lms", *(["up"] if command == "up" else []), *args]
+    lms = [str(BIN / "lms"), *(["up"] if command == "up" else []), *args]
+    if os.name == "posix":  # become `lms`: Ctrl-C and SIGTERM reach it alone, and it answers them
+        os.chdir(ROOT)
+        os.execv(lms[0], lms)  # noqa: S606 (our own entry point)
     return run(*lms)
 
 

@@ -9,13 +9,16 @@ lms token --role ROLE  print a signed development token
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -24,9 +27,39 @@ from services.common.settings import SERVICES, data_dir
 SERVICE_CHOICE = click.Choice(list(SERVICES))
 
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Learning-management platform for public officials: placement, progress and certification."""
+    # Run from a checkout, every command uses the checkout's .lms (keys, database) from any folder.
+    if not os.environ.get("LMS_DATA_DIR") and (CHECKOUT / "pyproject.toml").exists():
+        os.environ["LMS_DATA_DIR"] = str(CHECKOUT / ".lms")
+
+
+def _lms_command() -> str:
+    """How to type ``lms`` here: bare if it is on PATH, else its path relative to the current folder."""
+    import shutil
+
+    exe = Path(sys.executable).parent / "lms"
+    if shutil.which("lms") and Path(shutil.which("lms") or "").resolve() == exe.resolve():
+        return "lms"
+    with contextlib.suppress(ValueError):
+        return str(exe.relative_to(Path.cwd()))
+    return str(exe)
+
+
+def _private_key_file() -> Path:
+    """The project's development signing key; never created here (``lms keys`` or ``lms up`` does)."""
+    configured = os.environ.get("LMS_SERVICE_KEY_FILE")
+    path = Path(configured) if configured else data_dir() / "keys" / "dev-private.jwk.json"
+    if not path.exists():
+        raise click.ClickException(
+            f"no signing key at {path}: run `{_lms_command()} up` (or `{_lms_command()} keys`) first, "
+            "or set LMS_SERVICE_KEY_FILE (and LMS_DATA_DIR) to the key the services trust."
+        )
+    return path
 
 
 def _settings(service: str) -> Any:
@@ -101,17 +134,16 @@ def keys() -> None:
 @click.option("--org", default="", help="Organisation unit code claim.")
 @click.option("--ttl", default=3600, show_default=True, type=click.IntRange(1, 31 * 86400), help="Seconds.")
 def token(role: str, sub: str | None, name: str, org: str, ttl: int) -> None:
-    """Print a development bearer token signed with the local key (created on first use)."""
+    """Print a development bearer token signed with the project's key (LMS_DATA_DIR/keys, made by `lms up`)."""
     import uuid
 
-    from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token
+    from services.common.auth import load_private_jwk, mint_token
     from services.common.settings import ServiceSettings
 
     settings = ServiceSettings()
-    key_file, _ = ensure_dev_keys(data_dir() / "keys")
     click.echo(
         mint_token(
-            load_private_jwk(os.environ.get("LMS_SERVICE_KEY_FILE") or key_file),
+            load_private_jwk(_private_key_file()),
             sub=sub or str(uuid.uuid4()),
             roles=[role],
             issuer=os.environ.get("LMS_JWT_ISSUER", settings.jwt_issuer),
@@ -177,6 +209,53 @@ def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]],
         time.sleep(0.2)
 
 
+class _Stop(BaseException):
+    """Ctrl-C or SIGTERM reached `lms up`: unwind from wherever it was, then stop in order."""
+
+
+def _raise_stop(*_: object) -> NoReturn:
+    raise _Stop
+
+
+def _claim_pid_file(path: Path) -> None:
+    """One `lms up` per data folder; a pid file a killed run left behind is taken over."""
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        pid = int(path.read_text().strip())
+        if pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, 0)
+                raise click.ClickException(f"`lms up` is already running (pid {pid}, pid file {path}); stop it first.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(os.getpid()))
+
+
+def _check_ports(host: str) -> None:
+    from services.common.settings import SERVICES
+
+    for service, default in SERVICES.items():
+        port = int(os.environ.get(f"LMS_{service.upper()}_PORT") or os.environ.get("LMS_PORT") or default)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise click.ClickException(
+                    f"port {port} on {host} ({service}) is already in use ({exc.strerror}): stop what uses it, "
+                    f"or choose another with LMS_{service.upper()}_PORT."
+                ) from None
+
+
+def _stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @main.command()
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Load demo data (item bank, curriculum).")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -184,65 +263,71 @@ def up(demo: bool, host: str) -> None:
     """Start everything locally: database, migrations, demo data and the three services.
 
     Ports come from LMS_PLACEMENT_PORT, LMS_PROGRESS_PORT, LMS_CERTIFICATION_PORT (8001-8003).
-    Ctrl-C stops everything; if a service dies, `up` says which and exits non-zero."""
+    Ctrl-C (or SIGTERM) stops the services and the embedded database and exits 0; if a service
+    dies, `up` says which and exits non-zero. Logs are human-readable unless LMS_LOG_JSON=true."""
     from rich.console import Console
 
-    from services.common import migrations
+    from services.common import embedded, migrations
     from services.common.auth import ensure_dev_keys
     from services.common.settings import peer_url
 
     console = Console()
-    if not os.environ.get("LMS_JWKS"):
-        ensure_dev_keys(data_dir() / "keys")
-    env = dict(os.environ)
-    with console.status("Starting the database and applying migrations ..."):
-        for service in SERVICES:
-            url = _database_url(service)
-            env[f"LMS_{service.upper()}_DATABASE_URL"] = url
-            migrations.upgrade(service, url)
-            if demo:
-                note = _seed(service, url)
-                if note:
-                    console.print(f"[dim]{service}: {note}[/dim]")
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    pid_file = data_dir() / "up.pid"
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    for service in SERVICES:
-        env[f"LMS_{service.upper()}_HOST"] = host
-        procs[service] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env)
-    urls = {s: peer_url(s) for s in SERVICES}
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     code = 0
     try:
+        _claim_pid_file(pid_file)
+        _check_ports(host)
+        if not os.environ.get("LMS_JWKS"):
+            ensure_dev_keys(data_dir() / "keys")
+        env = dict(os.environ)
+        env.setdefault("LMS_LOG_JSON", "false")
+        with console.status("Starting the database and applying migrations ..."):
+            if not all(_settings(service).database_url for service in SERVICES):
+                embedded.server_url(own=True)  # this run stops it, even one a killed run left behind
+            for service in SERVICES:
+                url = _database_url(service)
+                env[f"LMS_{service.upper()}_DATABASE_URL"] = url
+                migrations.upgrade(service, url)
+                if demo:
+                    note = _seed(service, url)
+                    if note:
+                        console.print(f"[dim]{service}: {note}[/dim]")
+        for service in SERVICES:
+            env[f"LMS_{service.upper()}_HOST"] = host
+            # Their own session: a terminal's Ctrl-C reaches `up` alone, which stops them in order.
+            procs[service] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", service], env=env, start_new_session=True
+            )
+        urls = {s: peer_url(s) for s in SERVICES}
         _wait_ready(urls, procs, timeout=60)
         for service, url in urls.items():
             console.print(f"[bold green]{service:<14}[/] {url}   docs: {url}/docs")
-        console.print("Tokens: `lms token --role admin`. Press Ctrl-C to stop.")
-        while not stopping:
+        lms = _lms_command()
+        console.print(f"A token: `{lms} token --role admin`; the whole journey: `{lms} demo`. Ctrl-C stops everything.")
+        while code == 0:
             for service, proc in procs.items():
                 if proc.poll() is not None:
                     console.print(f"[bold red]{service} died with exit code {proc.returncode}[/]")
                     code = 1
-                    stopping = True
             time.sleep(0.3)
+    except _Stop:
+        pass
     except click.ClickException as exc:
         console.print(f"[bold red]{exc.message}[/]")
         code = 1
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        console.print("stopped")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the cleanup
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stop_services(procs)
+        database = embedded.stop()
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if int(pid_file.read_text()) == os.getpid():
+                pid_file.unlink()
+        parts = ["services", *(["database"] if database else [])]
+        console.print(f"Stopped ({' and '.join(parts)}).")
     sys.exit(code)
 
 
@@ -255,25 +340,33 @@ def demo(officials: int, seed: int) -> None:
     verification, and a revocation. Prints a summary."""
     from rich.console import Console
 
-    from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token
+    from services.common.auth import load_private_jwk, mint_token
     from services.common.settings import ServiceSettings, peer_url
     from services.demo import DemoError, print_summary, run_journey
 
     settings = ServiceSettings()
-    key_file = os.environ.get("LMS_SERVICE_KEY_FILE") or str(ensure_dev_keys(data_dir() / "keys")[0])
-    private = load_private_jwk(key_file)
 
     def mint(role: str, sub: str = "", name: str = "", org: str = "") -> str:
         issuer = os.environ.get("LMS_JWT_ISSUER", settings.jwt_issuer)
         audience = os.environ.get("LMS_JWT_AUDIENCE", settings.jwt_audience)
         return mint_token(private, sub=sub or role, roles=[role], issuer=issuer, audience=audience, name=name, org=org)
 
+    import httpx
+
     console = Console()
     bases = {service: peer_url(service) for service in SERVICES}
+    for service, base in bases.items():
+        try:
+            httpx.get(f"{base}/health/live", timeout=3)
+        except httpx.HTTPError:
+            raise click.ClickException(
+                f"nothing answers at {base} ({service}): start the system first with `python3 dev.py up`."
+            ) from None
+    private = load_private_jwk(_private_key_file())
     try:
         summary = asyncio.run(run_journey(bases, mint, officials=officials, seed=seed, console=console))
-    except (DemoError, OSError) as exc:
-        raise click.ClickException(f"{exc} (is `lms up` running?)") from exc
+    except (DemoError, OSError, httpx.HTTPError) as exc:
+        raise click.ClickException(f"{exc} (is `lms up` still running?)") from None
     print_summary(summary, console)
 
 

@@ -335,6 +335,7 @@ async def run_journey(
     ]
     summary.officials = people
     receiver = HookReceiver()
+    subscription: dict[str, Any] = {}
     try:
         async with serve_receiver(receiver) as hook_url:
             subscription = await client.call(
@@ -470,14 +471,21 @@ async def run_journey(
             summary.webhooks = receiver.received
             summary.bad_signatures = receiver.bad
     finally:
+        if subscription.get("id"):  # the receiver is gone: leave no subscription pointing at it
+            with contextlib.suppress(DemoError, httpx.HTTPError):
+                await client.call(
+                    "certification", "DELETE", f"/v1/webhooks/subscriptions/{subscription['id']}", hr, expect=(204,)
+                )
         await client.aclose()
     return summary
 
 
 def print_summary(summary: Summary, console: Console) -> None:
-    table = Table(title="Officials")
-    for column in ("official", "org", "ability", "items", "level", "cohort", "certificate"):
-        table.add_column(column)
+    table = Table(title="Officials (true abilities are simulated; services see only answers)")
+    for column in ("official", "org", "true ability (simulated)", "items", "level", "cohort"):
+        table.add_column(column, overflow="fold")
+    widest = max((len(o.serial) for o in summary.officials), default=1)
+    table.add_column("certificate", no_wrap=True, min_width=widest)  # serials are never cut
     for o in summary.officials:
         table.add_row(o.name, o.org, f"{o.ability:+.2f}", str(o.items), f"L{o.level}", o.enrolment, o.serial or "-")
     console.print(table)

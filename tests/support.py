@@ -162,3 +162,19 @@ async def service_client(
     """Serve ``app`` on a real port (``port`` or a free one) and yield a ``kind`` client to it."""
     async with serve(app, port) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
         yield kind(client=client, app=app, keys=keys, database_url=database_url, base=base)
+
+
+def kernel_app(database_url: str, keys: Keys, handlers: list[Any], **spec: Any) -> Any:
+    """A bare app from the kernel's ``build_app`` (service "progress", no relay) serving ``handlers``,
+    for testing kernel pieces without a service's routes."""
+    from services.common.app import ServiceSpec, build_app
+    from services.common.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        service="progress",
+        database_url=database_url,
+        relay_enabled=False,
+        jwks=str(keys.jwks_file),
+        service_key_file=str(keys.private_file),
+    )
+    return build_app(settings, ServiceSpec("kernel test", "kernel test", handlers, **spec))

@@ -39,6 +39,10 @@ def test_help_documents_every_command() -> None:
 def test_token_prints_a_valid_jwt(tmp_path: Path) -> None:
     env = {**os.environ, "LMS_DATA_DIR": str(tmp_path)}
     env.pop("LMS_SERVICE_KEY_FILE", None)
+    missing = subprocess.run([*LMS, "token", "--role", "hr"], capture_output=True, text=True, env=env)
+    assert missing.returncode == 1 and "no signing key at" in missing.stderr and "keys" in missing.stderr
+    assert not (tmp_path / "keys").exists(), "token never creates keys the services would not trust"
+    subprocess.run([*LMS, "keys"], capture_output=True, check=True, env=env)
     out = subprocess.run(
         [*LMS, "token", "--role", "hr", "--sub", "hr-1", "--name", "HR", "--org", "ORG", "--ttl", "60"],
         capture_output=True,
@@ -52,6 +56,17 @@ def test_token_prints_a_valid_jwt(tmp_path: Path) -> None:
     assert (tmp_path / "keys" / "jwks.json").exists()
     bad = subprocess.run([*LMS, "token", "--role", "king"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "king" in bad.stderr
+
+
+def test_demo_with_nothing_running_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    env["LMS_DATA_DIR"] = str(tmp_path)
+    for service in ("placement", "progress", "certification"):
+        env[f"LMS_{service.upper()}_PORT"] = str(free_port())
+    done = subprocess.run([*LMS, "demo"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().count("\n") == 0 and "nothing answers at http://127.0.0.1:" in done.stderr
+    assert "dev.py up" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], dict[str, int]]) -> None:
@@ -75,7 +90,7 @@ def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], di
         if proc.poll() is None:
             proc.kill()
     output = proc.stdout.read().decode() if proc.stdout else ""
-    assert f"http://127.0.0.1:{ports['progress']}/docs" in output and "stopped" in output
+    assert f"http://127.0.0.1:{ports['progress']}/docs" in output and "Stopped (services)." in output
     for port in ports.values():
         try:
             httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
@@ -93,4 +108,60 @@ def test_up_exits_non_zero_when_a_service_dies(up_env: tuple[dict[str, str], dic
     finally:
         blocker.kill()
     assert proc.returncode != 0
-    assert "certification" in proc.stdout + proc.stderr
+    assert f"port {ports['certification']} on 127.0.0.1 (certification) is already in use" in proc.stdout + proc.stderr
+
+
+def _postgres_processes(folder: Path) -> list[int]:
+    """Processes whose command line names a PostgreSQL data folder under ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "postgres" in cmdline and str(folder) in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find left-over servers")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_up_stops_everything_it_started_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    """Embedded database included; a pid file and a server that a killed earlier run left behind are taken over."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    env["LMS_DATA_DIR"] = str(tmp_path)
+    ports = {s: free_port() for s in ("placement", "progress", "certification")}
+    for service, port in ports.items():
+        env[f"LMS_{service.upper()}_PORT"] = str(port)
+    # A killed earlier run: the embedded server still running, and a pid file naming a dead process.
+    orphan = "from services.common import embedded; embedded.server_url(); import os; os._exit(0)"
+    subprocess.run([sys.executable, "-c", orphan], env=env, check=True, timeout=120)
+    assert _postgres_processes(tmp_path), "the orphaned server runs"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "up.pid").write_text(str(dead.pid))
+
+    proc = subprocess.Popen([*LMS, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if all(
+                    httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200
+                    for port in ports.values()
+                ):
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read().decode() if proc.stdout else ""
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert output.count("Stopped (services and database).") == 1, output
+    assert _postgres_processes(tmp_path) == []
+    assert not (tmp_path / "up.pid").exists()

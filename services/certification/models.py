@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Identity,
     Index,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.db import service_registry, utcnow, uuid7
+from services.common.db import service_registry, timestamp, uuid7
 from services.common.outbox import OutboxFields, outbox_indexes
 
 
@@ -63,12 +62,12 @@ class Certificate(Base, table=True):
     org: str = Field(max_length=64)
     level: int = Field(sa_type=SmallInteger)
     curriculum_version: str = Field(max_length=64)
-    completed_at: datetime = Field(sa_type=DateTime(timezone=True))
-    issued_at: datetime = Field(sa_type=DateTime(timezone=True))
-    valid_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    completed_at: datetime = timestamp()
+    issued_at: datetime = timestamp()
+    valid_until: datetime | None = timestamp(default=None)
     status: str = Field(default="active", max_length=16)
     status_reason: str | None = Field(default=None, sa_type=Text)
-    status_changed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    status_changed_at: datetime | None = timestamp(default=None)
     status_list: int = Field()
     status_index: int = Field()
     supersedes_id: uuid.UUID | None = Field(default=None)
@@ -76,8 +75,8 @@ class Certificate(Base, table=True):
     origin: str = Field(max_length=16)
     kid: str = Field(max_length=64)
     vc_jwt: str = Field(sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
 
 
 class Change(Base, table=True):
@@ -109,8 +108,8 @@ class Change(Base, table=True):
     level: int = Field(sa_type=SmallInteger)
     status: str = Field(max_length=16)
     reason: str | None = Field(default=None, sa_type=Text)
-    issued_at: datetime = Field(sa_type=DateTime(timezone=True))
-    changed_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    issued_at: datetime = timestamp()
+    changed_at: datetime = timestamp(now=True)
     supersedes_id: uuid.UUID | None = Field(default=None)
 
 
@@ -124,7 +123,7 @@ class Audit(Base, table=True):
     actor: str = Field(max_length=128)
     actor_roles: str = Field(default="", max_length=128)
     reason: str | None = Field(default=None, sa_type=Text)
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    at: datetime = timestamp(now=True)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
 
 
@@ -137,7 +136,7 @@ class SigningKey(Base, table=True):
     public_jwk: dict[str, Any] = Field(sa_type=JSONB)
     # PKCS#8 PEM encrypted with the key passphrase (never stored in plain text).
     private_pkcs8: str = Field(sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    created_at: datetime = timestamp(now=True, index=True)
 
 
 class StatusList(Base, table=True):
@@ -148,7 +147,7 @@ class StatusList(Base, table=True):
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     version: int = Field(default=0, sa_type=BigInteger)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = timestamp(now=True)
 
 
 class WebhookSubscription(Base, table=True):
@@ -161,9 +160,9 @@ class WebhookSubscription(Base, table=True):
     secret: str = Field(max_length=128)
     enabled: bool = Field(default=True)
     disabled_reason: str | None = Field(default=None, sa_type=Text)
-    disabled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    disabled_at: datetime | None = timestamp(default=None)
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
 
 
 class WebhookDelivery(Base, table=True):
@@ -181,12 +180,12 @@ class WebhookDelivery(Base, table=True):
     subscription_id: uuid.UUID = Field(sa_column_args=[ForeignKey("webhook_subscription.id", ondelete="CASCADE")])
     event: str = Field(max_length=64)
     payload: dict[str, Any] = Field(sa_type=JSONB)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = timestamp(now=True)
+    next_attempt_at: datetime = timestamp(now=True)
     # The retry horizon is measured from here: creation, or the last manual redelivery/re-enable.
-    retry_from: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    retry_from: datetime = timestamp(now=True)
     attempts: int = Field(default=0)
     last_status: int | None = Field(default=None)
     last_error: str | None = Field(default=None, sa_type=Text)
-    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    failed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    delivered_at: datetime | None = timestamp(default=None)
+    failed_at: datetime | None = timestamp(default=None)

@@ -1,8 +1,9 @@
 """The one place a service's Litestar app is assembled (the "init plugin" of litestar-fullstack).
 
 A service's ``create_app(settings)`` calls :func:`build_app` with its route handlers; everything
-cross-cutting is registered here: database lifespan, auth, problem details, request ids, logs,
-metrics, health, CORS, OpenAPI docs, peer clients and the outbox relay.
+cross-cutting is registered here: database lifespan (engine and asyncpg pool), auth, problem
+details, request ids, logs, metrics, health, CORS, OpenAPI docs, peer clients, the outbox relay
+and the service's polling workers.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import db, migrations
+from services.common import db, docs, migrations
 from services.common.auth import (
     FailureThrottle,
     JWTAuthMiddleware,
@@ -49,7 +49,7 @@ from services.common.outbox_admin import gauge_refresher, outbox_admin_controlle
 from services.common.settings import ServiceSettings, peer_url
 from services.common.worker import PollingWorker
 
-DOCS_PATH = "/docs"
+DOCS_PATH = docs.DOCS_PATH
 
 
 @dataclass
@@ -190,6 +190,8 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             whoami,
             health_controller(ready_check),
             metrics_controller,
+            docs.root_page,
+            docs.assets_router,
         ],
         lifespan=[lifespan],
         dependencies={
@@ -231,12 +233,12 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             version=spec.version,
             description=spec.description,
             path=DOCS_PATH,
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[docs.ScalarDocs(), docs.SwaggerDocs()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
-            security=[{"bearer": []}],
             use_handler_docstrings=True,
+            operation_id_creator=docs.operation_id,
         ),
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
@@ -262,5 +264,8 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         for handler in getattr(route, "route_handlers", [])
     ]
     check_declared(handlers)
-    document_problems(handlers, public=lambda h: declared_roles(h) == ())
+    public = [h for h in handlers if declared_roles(h) == ()]
+    document_problems(handlers, public=lambda h: h in public)
+    docs.document_operations(handlers, public)
+    docs.tidy_schema_names(app)
     return app

@@ -20,10 +20,11 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from sqlalchemy import MetaData, text
+from sqlalchemy import DateTime, MetaData, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -42,6 +43,23 @@ def service_registry() -> registry:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def timestamp(*, now: bool = False, **kw: Any) -> Any:
+    """A ``timestamptz`` column: ``created_at: datetime = timestamp(now=True)`` (new rows get
+    :func:`utcnow`), ``ended_at: datetime | None = timestamp(default=None)`` (nullable because the
+    annotation is). Other keywords go to ``sqlmodel.Field``."""
+    if now:
+        kw.setdefault("default_factory", utcnow)
+    return Field(sa_type=DateTime(timezone=True), **kw)
+
+
+class Timestamps(SQLModel):
+    """``created_at`` and ``updated_at`` for a new table: ``class Thing(Timestamps, Base, table=True)``
+    (set ``updated_at`` in the statement that changes the row)."""
+
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
 
 
 def uuid7() -> uuid.UUID:

@@ -148,12 +148,94 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     return errors
 
 
+def _body_errors(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+    """Every bad field of the JSON body at once (msgspec stops at the first): the decoded body is
+    checked again field by field against the handler's ``data`` type, nested Structs and lists included."""
+    from litestar.types import Empty
+    from litestar.utils.scope.state import ScopeState
+
+    body = ScopeState.from_scope(request.scope).json
+    parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if body is Empty or parameter is None:
+        return []
+    errors: list[dict[str, Any]] = []
+    _check(parameter.annotation, body, "", errors)
+    return errors
+
+
+def _struct_type(annotation: Any) -> type[msgspec.Struct] | None:
+    """The Struct class of ``annotation`` (``S``, ``S | None``, ``Annotated[S, ...]``), else None."""
+    import typing
+
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    options = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(options) == 1 and len(typing.get_args(annotation)) == 2:
+        return _struct_type(options[0])
+    return None
+
+
+def _list_of_structs(annotation: Any) -> tuple[Any, Any] | None:
+    """For ``list[S]`` (maybe ``Annotated`` with length limits): the list without its item type, and ``S``."""
+    import typing
+
+    metas: list[Any] = []
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation, *more = typing.get_args(annotation)
+        metas += more
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is not list or len(args) != 1 or _struct_type(args[0]) is None:
+        return None
+    return (typing.Annotated[list[Any], *metas] if metas else list[Any]), args[0]
+
+
+def _check(annotation: Any, value: Any, path: str, errors: list[dict[str, Any]]) -> None:
+    """Append one error per bad field of ``value`` against ``annotation``, with its path."""
+    struct = _struct_type(annotation)
+    listed = _list_of_structs(annotation)
+    if struct is not None and isinstance(value, dict):
+        fields = msgspec.structs.fields(struct)
+        for field in fields:
+            where = f"{path}.{field.encode_name}" if path else field.encode_name
+            if field.encode_name not in value:
+                if field.required:
+                    errors.append({"field": where, "source": "body", "message": "Object missing required field"})
+                continue
+            _check(field.type, value[field.encode_name], where, errors)
+        if struct.__struct_config__.forbid_unknown_fields:
+            known = {field.encode_name for field in fields}
+            tag = struct.__struct_config__.tag_field
+            for key in value:
+                if key not in known and key != tag:
+                    where = f"{path}.{key}" if path else str(key)
+                    errors.append({"field": where, "source": "body", "message": "Object contains unknown field"})
+        return
+    if listed is not None and isinstance(value, list):
+        outer, item = listed
+        _check(outer, value, path, errors)  # its length limits
+        for index, element in enumerate(value):
+            _check(item, element, f"{path}[{index}]", errors)
+        return
+    try:
+        msgspec.convert(value, annotation, strict=False)
+    except msgspec.ValidationError as exc:
+        match = _AT.match(str(exc))
+        message, at = (match.group("msg"), match.group("path") or "$") if match else (str(exc), "$")
+        errors.append({"field": path + at.removeprefix("$") or "body", "source": "body", "message": message})
+    except (TypeError, ValueError):  # a type msgspec cannot convert on its own: leave it to the first error
+        pass
+
+
 def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[Any]:
     return problem_response(request, exc)
 
 
 def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = _validation_errors(exc)
+    if any(e["source"] == "body" for e in errors) and (body := _body_errors(request)):
+        errors = [e for e in errors if e["source"] != "body"] + body
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
     if not errors and "decode" in str(exc.detail).lower():
         detail = "The request body is not valid JSON."

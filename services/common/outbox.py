@@ -22,12 +22,12 @@ import httpx
 import msgspec
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import BigInteger, DateTime, Index, Text, func, select, text, update
+from sqlalchemy import BigInteger, Index, Text, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field, SQLModel
 
-from services.common.db import utcnow, uuid7
+from services.common.db import timestamp, utcnow, uuid7
 from services.common.http import PeerClient
 from services.common.worker import PollingWorker
 
@@ -47,12 +47,12 @@ class OutboxFields(SQLModel):
     path: str = Field(max_length=512)
     body: dict[str, Any] = Field(sa_type=JSONB)
     request_id: str = Field(default="", max_length=128)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = timestamp(now=True)
+    next_attempt_at: datetime = timestamp(now=True)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_type=Text)
-    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    dead_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    delivered_at: datetime | None = timestamp(default=None)
+    dead_at: datetime | None = timestamp(default=None)
 
 
 def outbox_indexes(table_name: str = "outbox") -> tuple[Index]:

@@ -22,6 +22,7 @@ from sqlmodel import col
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
 from services.common.errors import Problem, not_found
+from services.common.idempotency import HEADER, idempotency_key
 from services.common.pagination import MAX_LIMIT, Page, decode_cursor, page
 from services.placement import bank as bank_rules
 from services.placement import diagnostic
@@ -231,6 +232,7 @@ class ItemController(Controller):
 
     @get("/{item_id:uuid}")
     async def get_item(self, item_id: uuid.UUID, session: AsyncSession) -> ItemOut:
+        """One item, with its parameters and status."""
         item = await session.get(Item, item_id)
         if item is None:
             raise not_found("item", item_id)
@@ -348,6 +350,7 @@ class VersionController(Controller):
 
     @get("/{number:int}")
     async def get_version(self, number: int, session: AsyncSession) -> BankVersionOut:
+        """One published bank version."""
         version = await session.get(BankVersion, number)
         if version is None:
             raise not_found("bank version", number)
@@ -661,10 +664,8 @@ class CalibrationController(Controller):
         publish it. Items with fewer than ``min_responses`` answers keep their parameters.
         Send an ``Idempotency-Key`` header to make a retry return the first run (200)."""
         data = data or CalibrationIn()
-        key = request.headers.get("idempotency-key") or None
+        key = idempotency_key(request.headers.get(HEADER))
         if key is not None:
-            if len(key) > 200:
-                raise Problem(400, "validation", "The Idempotency-Key header must be at most 200 characters.")
             earlier = (
                 await session.execute(select(CalibrationRun).where(col(CalibrationRun.idempotency_key) == key))
             ).scalar_one_or_none()
@@ -772,6 +773,7 @@ class CalibrationController(Controller):
 
     @get("/{run_id:uuid}")
     async def get_calibration(self, run_id: uuid.UUID, session: AsyncSession) -> CalibrationOut:
+        """One calibration run and its proposed parameters."""
         run = await session.get(CalibrationRun, run_id)
         if run is None:
             raise not_found("calibration run", run_id)

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -24,15 +23,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.db import service_registry, utcnow, uuid7
+from services.common.db import service_registry, timestamp, uuid7
 from services.common.outbox import OutboxFields, outbox_indexes
 
 
 class Base(SQLModel, registry=service_registry()):
     """Tables of this service only (its own metadata)."""
-
-
-TZ = DateTime(timezone=True)
 
 
 class Outbox(OutboxFields, Base, table=True):
@@ -61,8 +57,8 @@ class Item(Base, table=True):
     c: float = 0.0
     status: str = Field(default="active", max_length=16)
     calibrated: bool = False
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
 
 
 class BankVersion(Base, table=True):
@@ -81,7 +77,7 @@ class BankVersion(Base, table=True):
     item_count: int = 0
     sessions_started: int = Field(default=0, sa_type=BigInteger)
     published_by: str = Field(default="", max_length=200)
-    published_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    published_at: datetime = timestamp(now=True)
 
 
 class VersionItem(Base, table=True):
@@ -138,9 +134,9 @@ class DiagnosticSession(Base, table=True):
     current_pretest: bool = False
     theta: float = 0.0
     se: float = 1.0
-    started_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    last_activity_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    ended_at: datetime | None = Field(default=None, sa_type=TZ)
+    started_at: datetime = timestamp(now=True)
+    last_activity_at: datetime = timestamp(now=True)
+    ended_at: datetime | None = timestamp(default=None)
 
 
 class Response(Base, table=True):
@@ -158,7 +154,7 @@ class Response(Base, table=True):
     choice: int
     correct: bool
     scored: bool
-    answered_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    answered_at: datetime = timestamp(now=True)
     reply: str = Field(sa_type=Text)  # the exact JSON first sent, returned again on a replay
 
 
@@ -177,7 +173,7 @@ class Result(Base, table=True):
     items: list[dict[str, Any]] = Field(sa_type=JSONB)
     length: int
     stop_reason: str = Field(max_length=32)
-    completed_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    completed_at: datetime = timestamp(now=True)
 
 
 class RetakeGrant(Base, table=True):
@@ -192,8 +188,8 @@ class RetakeGrant(Base, table=True):
     official_id: str = Field(max_length=200)
     granted_by: str = Field(max_length=200)
     reason: str = Field(default="", max_length=500)
-    granted_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    used_at: datetime | None = Field(default=None, sa_type=TZ)
+    granted_at: datetime = timestamp(now=True)
+    used_at: datetime | None = timestamp(default=None)
 
 
 class CalibrationRun(Base, table=True):
@@ -205,7 +201,7 @@ class CalibrationRun(Base, table=True):
     status: str = Field(default="draft", max_length=16)
     model: str = Field(max_length=8)
     created_by: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    created_at: datetime = timestamp(now=True)
     responses: int = 0
     examinees: int = 0
     iterations: int = 0

@@ -16,7 +16,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Identity,
@@ -28,16 +27,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from services.common.db import service_registry, utcnow, uuid7
+from services.common.db import service_registry, timestamp, uuid7
+from services.common.idempotency import IdempotencyFields
 from services.common.outbox import OutboxFields, outbox_indexes
 
 
 class Base(SQLModel, registry=service_registry()):
     """Tables of this service only (its own metadata)."""
-
-
-def _ts(nullable: bool = False, **kw: Any) -> Any:
-    return Field(sa_type=DateTime(timezone=True), nullable=nullable, **kw)
 
 
 class Outbox(OutboxFields, Base, table=True):
@@ -61,10 +57,10 @@ class CurriculumVersion(Base, table=True):
     title: str = Field(max_length=200)
     status: str = Field(default="draft", max_length=16)
     definition: dict[str, Any] = Field(sa_type=JSONB)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
-    published_at: datetime | None = _ts(nullable=True, default=None)
-    retired_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
+    published_at: datetime | None = timestamp(default=None)
+    retired_at: datetime | None = timestamp(default=None)
 
 
 class Official(Base, table=True):
@@ -83,9 +79,9 @@ class Official(Base, table=True):
     placed_level: int
     current_level: int
     placement_result_id: str = Field(max_length=128)
-    placement_completed_at: datetime = _ts()
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    placement_completed_at: datetime = timestamp()
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
 
 
 class PlacementResult(Base, table=True):
@@ -99,11 +95,11 @@ class PlacementResult(Base, table=True):
     level: int
     ability: float
     standard_error: float
-    completed_at: datetime = _ts()
+    completed_at: datetime = timestamp()
     content_hash: str = Field(max_length=64)
     applied: bool
     response: dict[str, Any] = Field(sa_type=JSONB)
-    received_at: datetime = _ts(default_factory=utcnow)
+    received_at: datetime = timestamp(now=True)
 
 
 class LevelCompletion(Base, table=True):
@@ -117,15 +113,15 @@ class LevelCompletion(Base, table=True):
 
     official_id: str = Field(primary_key=True, max_length=128)
     level: int = Field(primary_key=True)
-    completed_at: datetime = _ts()
-    recorded_at: datetime = _ts(default_factory=utcnow)
+    completed_at: datetime = timestamp()
+    recorded_at: datetime = timestamp(now=True)
     curriculum_version: str = Field(max_length=64)
     certificate_id: uuid.UUID | None = Field(default=None, nullable=True)
     certificate_serial: str | None = Field(default=None, max_length=64, nullable=True)
-    certificate_recorded_at: datetime | None = _ts(nullable=True, default=None)
+    certificate_recorded_at: datetime | None = timestamp(default=None)
     needs_review: bool = Field(default=False)
     review_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
-    flagged_at: datetime | None = _ts(nullable=True, default=None)
+    flagged_at: datetime | None = timestamp(default=None)
 
 
 class Waiver(Base, table=True):
@@ -136,7 +132,7 @@ class Waiver(Base, table=True):
     target: str = Field(primary_key=True, max_length=200)
     reason: str = Field(sa_type=Text)
     created_by: str = Field(max_length=128)
-    created_at: datetime = _ts(default_factory=utcnow)
+    created_at: datetime = timestamp(now=True)
 
 
 class CohortSession(Base, table=True):
@@ -167,8 +163,8 @@ class CohortSession(Base, table=True):
     ends_on: date
     enrolled_count: int = Field(default=0)
     waitlisted_count: int = Field(default=0)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
 
 
 class Enrolment(Base, table=True):
@@ -193,24 +189,16 @@ class Enrolment(Base, table=True):
     status: str = Field(max_length=16)
     override_reason: str | None = Field(default=None, sa_type=Text, nullable=True)
     created_by: str = Field(max_length=128)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
-    promoted_at: datetime | None = _ts(nullable=True, default=None)
-    withdrawn_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
+    promoted_at: datetime | None = timestamp(default=None)
+    withdrawn_at: datetime | None = timestamp(default=None)
 
 
-class IdempotencyRecord(Base, table=True):
+class IdempotencyRecord(IdempotencyFields, Base, table=True):
     """The first answer to a request carrying an ``Idempotency-Key`` (per caller)."""
 
     __tablename__ = "idempotency_record"
-
-    principal: str = Field(primary_key=True, max_length=128)
-    key: str = Field(primary_key=True, max_length=200)
-    route: str = Field(max_length=200)
-    request_hash: str = Field(max_length=64)
-    status: int
-    body: dict[str, Any] = Field(sa_type=JSONB)
-    created_at: datetime = _ts(default_factory=utcnow)
 
 
 class AttendanceRecord(Base, table=True):
@@ -225,8 +213,8 @@ class AttendanceRecord(Base, table=True):
     day: date = Field(primary_key=True)
     status: str = Field(max_length=16)
     recorded_by: str = Field(max_length=128)
-    recorded_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    recorded_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
     revision: int = Field(default=1)
 
 
@@ -243,7 +231,7 @@ class AttendanceAudit(Base, table=True):
     old_status: str | None = Field(default=None, max_length=16, nullable=True)
     new_status: str = Field(max_length=16)
     changed_by: str = Field(max_length=128)
-    changed_at: datetime = _ts(default_factory=utcnow)
+    changed_at: datetime = timestamp(now=True)
     reason: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
@@ -261,11 +249,11 @@ class LearningEvent(Base, table=True):
     module_code: str = Field(max_length=64)
     verb: str = Field(max_length=16)
     score: float | None = Field(default=None, sa_type=Float, nullable=True)
-    occurred_at: datetime = _ts()
+    occurred_at: datetime = timestamp()
     content_hash: str = Field(max_length=32)
     source: str = Field(default="api", max_length=16)
-    voided_at: datetime | None = _ts(nullable=True, default=None)
-    received_at: datetime = _ts(default_factory=utcnow)
+    voided_at: datetime | None = timestamp(default=None)
+    received_at: datetime = timestamp(now=True)
 
 
 class ModuleProgressRow(Base, table=True):
@@ -275,14 +263,14 @@ class ModuleProgressRow(Base, table=True):
 
     official_id: str = Field(primary_key=True, max_length=128)
     module_code: str = Field(primary_key=True, max_length=64)
-    started_at: datetime | None = _ts(nullable=True, default=None)
-    completed_at: datetime | None = _ts(nullable=True, default=None)
-    passed_at: datetime | None = _ts(nullable=True, default=None)
+    started_at: datetime | None = timestamp(default=None)
+    completed_at: datetime | None = timestamp(default=None)
+    passed_at: datetime | None = timestamp(default=None)
     best_score: float | None = Field(default=None, sa_type=Float, nullable=True)
-    attended_at: datetime | None = _ts(nullable=True, default=None)
+    attended_at: datetime | None = timestamp(default=None)
     best_pass_score: float | None = Field(default=None, sa_type=Float, nullable=True)
     event_count: int = Field(default=0, sa_type=Integer)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = timestamp(now=True)
 
 
 class XapiStatement(Base, table=True):
@@ -294,8 +282,8 @@ class XapiStatement(Base, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False, unique=True))
-    stored: datetime = _ts()
-    timestamp: datetime = _ts()
+    stored: datetime = timestamp()
+    timestamp: datetime = timestamp()
     actor_name: str = Field(max_length=128)
     verb_id: str = Field(sa_type=Text)
     object_id: str = Field(sa_type=Text)
@@ -324,6 +312,6 @@ class RecomputeJob(Base, table=True):
     levels_completed: int = Field(default=0)
     flagged: int = Field(default=0)
     note: str | None = Field(default=None, sa_type=Text, nullable=True)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
-    finished_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
+    finished_at: datetime | None = timestamp(default=None)

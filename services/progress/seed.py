@@ -1,5 +1,8 @@
-"""Demo data for `lms up`: the five-level programme of DESIGN.md (published) and a schedule of
-upcoming cohort sessions like the 2025 cohort. Idempotent: run it as often as you like."""
+"""Demo data for `lms up`: the five-level programme (published), a schedule of upcoming cohort
+sessions like the 2025 cohort, and for every level a one-day cohort running today that learners may
+still join (enrolment stays open on a session's first day), so that a newcomer can go from the
+diagnostic to a certificate on the day they try it. Idempotent: run it as often as you like (each
+day adds that day's cohorts once)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from services.progress.db import today
 from services.progress.schemas import CurriculumIn
 
 VERSION = "2026.1"
+TODAY_MARK = "one-day demo cohort"
 
 # (level, ko, en, duration days, seats per session, sessions, courses)
 # courses: (code, ko, en, [(code, ko, en, rule, min_score, required, final)])
@@ -279,6 +283,24 @@ async def seed(database_url: str) -> str:
                         s["days"][-1],
                     )
                 notes.append(f"{len(plan)} upcoming sessions scheduled from {first}")
+            day = today()
+            if not await conn.fetchval(
+                "SELECT 1 FROM cohort_session WHERE starts_on = $1 AND title LIKE $2", day, f"%{TODAY_MARK}%"
+            ):
+                for level, _, en, _, seats, _, _ in PROGRAMME:
+                    await conn.execute(
+                        "INSERT INTO cohort_session (id, level, title, place, instructor_id, seats, enrolment_open, "
+                        "days, starts_on, ends_on, enrolled_count, waitlisted_count, created_at, updated_at) "
+                        "VALUES ($1, $2, $3, $4, NULL, $5, true, $6, $7, $7, 0, 0, now(), now())",
+                        uuid7(),
+                        level,
+                        f"Level {level} · {en} · {TODAY_MARK} {day}",
+                        "온라인 / online",
+                        seats,
+                        [day],
+                        day,
+                    )
+                notes.append(f"a one-day cohort per level running today ({day}), open to enrolment")
         return "; ".join(notes) or "demo curriculum and sessions already present"
     finally:
         await conn.close()

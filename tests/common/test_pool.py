@@ -13,12 +13,10 @@ import pytest
 from litestar import get
 
 from services.common import db
-from services.common.app import ServiceSpec, build_app
 from services.common.auth import allow
 from services.common.observability import request_id_var
 from services.common.outbox import enqueue_raw
-from services.common.settings import ServiceSettings
-from tests.support import Keys, client_for
+from tests.support import Keys, client_for, kernel_app
 
 SERVICE = "progress"
 
@@ -111,14 +109,7 @@ async def rows(conn: asyncpg.Connection) -> list[Row]:
 
 
 async def test_build_app_opens_the_pool_and_provides_conn(database_url: str, keys: Keys) -> None:
-    settings = ServiceSettings(
-        service="progress",
-        database_url=database_url,
-        relay_enabled=False,
-        jwks=str(keys.jwks_file),
-        service_key_file=str(keys.private_file),
-    )
-    app = build_app(settings, ServiceSpec("t", "t", [rows], asyncpg_pool=lambda s: 3))
+    app = kernel_app(database_url, keys, [rows], asyncpg_pool=lambda s: 3)
     async with client_for(app) as client:
         assert app.state.pool.get_max_size() == 3
         r = await client.get("/rows", headers=keys.headers("admin"))
@@ -127,8 +118,7 @@ async def test_build_app_opens_the_pool_and_provides_conn(database_url: str, key
     assert app.state.pool._closed
 
 
-async def test_without_asyncpg_pool_the_app_has_none(database_url: str) -> None:
-    settings = ServiceSettings(service="progress", database_url=database_url, relay_enabled=False)
-    app = build_app(settings, ServiceSpec("t", "t", []))
+async def test_without_asyncpg_pool_the_app_has_none(database_url: str, keys: Keys) -> None:
+    app = kernel_app(database_url, keys, [])
     async with client_for(app):
         assert app.state.pool is None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from services.demo import run_journey
+import httpx
+from rich.console import Console
+
+from services.demo import print_summary, run_journey
 from tests.e2e.stack import Stack
 
 
@@ -29,3 +32,14 @@ async def test_thirty_officials_from_diagnostic_to_hr_record(stack: Stack) -> No
     assert summary.revocation_verified == "revoked"
     # waitlisted officials have no certificate
     assert all(not o.serial for o in summary.officials if o.enrolment == "waitlisted")
+
+    # the demo leaves no webhook subscription behind (its receiver is gone)
+    hr = {"Authorization": f"Bearer {mint('hr', sub='hr-system')}"}
+    async with httpx.AsyncClient() as client:
+        left = await client.get(f"{bases['certification']}/v1/webhooks/subscriptions", headers=hr)
+    assert left.status_code == 200 and left.json() == []
+    # a narrow terminal still shows every serial whole, and says the abilities are simulated
+    console = Console(width=80, record=True, color_system=None)
+    print_summary(summary, console)
+    text = console.export_text()
+    assert all(o.serial in text for o in finishers) and "simulated" in text

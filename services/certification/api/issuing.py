@@ -95,13 +95,15 @@ async def _own(session: AsyncSession, principal: Principal, cert_id: str) -> Any
 async def my_certificate(
     request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str
 ) -> CertificateOut:
+    """One of the caller's certificates."""
     return certificate_out(await _own(session, principal, cert_id), issuer_of(request), "/v1/me/certificates")
 
 
-@get("/v1/me/certificates/{cert_id:str}/pdf", guards=[allow("learner")], tags=["learner"])
+@get("/v1/me/certificates/{cert_id:str}/pdf", guards=[allow("learner")], tags=["learner"], media_type="application/pdf")
 async def my_certificate_pdf(
     request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str
 ) -> RawResponse[bytes]:
+    """One of the caller's certificates as a PDF."""
     return await pdf_response(request, await _own(session, principal, cert_id))
 
 
@@ -114,8 +116,9 @@ async def certificate(request: Request[Any, Any, Any], session: AsyncSession, ce
     return certificate_out(row, issuer_of(request))
 
 
-@get("/v1/certificates/{cert_id:str}/pdf", guards=[allow("hr", "admin")], tags=["hr"])
+@get("/v1/certificates/{cert_id:str}/pdf", guards=[allow("hr", "admin")], tags=["hr"], media_type="application/pdf")
 async def certificate_pdf(request: Request[Any, Any, Any], session: AsyncSession, cert_id: str) -> RawResponse[bytes]:
+    """A certificate as a PDF (HR and admins)."""
     row = await store.get(session, parse_uuid(cert_id))
     if row is None:
         raise Problem(404, "not-found", f"No certificate with id {cert_id} exists.")

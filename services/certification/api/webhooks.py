@@ -119,6 +119,7 @@ async def subscribe(
 
 @get(BASE, guards=HR, tags=["webhooks"])
 async def list_subscriptions(session: AsyncSession, principal: Principal) -> list[SubscriptionOut]:
+    """The caller's webhook subscriptions, oldest first."""
     rows = (
         await session.execute(
             text("SELECT * FROM webhook_subscription WHERE owner = :owner ORDER BY created_at"),
@@ -172,6 +173,7 @@ async def update_subscription(
 
 @delete(BASE + "/{sub_id:str}", guards=HR, tags=["webhooks"])
 async def unsubscribe(session: AsyncSession, principal: Principal, sub_id: str) -> None:
+    """Delete a webhook subscription."""
     row = await _own(session, principal, sub_id)
     await session.execute(text("DELETE FROM webhook_subscription WHERE id = :id"), {"id": row.id})
     await session.commit()

@@ -137,6 +137,7 @@ class CurriculumController(Controller):
 
     @get("/{curriculum_id:uuid}", guards=[allow("admin")])
     async def get_one(self, request: Request[Any, Any, Any], curriculum_id: uuid.UUID) -> CurriculumOut:
+        """One curriculum version in full."""
         async with connect(request.app, transaction=False) as conn:
             row = await conn.fetchrow(f"SELECT {COLUMNS} FROM curriculum_version WHERE id = $1", curriculum_id)
         if row is None:
@@ -219,6 +220,7 @@ class CurriculumController(Controller):
 
     @post("/{curriculum_id:uuid}/retire", guards=[allow("admin")], status_code=200)
     async def retire(self, request: Request[Any, Any, Any], curriculum_id: uuid.UUID) -> CurriculumSummary:
+        """Retire a curriculum version (it stays for history)."""
         async with connect(request.app) as conn:
             row = await conn.fetchrow(
                 f"UPDATE curriculum_version SET status = 'retired', retired_at = coalesce(retired_at, now()), "

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import HeaderParameter, JSONBody, Parameter
+from litestar.params import JSONBody, Parameter
 
+from services.common import idempotency
 from services.common.auth import Principal, allow
 from services.common.db import uuid7
 from services.common.errors import Problem, not_found
+from services.common.idempotency import IdempotencyKey
 from services.common.pagination import Page, decode_cursor, encode_cursor
-from services.progress.api.util import body_hash, bounded_limit, idempotent_replay, remember
+from services.progress.api.util import bounded_limit
 from services.progress.db import connect, today
 from services.progress.engine import Conn
 from services.progress.schemas import EnrolIn, EnrolmentOut, SessionIn, SessionOut, SessionPatch, WithdrawOut
@@ -75,15 +77,15 @@ class SessionController(Controller):
         request: Request[Any, Any, Any],
         principal: Principal,
         data: JSONBody[SessionIn],
-        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
-    ) -> Response[Any]:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[SessionOut]:
         """Schedule a cohort session (level, days, place, instructor, seats, waitlist limit)."""
         days = sorted(set(data.days))
         if len(days) != len(data.days):
             raise Problem(400, "duplicate-days", "Each session day may be listed once.")
-        digest = body_hash(data)
+        digest = idempotency.request_hash(data)
         async with connect(request.app) as conn:
-            replay = await idempotent_replay(conn, principal, idempotency_key, "POST /v1/sessions", digest)
+            replay = await idempotency.replay(conn, principal, idempotency_key, "POST /v1/sessions", digest)
             if replay is not None:
                 return replay
             row = await conn.fetchrow(
@@ -104,7 +106,7 @@ class SessionController(Controller):
                 days[-1],
             )
             out = session_out(row)
-            await remember(conn, principal, idempotency_key, "POST /v1/sessions", digest, 201, out)
+            await idempotency.remember(conn, principal, idempotency_key, "POST /v1/sessions", digest, 201, out)
         return Response(out, status_code=201)
 
     @get("/", guards=[allow("learner", "instructor", "admin")])
@@ -153,6 +155,7 @@ class SessionController(Controller):
 
     @get("/{session_id:uuid}", guards=[allow("learner", "instructor", "admin")])
     async def get_one(self, request: Request[Any, Any, Any], session_id: uuid.UUID) -> SessionOut:
+        """One cohort session, with its seats and waitlist counts."""
         async with connect(request.app, transaction=False) as conn:
             row = await conn.fetchrow(f"SELECT {SESSION_COLUMNS} FROM cohort_session WHERE id = $1", session_id)
         if row is None:
@@ -207,13 +210,13 @@ class SessionController(Controller):
         principal: Principal,
         session_id: uuid.UUID,
         data: JSONBody[EnrolIn | None] = None,
-        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
-    ) -> Response[Any]:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[EnrolmentOut]:
         """Enrol in a session: a seat if one is free, else the waitlist (in arrival order).
 
         Learners enrol themselves at their current level. An admin may enrol anyone
         (``official_id``) and, with an ``override_reason``, at another level or after the
-        session started. Send an ``Idempotency-Key`` so a retry returns the first answer."""
+        session's first day. Send an ``Idempotency-Key`` so a retry returns the first answer."""
         data = data or EnrolIn()
         is_admin = principal.has("admin")
         if not is_admin and data.official_id not in (None, principal.sub):
@@ -223,9 +226,9 @@ class SessionController(Controller):
         official_id = data.official_id or principal.sub
         override = is_admin and data.override_reason is not None
         route = f"POST /v1/sessions/{session_id}/enrolments"
-        digest = body_hash([str(session_id), official_id, data.override_reason])
+        digest = idempotency.request_hash([str(session_id), official_id, data.override_reason])
         async with connect(request.app) as conn:
-            replay = await idempotent_replay(conn, principal, idempotency_key, route, digest)
+            replay = await idempotency.replay(conn, principal, idempotency_key, route, digest)
             if replay is not None:
                 return replay
             session = await conn.fetchrow(
@@ -235,7 +238,7 @@ class SessionController(Controller):
             )
             if session is None:
                 raise not_found("session", session_id)
-            if session["starts_on"] <= today() and not override:
+            if session["starts_on"] < today() and not override:  # joining on the first day is still fine
                 raise Problem(
                     422,
                     "session-started",
@@ -301,7 +304,7 @@ class SessionController(Controller):
                 f"UPDATE cohort_session SET {column} = {column} + 1, updated_at = now() WHERE id = $1", session_id
             )
             out = await enrolment_out(conn, row)
-            await remember(conn, principal, idempotency_key, route, digest, 201, out)
+            await idempotency.remember(conn, principal, idempotency_key, route, digest, 201, out)
         return Response(out, status_code=201)
 
     @get("/{session_id:uuid}/enrolments", guards=[allow("instructor", "admin")])
