@@ -31,7 +31,7 @@ class LevelCompleted(msgspec.Struct):
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
     def __post_init__(self) -> None:
-        check_moment(self.completed_at, "completed_at")
+        check_moment(self.completed_at, "completed_at", future=True)  # progress's own date: see moments.py
 
 
 class ManualIssue(msgspec.Struct):

@@ -210,8 +210,8 @@ async def test_delivery_log_keeps_only_status_and_timing(database_url: str, keys
     assert "hunter2" not in error and "Oops" not in error
 
 
-@pytest.mark.parametrize("at", ["2099-01-01T00:00:00Z", 0])
-async def test_completions_must_be_dated_near_now(database_url: str, keys, at: object) -> None:
+@pytest.mark.parametrize("at", ["1999-01-01T00:00:00Z", 0])
+async def test_completions_must_not_be_ancient(database_url: str, keys, at: object) -> None:
     from tests.certification.conftest import running
 
     async with running(database_url, keys) as svc:
