@@ -38,7 +38,7 @@ class ServiceSettings:
     db_max_overflow: int = 10
     # Database unavailability answers 503 quickly instead of hanging: waiting for a pooled
     # connection, connecting, and any one statement are bounded (seconds; statement 0 = unbounded).
-    db_acquire_timeout_seconds: float = 5.0
+    db_acquire_timeout_seconds: float = 10.0
     db_connect_timeout_seconds: float = 5.0
     db_statement_timeout_seconds: float = 30.0
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
