@@ -1,5 +1,5 @@
-# One image for the three services and their migrations; the command picks what runs:
-#   serve placement|progress|certification        (the default command serves placement)
+# One image for the three services, their migrations and the web app; the command picks what runs:
+#   serve placement|progress|certification|web    (the default command serves placement)
 #   migrate <service>   (or: --entrypoint alembic ... -n <service> upgrade head)
 # Build from the repository root: docker build -t lms .
 
@@ -28,7 +28,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src/alembic.ini ./
 COPY --from=build /src/services ./services
 USER 10001:10001
-EXPOSE 8001 8002 8003
+EXPOSE 8000 8001 8002 8003
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os,urllib.request;urllib.request.urlopen('http://127.0.0.1:'+os.environ.get('LMS_PORT','8001')+'/health/live',timeout=2)"]
 ENTRYPOINT ["python", "-m", "services.cli"]

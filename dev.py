@@ -126,4 +126,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # during an install or a test run: one line, no traceback
+        print("\nInterrupted; run the same command again to carry on.", file=sys.stderr)
+        sys.exit(130)

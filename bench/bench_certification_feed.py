@@ -43,7 +43,11 @@ async def generate(url: str, records: int) -> float:
     conn = await asyncpg.connect(plain_url(url))
     try:
         started = time.perf_counter()
-        await conn.execute(GENERATE, records)
+        async with conn.transaction():  # change rows are written holding the feed writer lock
+            await conn.execute(
+                "SELECT set_config('lms.feed_writer', 'on', true), pg_advisory_xact_lock_shared(4242, 1)"
+            )
+            await conn.execute(GENERATE, records)
         await conn.execute("VACUUM ANALYZE change")
         return time.perf_counter() - started
     finally:

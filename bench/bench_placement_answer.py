@@ -26,7 +26,7 @@ import msgspec
 from _common import FastClient, Result, fresh_database, report, run_load, service, token
 
 from services.common.db import plain_url
-from services.placement.engine.simulate import synthetic_bank
+from services.placement.domain.cat.simulate import synthetic_bank
 
 PORT = int(os.environ.get("BENCH_PLACEMENT_PORT", "18401"))
 

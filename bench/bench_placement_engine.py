@@ -2,7 +2,11 @@
 beside catsim's comparable step (MaxInfoSelector.select + NumericalSearchEstimator.estimate +
 ConfidenceIntervalStopper.stop) on the same bank and the same test states, measured in the same run.
 
-Targets: our step p95 <= 100 us single-threaded, and >= 5x faster than catsim's.
+Timed as a server meets them: interleaved, each step on a different test state (states from many
+simulated tests, in shuffled order), with the CPU caches made cold before every step by reading
+a buffer larger than the last-level cache (not timed). Both engines get the same treatment.
+
+Targets: our step p95 <= 100 us single-threaded, and >= 10x faster than catsim's.
 
     .venv/bin/python bench/bench_placement_engine.py [--states N] [--repeat R]
 """
@@ -19,9 +23,10 @@ from _common import ROOT  # noqa: F401  (puts the repository on sys.path)
 from rich.console import Console
 from rich.table import Table
 
-from services.placement.engine.cat import TestConfig, TestState, step
-from services.placement.engine.model import prob
-from services.placement.engine.simulate import synthetic_bank
+from services.placement.domain.cat.cat import TestConfig, TestState, step
+from services.placement.domain.cat.model import prob
+from services.placement.domain.cat.simulate import synthetic_bank
+from services.placement.settings import get_settings
 
 
 def collect_states(bank, cfg: TestConfig, examinees: int, seed: int) -> list[TestState]:
@@ -54,7 +59,8 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--states", type=int, default=400)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--flush-mb", type=int, default=32, help="buffer read before every step (cold caches)")
     args = parser.parse_args()
 
     from catsim.estimation import NumericalSearchEstimator
@@ -63,9 +69,10 @@ def main() -> None:
     from catsim.stopping import ConfidenceIntervalStopper
 
     bank = synthetic_bank(500, 1.5, seed=7, three_pl=True)
-    cfg = TestConfig(pretest_rate=0.0)
+    settings_cfg = get_settings().test_config()
+    cfg = TestConfig(**{**settings_cfg.public(), "pretest_rate": 0.0})
     rng = np.random.default_rng(1)
-    states = collect_states(bank, cfg, 40, seed=2)
+    states = collect_states(bank, cfg, 80, seed=2)
     picks = rng.choice(len(states), size=min(args.states, len(states)), replace=False)
     states = [states[i] for i in picks]
     counts = rng.integers(0, 240, len(bank))  # live exposure counts after 1,000 sessions
@@ -75,20 +82,29 @@ def main() -> None:
     cat_bank.exposure_rates[:] = counts / sessions
     selector = MaxInfoSelector(r_max=cfg.r_max)
     estimator = NumericalSearchEstimator()
-    stopper = ConfidenceIntervalStopper(list(cfg.cuts), confidence=0.95, min_items=cfg.min_items, max_items=30)
+    stopper = ConfidenceIntervalStopper(
+        list(cfg.cuts), confidence=0.95, min_items=cfg.min_items, max_items=cfg.max_items
+    )
 
     ours: list[float] = []
     theirs: list[float] = []
     ours_by_state = np.zeros((args.repeat, len(states)))
     theirs_by_state = np.zeros((args.repeat, len(states)))
+    flush = np.ones(args.flush_mb * 131072)  # args.flush_mb MB of float64
+    step(bank, cfg, states[0], counts, sessions, rng)  # the bank's tables are built once per version
     gc.disable()
     for r in range(args.repeat):
-        for s, state in enumerate(states):
+        order = rng.permutation(len(states))
+        for s in order:
+            state = states[s]
+            flush.sum()  # cold caches, as after a request's HTTP and database work
             t0 = time.perf_counter()
             step(bank, cfg, state, counts, sessions, rng)
             ours.append(time.perf_counter() - t0)
             ours_by_state[r, s] = ours[-1]
-        for s, state in enumerate(states):
+        for s in order:
+            state = states[s]
+            flush.sum()
             administered = list(state.items)
             answers = [bool(r) for r in state.responses]
             t0 = time.perf_counter()
@@ -111,7 +127,11 @@ def main() -> None:
     # in each state with the other processes on this shared machine filtered out
     m50, m95, m99 = percentiles(list(np.median(ours_by_state, axis=0)))
     n50, n95, n99 = percentiles(list(np.median(theirs_by_state, axis=0)))
-    table = Table(title=f"One CAT step on a 500-item 3PL bank ({len(states)} test states x {args.repeat})")
+    table = Table(
+        title=(
+            f"One CAT step on a 500-item 3PL bank ({len(states)} test states x {args.repeat}, interleaved, cold caches)"
+        )
+    )
     for column in ("engine", "p50 us", "p95 us", "p99 us"):
         table.add_column(column, justify="left" if column == "engine" else "right")
     table.add_row("placement, every sample", f"{o50:.1f}", f"{o95:.1f}", f"{o99:.1f}")
@@ -122,7 +142,7 @@ def main() -> None:
     console.print(table)
     console.print(
         f"placement p95 {o95:.1f} us over every sample, {m95:.1f} us over per-state medians (target <= 100 us); "
-        f"speed-up vs catsim: {c50 / o50:.1f}x at p50, {c95 / o95:.1f}x at p95 (target >= 5x); "
+        f"speed-up vs catsim: {c50 / o50:.1f}x at p50, {c95 / o95:.1f}x at p95 (target >= 10x); "
         f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
 

@@ -1,18 +1,28 @@
-"""Placement quality on a simulated 500-item bank (mean discrimination about 1.5), 1,000 examinees
-with abilities from N(0, 1), through the real engine with the default test configuration, beside
-catsim's MaxInfoSelector (r_max 0.25) with its ConfidenceIntervalStopper (95%, same cut scores,
-same 8-30 items) on the same bank with the same abilities and the same response draws (shared
-random numbers: examinee e answers item i right when U[e, i] < P_i(theta_e), for both engines).
+"""Placement quality by the measurement protocol: several bank draws (synthetic 500-item banks,
+mean discrimination 1.5), N officials each with abilities from N(0, 1), every configuration on the
+same officials giving the same answers (shared random numbers: examinee e answers item i right
+when U[e, i] < P_i(theta_e)), so the comparisons are paired. Beside them, measured in the same
+run on the same draws:
 
-Targets: exact-level accuracy >= 85 %, mean length <= 22, maximum exposure <= 0.30.
+- the optimal sequential frontier (dynamic programming over the posterior, see
+  services/placement/domain/cat/frontier.py) at each configuration's mean length and maximum;
+- catsim (MaxInfoSelector with the same exposure ceiling, NumericalSearchEstimator,
+  ConfidenceIntervalStopper on the same cuts and length bounds) at the defaults' mean length: its
+  confidence level is chosen on a pilot sample so that its mean length matches, then it runs on
+  the same officials, with the paired difference in exact accuracy and its 95 % interval.
 
-    .venv/bin/python bench/bench_placement_quality.py [--examinees N] [--seed S] [--model 2pl|3pl|both]
+Targets: within 1 point of the frontier at equal mean length; no worse than catsim at equal mean
+length; mean length <= 22 with E[acc] >= 85 %; >= 97 % correct for officials 0.3 or more from
+every cut; <= 0.1 % off by two levels; max exposure <= .30.
+
+    .venv/bin/python bench/bench_placement_quality.py [--draws 3] [--examinees 4000] [--catsim-examinees N]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -20,14 +30,17 @@ from _common import ROOT  # noqa: F401  (puts the repository on sys.path)
 from rich.console import Console
 from rich.table import Table
 
-from services.placement.engine.cat import Bank, TestConfig
-from services.placement.engine.model import prob
-from services.placement.engine.simulate import simulate, synthetic_bank
-from services.placement.engine.stopper import level_of
+from services.placement.domain.cat.cat import Bank, TestConfig
+from services.placement.domain.cat.frontier import Frontier
+from services.placement.domain.cat.model import prob
+from services.placement.domain.cat.protocol import Draw, draws, mean_ci, run
+from services.placement.domain.cat.simulate import synthetic_bank
+from services.placement.domain.cat.stopper import level_of
 from services.placement.settings import get_settings
 
 
-def run_catsim(bank: Bank, cfg: TestConfig, thetas: np.ndarray, uniforms: np.ndarray) -> dict[str, float]:
+def run_catsim(bank: Bank, cfg: TestConfig, confidence: float, thetas: np.ndarray, uniforms: np.ndarray):
+    """catsim on the same officials and answers: (levels, lengths, max exposure)."""
     from catsim.estimation import NumericalSearchEstimator
     from catsim.item_bank import ItemBank
     from catsim.selection import MaxInfoSelector
@@ -37,10 +50,10 @@ def run_catsim(bank: Bank, cfg: TestConfig, thetas: np.ndarray, uniforms: np.nda
     selector = MaxInfoSelector(r_max=cfg.r_max)
     estimator = NumericalSearchEstimator()
     stopper = ConfidenceIntervalStopper(
-        list(cfg.cuts), confidence=0.95, min_items=cfg.min_items, max_items=cfg.max_items
+        list(cfg.cuts), confidence=confidence, min_items=cfg.min_items, max_items=cfg.max_items
     )
     counts = np.zeros(len(bank))
-    estimates, lengths = np.zeros(len(thetas)), np.zeros(len(thetas))
+    estimates, lengths = np.zeros(len(thetas)), np.zeros(len(thetas), dtype=np.int64)
     for e, theta in enumerate(thetas):
         administered: list[int] = []
         answers: list[bool] = []
@@ -60,90 +73,152 @@ def run_catsim(bank: Bank, cfg: TestConfig, thetas: np.ndarray, uniforms: np.nda
             )
         cat_bank.exposure_rates[:] = counts / (e + 1)  # what catsim's simulator maintains
         estimates[e], lengths[e] = est, len(administered)
-    truth, placed = level_of(thetas, cfg.cuts), level_of(estimates, cfg.cuts)
-    return {
-        "exact": float((truth == placed).mean()),
-        "within_one": float((np.abs(truth - placed) <= 1).mean()),
-        "mean_length": float(lengths.mean()),
-        "p95_length": float(np.percentile(lengths, 95)),
-        "rmse": float(np.sqrt(((estimates - thetas) ** 2).mean())),
-        "max_exposure": float(counts.max() / len(thetas)),
-    }
+    return np.asarray(level_of(estimates, cfg.cuts)), lengths, float(counts.max() / len(thetas))
+
+
+def catsim_confidence(bank: Bank, cfg: TestConfig, target: float, pilot: int, seed: int) -> float:
+    """The ConfidenceIntervalStopper level whose mean length is closest to ``target`` (pilot sample)."""
+    rng = np.random.default_rng(seed + 99)
+    thetas, uniforms = rng.standard_normal(pilot), rng.random((pilot, len(bank)))
+    tried: list[tuple[float, float]] = []
+    for confidence in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98):
+        _, lengths, _ = run_catsim(bank, cfg, confidence, thetas, uniforms)
+        tried.append((confidence, float(lengths.mean())))
+        if lengths.mean() >= target:
+            break
+    xs = [length for _, length in tried]
+    ys = [conf for conf, _ in tried]
+    if len(tried) == 1 or target <= xs[0]:
+        return ys[0]
+    return float(np.interp(target, xs, ys))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--examinees", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--examinees", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--model", choices=["2pl", "3pl", "both"], default="both")
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--mean-a", type=float, default=1.5)
+    parser.add_argument("--catsim-examinees", type=int, default=None, help="per draw (default: all); 0 skips")
+    parser.add_argument("--pilot", type=int, default=300, help="officials for choosing catsim's confidence")
     args = parser.parse_args()
-    cfg = get_settings().test_config()
-    table = Table(title=f"Placement quality, 500-item bank, {args.examinees} examinees from N(0, 1), seed {args.seed}")
+
+    defaults = get_settings().test_config()
+    base = dataclasses.replace(defaults, pretest_rate=0.0)  # lengths count scored items only
+    configs = {
+        f"defaults: {base.stop_rule} {base.curtail_gamma}, {base.min_items}-{base.max_items}, exp {base.r_max}": base,
+        "SPRT, 8-30, exposure .25 (before)": dataclasses.replace(
+            base, stop_rule="sprt", max_items=30, r_max=0.25, min_items=8
+        ),
+        "bayes .86, 8-50, exposure .30": dataclasses.replace(base, stop_rule="bayes", posterior_stop=0.86),
+    }
+    started = time.perf_counter()
+    sample = draws(
+        args.draws,
+        args.examinees,
+        args.seed,
+        make_bank=lambda s: synthetic_bank(args.items, args.mean_a, seed=s, three_pl=True),
+    )
+    outcomes = run(configs, sample)
+    ours_s = time.perf_counter() - started
+
+    # the frontier at each configuration's mean length on each draw, averaged over the draws
+    t0 = time.perf_counter()
+    frontier: dict[str, float] = {}
+    for (name, cfg), out in zip(configs.items(), outcomes, strict=True):
+        accs = []
+        for k, d in enumerate(sample):
+            lengths = out.lengths[k * args.examinees : (k + 1) * args.examinees]
+            f = Frontier(d.bank.a, d.bank.b, d.bank.c, cfg.cuts, cfg.min_items, cfg.max_items, cfg.prior_sd)
+            accs.append(f.at_length(float(lengths.mean())).accuracy)
+        frontier[name] = float(np.mean(accs))
+    frontier_s = time.perf_counter() - t0
+
+    table = Table(
+        title=(
+            f"Placement quality: {args.draws} draws of a {args.items}-item 3PL bank (mean a {args.mean_a}), "
+            f"{args.examinees} officials each, paired; 95 % intervals"
+        )
+    )
     for column in (
-        "bank",
-        "engine",
+        "configuration",
         "exact level",
-        "within one",
-        "mean length",
-        "p95 length",
-        "RMSE",
+        "E\\[acc]",
+        "frontier at equal length",
+        "paired vs defaults",
+        "mean / p95 / max length",
+        "far from cuts",
+        "two-level errors",
         "max exposure",
-        "seconds",
     ):
-        table.add_column(column, justify="left" if column in ("bank", "engine") else "right")
-    models = ["2pl", "3pl"] if args.model == "both" else [args.model]
-    for model in models:
-        bank = synthetic_bank(500, 1.5, seed=7, three_pl=model == "3pl")
-        rng = np.random.default_rng(args.seed)
-        thetas = rng.standard_normal(args.examinees)
-        uniforms = rng.random((args.examinees, len(bank)))
-        label = f"{model.upper()}, mean a {bank.a.mean():.2f}" + (", c~U(0,0.2)" if model == "3pl" else "")
-        t0 = time.perf_counter()
-        ours = simulate(bank, cfg, args.examinees, args.seed, thetas=thetas, uniforms=uniforms)
-        ours_s = time.perf_counter() - t0
-        table.add_row(
-            label,
-            "placement (SPRT, defaults)",
-            f"{ours.exact_accuracy:.1%}",
-            f"{ours.within_one_accuracy:.1%}",
-            f"{ours.mean_length:.1f}",
-            f"{ours.p95_length:.0f}",
-            f"{ours.rmse:.3f}",
-            f"{ours.max_exposure:.3f}",
-            f"{ours_s:.1f}",
+        table.add_column(column, justify="left" if column == "configuration" else "right")
+    first = outcomes[0]
+    for out in outcomes:
+        f = out.figures(first)
+        diff = (
+            f"{f['paired_accuracy_difference']:+.1%} ± {f['paired_accuracy_difference_ci95']:.1%}"
+            if "paired_accuracy_difference" in f
+            else ""
         )
-        longer = dataclasses.replace(cfg, max_items=36)
-        t0 = time.perf_counter()
-        alt = simulate(bank, longer, args.examinees, args.seed, thetas=thetas, uniforms=uniforms)
-        alt_s = time.perf_counter() - t0
         table.add_row(
-            label,
-            "placement (SPRT, max 36 items)",
-            f"{alt.exact_accuracy:.1%}",
-            f"{alt.within_one_accuracy:.1%}",
-            f"{alt.mean_length:.1f}",
-            f"{alt.p95_length:.0f}",
-            f"{alt.rmse:.3f}",
-            f"{alt.max_exposure:.3f}",
-            f"{alt_s:.1f}",
+            out.name,
+            f"{f['exact_level_accuracy']:.1%} ± {f['exact_level_accuracy_ci95']:.1%}",
+            f"{f['expected_accuracy']:.1%} ± {f['expected_accuracy_ci95']:.1%}",
+            f"{frontier[out.name]:.1%} ({f['exact_level_accuracy'] - frontier[out.name]:+.1%})",
+            diff,
+            f"{f['mean_length']:.1f} / {f['p95_length']:.0f} / {f['max_length']}",
+            f"{f['far_from_cuts_accuracy']:.1%}",
+            f"{f['two_level_error_rate']:.2%}",
+            f"{f['max_exposure_rate']:.3f}",
         )
+
+    catsim_line = "catsim skipped (--catsim-examinees 0)"
+    catsim_s = 0.0
+    per_draw = args.examinees if args.catsim_examinees is None else min(args.catsim_examinees, args.examinees)
+    if per_draw > 0:
         t0 = time.perf_counter()
-        ref = run_catsim(bank, cfg, thetas, uniforms)
-        ref_s = time.perf_counter() - t0
+        target = float(first.lengths.mean())
+        confidence = catsim_confidence(sample[0].bank, base, target, args.pilot, args.seed)
+        ours_correct, theirs_correct, theirs_lengths, exposure = [], [], [], 0.0
+        for k, d in enumerate(sample):
+            sub = Draw(d.bank, d.thetas[:per_draw], d.uniforms[:per_draw], d.seed)
+            levels, lengths, max_exp = run_catsim(sub.bank, base, confidence, sub.thetas, sub.uniforms)
+            truth = np.asarray(level_of(sub.thetas, base.cuts))
+            theirs_correct.append(levels == truth)
+            theirs_lengths.append(lengths)
+            ours_correct.append(first.correct[k * args.examinees : k * args.examinees + per_draw])
+            exposure = max(exposure, max_exp)
+        theirs = np.concatenate(theirs_correct).astype(np.float64)
+        ours = np.concatenate(ours_correct).astype(np.float64)
+        lengths = np.concatenate(theirs_lengths)
+        acc, acc_ci = mean_ci(theirs)
+        diff, diff_ci = mean_ci(ours - theirs)
         table.add_row(
-            label,
-            "catsim MaxInfo + CI stopper (reference)",
-            f"{ref['exact']:.1%}",
-            f"{ref['within_one']:.1%}",
-            f"{ref['mean_length']:.1f}",
-            f"{ref['p95_length']:.0f}",
-            f"{ref['rmse']:.3f}",
-            f"{ref['max_exposure']:.3f}",
-            f"{ref_s:.1f}",
+            f"catsim 0.21, CI stopper at {confidence:.3f} (reference)",
+            f"{acc:.1%} ± {acc_ci:.1%}",
+            "",
+            "",
+            f"defaults {diff:+.1%} ± {diff_ci:.1%}",
+            f"{lengths.mean():.1f} / {np.percentile(lengths, 95):.0f} / {lengths.max()}",
+            "",
+            "",
+            f"{exposure:.3f}",
         )
-    console = Console(width=200)
+        catsim_s = time.perf_counter() - t0
+        catsim_line = f"catsim on the first {per_draw} officials of each draw ({catsim_s:.0f} s)"
+
+    console = Console(width=220)
     console.print(table)
-    console.print("targets: exact-level accuracy >= 85%, mean length <= 22, max exposure <= 0.30")
+    console.print(
+        f"lengths count scored items; pretest items (LMS_PLACEMENT_PRETEST_RATE {defaults.pretest_rate}, at most "
+        f"{defaults.pretest_max}) come on top. Seconds: placement {ours_s:.0f}, frontier {frontier_s:.0f}; "
+        f"{catsim_line}. Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+    )
+    console.print(
+        "targets: within 1 point of the frontier; no worse than catsim at equal length; mean length <= 22 with "
+        "E[acc] >= 85 %; >= 97 % far from cuts; <= 0.1 % two-level errors; max exposure <= .30"
+    )
 
 
 if __name__ == "__main__":

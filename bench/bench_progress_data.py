@@ -1,6 +1,6 @@
 """The data generator for the progress benchmarks: a fresh progress database filled with
 synthetic officials, paths, sessions, enrolments, attendance, events and merged progress by
-set-based SQL (services/progress/benchdata.py; also ``lms progress generate``).
+set-based SQL (services.progress.store.benchdata.py; also ``lms progress generate``).
 
     .venv/bin/python bench/bench_progress_data.py [--officials 1100000] [--events 5000000] [--sessions 2000]
 
@@ -16,7 +16,7 @@ import time
 
 from _common import console, fresh_database
 
-from services.progress.benchdata import generate
+from services.progress.store.benchdata import generate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ from _common import Result, console, report, service, token
 from bench_progress_data import add_arguments, database, sizes
 
 from services.common.db import plain_url
-from services.progress.engine import STATE_SQL
 from services.progress.seed import programme
+from services.progress.store.progress import STATES_READ
 from tests.support import free_port
 
 
@@ -58,7 +58,7 @@ def main() -> None:
             started = time.perf_counter()
             for i in range(10):
                 t = time.perf_counter()
-                await conn.fetchval(STATE_SQL.format(lock=""), ids[i * args.chunk : (i + 1) * args.chunk])
+                await conn.fetchval(STATES_READ, ids[i * args.chunk : (i + 1) * args.chunk])
                 result.latencies.append(time.perf_counter() - t)
             result.seconds = time.perf_counter() - started
             result.units = 10 * args.chunk

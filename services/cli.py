@@ -25,6 +25,7 @@ import click
 from services.common.settings import SERVICES, data_dir
 
 SERVICE_CHOICE = click.Choice(list(SERVICES))
+WEB_PORT = 8000  # the web app (services/web): no database, started by `up` after the three services
 
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -156,7 +157,7 @@ def token(role: str, sub: str | None, name: str, org: str, ttl: int) -> None:
 
 
 @main.command()
-@click.argument("service", type=SERVICE_CHOICE)
+@click.argument("service", type=click.Choice([*SERVICES, "web"]))
 @click.option("--host", default=None, help="Bind address (default LMS_<SERVICE>_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default LMS_<SERVICE>_PORT or its standard port).")
 def serve(service: str, host: str | None, port: int | None) -> None:
@@ -221,9 +222,14 @@ def _claim_pid_file(path: Path) -> None:
     """One `lms up` per data folder; a pid file a killed run left behind is taken over."""
     with contextlib.suppress(FileNotFoundError, ValueError):
         pid = int(path.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline")
         if pid != os.getpid():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, 0)
+                if cmdline.parent.parent.exists() and not any(
+                    mark in cmdline.read_bytes() for mark in (b"lms", b"services.cli")
+                ):
+                    raise ProcessLookupError  # the pid now belongs to another program: the file is stale
                 raise click.ClickException(f"`lms up` is already running (pid {pid}, pid file {path}); stop it first.")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(os.getpid()))
@@ -260,7 +266,7 @@ def _stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Load demo data (item bank, curriculum).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 def up(demo: bool, host: str) -> None:
-    """Start everything locally: database, migrations, demo data and the three services.
+    """Start everything locally: database, migrations, demo data, the three services and the web app.
 
     Ports come from LMS_PLACEMENT_PORT, LMS_PROGRESS_PORT, LMS_CERTIFICATION_PORT (8001-8003).
     Ctrl-C (or SIGTERM) stops the services and the embedded database and exits 0; if a service
@@ -301,12 +307,18 @@ def up(demo: bool, host: str) -> None:
             procs[service] = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", service], env=env, start_new_session=True
             )
+        env["LMS_WEB_HOST"] = host
+        procs["web"] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "web"], env=env, start_new_session=True
+        )
         urls = {s: peer_url(s) for s in SERVICES}
-        _wait_ready(urls, procs, timeout=60)
+        web_url = f"http://127.0.0.1:{os.environ.get('LMS_WEB_PORT') or WEB_PORT}"
+        _wait_ready({**urls, "web": web_url}, procs, timeout=60)
         for service, url in urls.items():
             console.print(f"[bold green]{service:<14}[/] {url}   docs: {url}/docs")
         lms = _lms_command()
         console.print(f"A token: `{lms} token --role admin`; the whole journey: `{lms} demo`. Ctrl-C stops everything.")
+        console.print(f"[bold]Open {web_url}[/]")
         while code == 0:
             for service, proc in procs.items():
                 if proc.poll() is not None:

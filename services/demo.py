@@ -32,6 +32,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from services.web.domain.personas import PERSONAS
+
 Mint = Callable[..., str]  # mint(role, sub=..., name=..., org=...) -> bearer token
 SEOUL = ZoneInfo("Asia/Seoul")
 ORGS = ("SEOUL-DATA", "SEOUL-FIN", "SEOUL-WELFARE", "SEOUL-TRAFFIC")
@@ -325,14 +327,18 @@ async def run_journey(
     client = Client(bases, mint)
     summary = Summary()
     admin = mint("admin", sub="admin-demo", name="Demo Admin", org="SEOUL-HR")
-    instructor_id = f"instructor-{uuid.uuid4().hex[:6]}"
-    instructor = mint("instructor", sub=instructor_id, name="Demo Instructor")
+    instructor_id = PERSONAS["instructor"].sub  # the web app's development persona teaches the cohorts
+    instructor = mint("instructor", sub=instructor_id, name=PERSONAS["instructor"].name)
     hr = mint("hr", sub="hr-system", name="City HR")
     run = uuid.uuid4().hex[:6]
     people = [
         Official(f"official-{run}-{i:02d}", f"Official {i:02d}", ORGS[i % len(ORGS)], ability)
         for i, ability in enumerate(abilities(officials, rng))
     ]
+    learner = PERSONAS["learner"]
+    earlier = await client.call("placement", "GET", f"/v1/results?official_id={learner.sub}", admin)
+    if not earlier["items"]:  # the first demo gives the web app's learner persona a whole journey to look at
+        people[1] = Official(learner.sub, learner.name, learner.org, people[1].ability)
     summary.officials = people
     receiver = HookReceiver()
     subscription: dict[str, Any] = {}

@@ -20,6 +20,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> None:
     os.environ.setdefault("LMS_DATA_DIR", str(Path.cwd() / ".lms"))
     os.environ["LMS_JWKS"] = str(keys.jwks_file)
     os.environ["LMS_SERVICE_KEY_FILE"] = str(keys.private_file)
+    os.environ["LMS_DEV_KEY_FILE"] = str(keys.private_file)  # the web app's development sign-in
     os.environ["LMS_LOG_LEVEL"] = "WARNING"
     # tests run on a configured database server: outside local development, as far as the
     # certification service can tell, so it needs a real passphrase

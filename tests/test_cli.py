@@ -16,6 +16,7 @@ import pytest
 from tests.support import create_database, free_port
 
 LMS = [sys.executable, "-m", "services.cli"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ async def up_env(tmp_path: Path, pg_admin: str) -> tuple[dict[str, str], dict[st
     for service, port in ports.items():
         env[f"LMS_{service.upper()}_PORT"] = str(port)
         env[f"LMS_{service.upper()}_DATABASE_URL"] = await create_database(pg_admin, service, migrate=False)
+    env["LMS_WEB_PORT"] = str(free_port())  # the web app, started last
     return env, ports
 
 
@@ -75,15 +77,17 @@ def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], di
     try:
         deadline = time.monotonic() + 30
         ready: set[str] = set()
-        while ready != set(ports) and time.monotonic() < deadline:
-            for service, port in ports.items():
+        everything = {**ports, "web": int(env["LMS_WEB_PORT"])}
+        while ready != set(everything) and time.monotonic() < deadline:
+            for service, port in everything.items():
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
                         ready.add(service)
                 except httpx.HTTPError:
                     pass
             time.sleep(0.3)
-        assert ready == set(ports), f"ready within 30 s: {ready}"
+        assert ready == set(everything), f"ready within 30 s: {ready}"
+        time.sleep(1)  # `up` prints the addresses once it has seen everything ready
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -91,7 +95,8 @@ def test_up_serves_all_three_then_stops_cleanly(up_env: tuple[dict[str, str], di
             proc.kill()
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert f"http://127.0.0.1:{ports['progress']}/docs" in output and "Stopped (services)." in output
-    for port in ports.values():
+    assert f"Open http://127.0.0.1:{env['LMS_WEB_PORT']}" in output
+    for port in [*ports.values(), int(env["LMS_WEB_PORT"])]:
         try:
             httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
             raise AssertionError(f"port {port} still answers after stop")
@@ -138,13 +143,17 @@ def test_up_stops_everything_it_started_on_a_signal(tmp_path: Path, sig: signal.
     orphan = "from services.common import embedded; embedded.server_url(); import os; os._exit(0)"
     subprocess.run([sys.executable, "-c", orphan], env=env, check=True, timeout=120)
     assert _postgres_processes(tmp_path), "the orphaned server runs"
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (tmp_path / "up.pid").write_text(str(dead.pid))
+    # its pid is now free (SIGINT case) or taken by an unrelated program (SIGTERM case)
+    other = subprocess.Popen(["sleep", "120"] if sig == signal.SIGTERM else [sys.executable, "-c", "pass"])
+    if sig != signal.SIGTERM:
+        other.wait()
+    (tmp_path / "up.pid").write_text(str(other.pid))
 
-    proc = subprocess.Popen([*LMS, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # SIGINT through the README's command (dev.py becomes `lms up`), SIGTERM to `lms up` itself
+    command = [sys.executable, str(ROOT / "dev.py"), "up"] if sig == signal.SIGINT else [*LMS, "up"]
+    proc = subprocess.Popen([*command, "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # dev.py may first bring .venv up to date
         while time.monotonic() < deadline:
             try:
                 if all(
@@ -160,6 +169,8 @@ def test_up_stops_everything_it_started_on_a_signal(tmp_path: Path, sig: signal.
     finally:
         if proc.poll() is None:
             proc.kill()
+        other.kill()
+        other.wait()
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert output.count("Stopped (services and database).") == 1, output

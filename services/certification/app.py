@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from services.certification.api import admin, feed, issuing, public, webhooks
-from services.certification.keyring import KeyRing, ensure_key
+from services.certification.api import ROUTES
 from services.certification.models import Outbox
 from services.certification.settings import Settings, get_settings, passphrase_problem
-from services.certification.statuslists import StatusListCache
-from services.certification.store import Issuer
+from services.certification.store.certificates import Issuer
+from services.certification.store.keys import KeyRing, ensure_keys
+from services.certification.store.status_lists import StatusListCache
 from services.certification.worker import WebhookWorker
 from services.common.app import ServiceSpec, build_app
 
@@ -22,8 +22,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def start(app: Litestar) -> None:
         engine = app.state.engine
-        await ensure_key(engine, settings.key_passphrase)
-        keyring = KeyRing(engine, settings.key_passphrase, settings.key_cache_seconds)
+        await ensure_keys(engine, settings.key_passphrase)
+        keyring = KeyRing(
+            engine, settings.key_passphrase, settings.key_cache_seconds, settings.signing_alg, settings.public_url
+        )
         app.state.keyring = keyring
         app.state.issuer = Issuer(settings, keyring)
         app.state.status_lists = StatusListCache(engine, keyring, settings, app.state.pool)
@@ -35,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     spec = ServiceSpec(
         title="LMS certification service",
         description="Verifiable Open Badges 3.0 certificates, revocation and the HR feed.",
-        route_handlers=[*issuing.handlers, *admin.handlers, *public.handlers, *feed.handlers, *webhooks.handlers],
+        route_handlers=ROUTES,
         outbox=Outbox,
         peers=(),
         # the asyncpg pool for the hot public reads (verify, status-list versions)

@@ -7,8 +7,9 @@ import asyncio
 import click
 from cryptography.exceptions import InvalidTag
 
-from services.certification.keyring import rotate
 from services.certification.settings import get_settings
+from services.certification.store.keys import list_keys as stored_keys
+from services.certification.store.keys import rotate
 from services.common.db import create_engine, resolve_database_url
 
 
@@ -17,21 +18,25 @@ def cli() -> None:
     """Certification service tools."""
 
 
-async def _rotate(url: str, passphrase: str) -> str:
+async def _rotate(url: str, passphrase: str, alg: str) -> str:
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
-        return await rotate(engine, passphrase)
+        return await rotate(engine, passphrase, alg)
     finally:
         await engine.dispose()
 
 
 @cli.command("rotate-key")
-def rotate_key() -> None:
-    """Create a new Ed25519 signing key: it signs from now on (replicas switch within
-    LMS_CERTIFICATION_KEY_CACHE_SECONDS); old keys stay published so old certificates verify."""
+@click.option(
+    "--alg", type=click.Choice(["EdDSA", "RS256"]), default=None, help="default: LMS_CERTIFICATION_SIGNING_ALG"
+)
+def rotate_key(alg: str | None) -> None:
+    """Create a new signing key (Ed25519 for EdDSA, RSA for RS256): the newest key of the configured
+    algorithm signs (replicas switch within LMS_CERTIFICATION_KEY_CACHE_SECONDS); old keys stay
+    published so old certificates verify."""
     settings = get_settings()
     url = resolve_database_url("certification", settings.database_url)
-    kid = asyncio.run(_rotate(url, settings.key_passphrase))
+    kid = asyncio.run(_rotate(url, settings.key_passphrase, alg or settings.signing_alg))
     click.echo(f"new signing key {kid}")
 
 
@@ -47,8 +52,8 @@ def rotate_key() -> None:
 def rekey_command(new_passphrase: str) -> None:
     """Re-encrypt the signing keys and webhook secrets from LMS_CERTIFICATION_KEY_PASSPHRASE to a new
     passphrase in one transaction; then set the new value in every replica's secret and restart them."""
-    from services.certification.keyring import rekey
     from services.certification.settings import MIN_PASSPHRASE_CHARS
+    from services.certification.store.passphrase import rekey
 
     if len(new_passphrase) < MIN_PASSPHRASE_CHARS:
         raise click.ClickException(f"the new passphrase needs at least {MIN_PASSPHRASE_CHARS} characters")
@@ -71,20 +76,16 @@ def rekey_command(new_passphrase: str) -> None:
 
 @cli.command("list-keys")
 def list_keys() -> None:
-    """The published signing keys, oldest first (the last one signs)."""
-    from sqlalchemy import text
-
+    """The published signing keys, oldest first (the newest of the configured algorithm signs)."""
     settings = get_settings()
     url = resolve_database_url("certification", settings.database_url)
 
-    async def run() -> list[tuple[str, str]]:
+    async def run() -> list[tuple[str, str, str]]:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
-            async with engine.connect() as conn:
-                rows = (await conn.execute(text("SELECT kid, created_at FROM signing_key ORDER BY created_at"))).all()
-                return [(r.kid, r.created_at.isoformat()) for r in rows]
+            return await stored_keys(engine)
         finally:
             await engine.dispose()
 
-    for kid, created in asyncio.run(run()):
-        click.echo(f"{created}  {kid}")
+    for kid, alg, created in asyncio.run(run()):
+        click.echo(f"{created}  {alg:<6} {kid}")

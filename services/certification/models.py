@@ -151,7 +151,10 @@ class StatusList(Base, table=True):
 
 
 class WebhookSubscription(Base, table=True):
+    """One subscriber URL per owner (subscribing it again answers the existing subscription)."""
+
     __tablename__ = "webhook_subscription"
+    __table_args__ = (UniqueConstraint("owner", "url"),)
 
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     owner: str = Field(max_length=128, index=True)
@@ -174,6 +177,14 @@ class WebhookDelivery(Base, table=True):
             postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
         ),
         Index("ix_webhook_delivery_subscription_id_created_at", "subscription_id", "created_at"),
+        # The claim's order rule: is an earlier change of this certificate still undelivered here?
+        Index(
+            "ix_webhook_delivery_undelivered_order",
+            "subscription_id",
+            "certificate_id",
+            "change_seq",
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
@@ -189,3 +200,6 @@ class WebhookDelivery(Base, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     delivered_at: datetime | None = timestamp(default=None)
     failed_at: datetime | None = timestamp(default=None)
+    # The change this delivery carries (the feed's seq: causal order per certificate).
+    certificate_id: uuid.UUID = Field()
+    change_seq: int = Field(sa_type=BigInteger)

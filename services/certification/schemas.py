@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -13,6 +13,17 @@ from services.common.moments import check_moment
 from services.common.types import AwareDatetime
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+CertificateStatus = Literal["active", "revoked", "suspended", "superseded"]
+VerificationStatus = Literal["valid", "revoked", "suspended", "expired", "superseded", "invalid"]
+FeedEvent = Literal["issued", "revoked", "suspended", "reinstated", "reissued"]
+EventType = Literal[
+    "certificate.issued",
+    "certificate.revoked",
+    "certificate.suspended",
+    "certificate.reinstated",
+    "certificate.reissued",
+]
+AuditAction = Literal["issue", "revoke", "suspend", "reinstate", "reissue", "supersede"]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
@@ -63,7 +74,7 @@ class CertificateOut(msgspec.Struct):
     official_name: str
     org: str
     level: int
-    status: str
+    status: CertificateStatus
     status_reason: str | None
     issued_at: datetime
     valid_until: datetime | None
@@ -79,7 +90,7 @@ class CertificateOut(msgspec.Struct):
 class AuditOut(msgspec.Struct):
     id: int
     certificate_id: uuid.UUID
-    action: str
+    action: AuditAction
     actor: str
     actor_roles: str
     reason: str | None
@@ -89,14 +100,14 @@ class AuditOut(msgspec.Struct):
 
 class FeedItem(msgspec.Struct):
     seq: int
-    event: str
+    event: FeedEvent
     certificate_id: uuid.UUID
     serial: str
     official_id: str
     official_name: str
     org: str
     level: int
-    status: str
+    status: CertificateStatus
     reason: str | None
     issued_at: datetime
     changed_at: datetime
@@ -121,7 +132,7 @@ class LevelName(msgspec.Struct):
 
 class VerificationOut(msgspec.Struct):
     valid: bool
-    status: str  # valid | revoked | suspended | expired | superseded | invalid
+    status: VerificationStatus
     serial: str | None = None
     certificate_id: uuid.UUID | None = None
     holder_name: str | None = None
@@ -151,7 +162,7 @@ class SubscriptionPatch(msgspec.Struct):
 class SubscriptionOut(msgspec.Struct):
     id: uuid.UUID
     url: str
-    event_types: list[str]
+    event_types: list[EventType]
     enabled: bool
     disabled_reason: str | None
     disabled_at: datetime | None
@@ -159,11 +170,28 @@ class SubscriptionOut(msgspec.Struct):
     secret: str | None = None  # only in the answer to the subscription request
 
 
+class WebhookData(msgspec.Struct):
+    id: uuid.UUID
+    serial: str
+    status: CertificateStatus
+    level: int
+    change_seq: int
+    url: str
+
+
+class WebhookPayload(msgspec.Struct):
+    """The body of every webhook: the event, when it happened and the certificate as it became."""
+
+    type: EventType
+    timestamp: str
+    data: WebhookData
+
+
 class DeliveryOut(msgspec.Struct):
     id: uuid.UUID
     webhook_id: str
-    event: str
-    payload: dict[str, Any]
+    event: EventType
+    payload: WebhookPayload
     created_at: datetime
     attempts: int
     next_attempt_at: datetime
@@ -171,3 +199,60 @@ class DeliveryOut(msgspec.Struct):
     last_error: str | None
     delivered_at: datetime | None
     failed_at: datetime | None
+
+
+class Criteria(msgspec.Struct):
+    narrative: str
+
+
+class AchievementOut(msgspec.Struct):
+    """An Open Badges 3.0 Achievement (JSON-LD)."""
+
+    context: list[str] = msgspec.field(name="@context")
+    id: str
+    type: list[str]
+    achievementType: str
+    name: str
+    description: str
+    criteria: Criteria
+    inLanguage: str
+
+
+class IssuerProfileOut(msgspec.Struct):
+    """The Open Badges 3.0 issuer Profile (JSON-LD): what the issuer id answers, and the
+    controller document of the Data Integrity keys (``assertionMethod``)."""
+
+    context: list[str] = msgspec.field(name="@context")
+    id: str
+    type: list[str]
+    name: str
+    description: str
+    url: str
+    assertionMethod: list[str]
+
+
+class MultikeyOut(msgspec.Struct):
+    """A Data Integrity verification method: an Ed25519 public key as a Multikey."""
+
+    context: str = msgspec.field(name="@context")
+    id: str
+    type: Literal["Multikey"]
+    controller: str
+    publicKeyMultibase: str
+
+
+class Jwk(msgspec.Struct, omit_defaults=True):
+    """A public signing key: OKP/Ed25519 (EdDSA) or RSA (RS256). ``kid`` is the URL that answers it."""
+
+    kty: Literal["OKP", "RSA"]
+    kid: str
+    alg: Literal["EdDSA", "RS256"]
+    use: Literal["sig"] = "sig"
+    crv: Literal["Ed25519"] | None = None
+    x: str | None = None
+    n: str | None = None
+    e: str | None = None
+
+
+class JwkSet(msgspec.Struct):
+    keys: list[Jwk]

@@ -22,13 +22,20 @@ class Settings(ServiceSettings):
     serial_prefix: str = "LMS"
     issuer_name: str = "Public Officials Data & AI Academy"
     issuer_name_ko: str = "공무원 데이터·AI 아카데미"
-    # The issuer's id (a URL); defaults to public_url.
+    # The issuer's id (a URL that answers the issuer Profile); defaults to {public_url}/v1/issuer.
     issuer_url: str = ""
+    # Which key signs new credentials and status lists: RS256 (the Open Badges 3.0 minimum) or
+    # EdDSA. A key of each exists and both are published, so either verifies.
+    signing_alg: str = "EdDSA"
     # Passphrase that encrypts the credential-signing private keys at rest (PKCS#8) and seals the
     # webhook secrets. The development value is refused outside local development.
     key_passphrase: str = DEV_KEY_PASSPHRASE
     # Seconds a signing key is cached before the newest key is looked up again (rotation pickup).
     key_cache_seconds: float = 10.0
+    # A transaction that writes certificate changes and then stalls (idle in transaction, or one
+    # statement) is ended by the server after this many seconds: the longest it can hold the HR
+    # feed back. Transactions that write nothing to the feed never hold it back.
+    feed_writer_timeout_seconds: float = 10.0
     # Certificate validity in days; 0 means certificates do not expire.
     validity_days: int = 0
     # Webhook delivery worker.
@@ -50,10 +57,12 @@ class Settings(ServiceSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.issuer_url:
-            self.issuer_url = self.public_url
-        self.issuer_url = self.issuer_url.rstrip("/")
         self.public_url = self.public_url.rstrip("/")
+        if not self.issuer_url:
+            self.issuer_url = f"{self.public_url}/v1/issuer"
+        self.issuer_url = self.issuer_url.rstrip("/")
+        if self.signing_alg not in ("EdDSA", "RS256"):
+            raise ValueError(f"LMS_CERTIFICATION_SIGNING_ALG must be EdDSA or RS256, not {self.signing_alg!r}")
 
 
 MIN_PASSPHRASE_CHARS = 16

@@ -15,12 +15,12 @@ import httpx
 import structlog
 from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.certification.domain import webhooks as wh
 from services.certification.domain.keys import unseal
 from services.certification.settings import Settings
+from services.certification.store import webhooks as store
 from services.certification.targets import allowed_networks, target_problem
 from services.common.db import utcnow
 from services.common.worker import PollingWorker
@@ -28,20 +28,6 @@ from services.common.worker import PollingWorker
 log = structlog.get_logger()
 SENT = Counter("lms_certification_webhooks_delivered_total", "Webhook deliveries acknowledged with 2xx")
 FAILED = Counter("lms_certification_webhook_attempts_failed_total", "Failed webhook delivery attempts")
-
-# Claim due deliveries in a short transaction by pushing their next attempt past a lease, so no
-# transaction (and no row lock) stays open while we wait for receivers; another replica takes a
-# delivery over only if this one died before recording the outcome.
-CLAIM = text(
-    "WITH due AS ("
-    " SELECT d.id FROM webhook_delivery d JOIN webhook_subscription s ON s.id = d.subscription_id"
-    " WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now() AND s.enabled"
-    " ORDER BY d.next_attempt_at LIMIT :batch FOR UPDATE OF d SKIP LOCKED)"
-    " UPDATE webhook_delivery d SET next_attempt_at = now() + make_interval(secs => :lease)"
-    " FROM due, webhook_subscription s"
-    " WHERE d.id = due.id AND s.id = d.subscription_id"
-    " RETURNING d.id, d.subscription_id, d.event, d.payload, d.attempts, d.retry_from, s.url, s.secret"
-)
 
 
 def webhook_id(delivery_id: Any) -> str:
@@ -92,7 +78,7 @@ class WebhookWorker(PollingWorker):
         s = self.settings
         lease = s.webhook_timeout_seconds * 2 + 30
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(CLAIM, {"batch": s.webhook_batch, "lease": lease})).all()
+            rows = await store.claim(conn, s.webhook_batch, lease)
         if not rows:
             return 0
         outcomes = await asyncio.gather(*(self._send(r) for r in rows))
@@ -102,47 +88,28 @@ class WebhookWorker(PollingWorker):
                 attempts = row.attempts + 1
                 if error is None:
                     SENT.inc()
-                    await conn.execute(
-                        text(
-                            "UPDATE webhook_delivery SET attempts = :a, last_status = :st, last_error = NULL,"
-                            " delivered_at = :now WHERE id = :id"
-                        ),
-                        {"a": attempts, "st": status, "now": now, "id": row.id},
-                    )
+                    await store.delivered(conn, row.id, attempts, status)
                     continue
                 FAILED.inc()
-                wait = wh.backoff(attempts, s.webhook_backoff_base, s.webhook_backoff_cap)
-                next_at = now + timedelta(seconds=wait)
-                horizon_end = row.retry_from + timedelta(seconds=s.webhook_retry_horizon_seconds)
-                if next_at > horizon_end:
-                    reason = (
-                        f"Deliveries to {row.url} kept failing for {s.webhook_retry_horizon_seconds:.0f} s "
-                        f"(last error: {error}); re-enable the subscription once the endpoint works."
-                    )
-                    await conn.execute(
-                        text(
-                            "UPDATE webhook_delivery SET attempts = :a, last_status = :st, last_error = :err,"
-                            " failed_at = :now WHERE id = :id"
-                        ),
-                        {"a": attempts, "st": status, "err": error, "now": now, "id": row.id},
-                    )
-                    await conn.execute(
-                        text(
-                            "UPDATE webhook_subscription SET enabled = false, disabled_reason = :r,"
-                            " disabled_at = :now, updated_at = :now WHERE id = :id AND enabled"
-                        ),
-                        {"r": reason[:2000], "now": now, "id": row.subscription_id},
-                    )
-                    log.warning("webhook_subscription_disabled", subscription=str(row.subscription_id))
-                else:
-                    await conn.execute(
-                        text(
-                            "UPDATE webhook_delivery SET attempts = :a, last_status = :st, last_error = :err,"
-                            " next_attempt_at = :next WHERE id = :id"
-                        ),
-                        {"a": attempts, "st": status, "err": error, "next": next_at, "id": row.id},
-                    )
-            return len(rows)
+                next_at = now + timedelta(seconds=wh.backoff(attempts, s.webhook_backoff_base, s.webhook_backoff_cap))
+                if next_at <= row.retry_from + timedelta(seconds=s.webhook_retry_horizon_seconds):
+                    await store.retry_later(conn, row.id, attempts, status, error, next_at)
+                    continue
+                reason = wh.disable_reason(
+                    url=row.url,
+                    webhook_id=webhook_id(row.id),
+                    event=row.event,
+                    attempts=attempts,
+                    since=row.retry_from,
+                    now=now,
+                    horizon_seconds=s.webhook_retry_horizon_seconds,
+                    error=error,
+                )
+                await store.give_up(conn, row, attempts, status, error, reason)
+                log.warning("webhook_subscription_disabled", subscription=str(row.subscription_id))
+        if any(error is None for _, error in outcomes):
+            self.wake()  # a delivered change may release the next change of the same certificate
+        return len(rows)
 
     async def stop(self) -> None:
         await super().stop()

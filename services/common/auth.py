@@ -247,6 +247,13 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
             )
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        basic = getattr(connection.app.state, "basic_auth", None)
+        if scheme.lower() == "basic" and basic is not None:
+            # A service may map HTTP Basic credentials to a principal (e.g. an xAPI client); None refuses.
+            user = basic(connection, token.strip())
+            if user is None:
+                raise NotAuthorizedException("Unauthenticated: these Basic credentials are not accepted here.")
+            return AuthenticationResult(user=user, auth=token)
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("Send an Authorization: Bearer <token> header.")
         try:

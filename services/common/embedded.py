@@ -169,12 +169,19 @@ def server_url(folder: str = "postgres", *, own: bool = False) -> str:
         cluster = Cluster(pgdata, find_bindir(), unprivileged_prefix())
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         if not cluster.running():
+            _clusters[pgdata] = cluster
+            _owned.add(pgdata)  # before starting: an interrupted start is still stopped
             cluster.start()
-            own = True
         _clusters[pgdata] = cluster
     if own:
         _owned.add(pgdata)
     return cluster.url
+
+
+def cluster(folder: str = "postgres") -> Cluster:
+    """The cluster ``$LMS_DATA_DIR/<folder>`` this process started or joined (tests restart it)."""
+    server_url(folder)
+    return _clusters[(data_dir() / folder).resolve()]
 
 
 def stop(folder: str = "postgres") -> bool:

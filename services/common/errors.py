@@ -129,7 +129,8 @@ def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Respo
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$")
 
 
-def _friendly(message: str) -> str:
+def _plain(message: str) -> str:
+    """msgspec's message in the words the API uses (a timestamp without an offset)."""
     if message.startswith("Expected `datetime` with a timezone component"):
         return f"needs a time zone offset, e.g. {TZ_EXAMPLE}"
     return message
@@ -148,7 +149,7 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
             message = match.group("msg")
             path = match.group("path").removeprefix("$").lstrip(".")
             key = path or key
-        errors.append({"field": key or "body", "source": str(source or "body"), "message": _friendly(message)})
+        errors.append({"field": key or "body", "source": str(source or "body"), "message": _plain(message)})
     return errors
 
 
@@ -227,7 +228,7 @@ def _check(annotation: Any, value: Any, path: str, errors: list[dict[str, Any]])
     except msgspec.ValidationError as exc:
         match = _AT.match(str(exc))
         message, at = (match.group("msg"), match.group("path") or "$") if match else (str(exc), "$")
-        errors.append({"field": path + at.removeprefix("$") or "body", "source": "body", "message": _friendly(message)})
+        errors.append({"field": path + at.removeprefix("$") or "body", "source": "body", "message": _plain(message)})
     except (TypeError, ValueError):  # a type msgspec cannot convert on its own: leave it to the first error
         pass
 

@@ -6,9 +6,9 @@ from litestar import Litestar
 
 from services.common.app import ServiceSpec, build_app
 from services.placement.api import ROUTES
-from services.placement.bank import VersionCache
 from services.placement.models import Outbox
 from services.placement.settings import Settings, get_settings
+from services.placement.store.bank import VersionCache
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

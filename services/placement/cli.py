@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from services.placement import bank as bank_rules
-from services.placement.engine.cat import Bank, TestConfig
-from services.placement.engine.simulate import simulate as run_simulation
+from services.placement.domain import bank as bank_rules
+from services.placement.domain.cat.cat import Bank, TestConfig
 
 
 @click.group()
@@ -24,12 +23,13 @@ def load_bank_file(path: Path) -> Bank:
     body = path.read_bytes()
     try:
         raw = bank_rules.parse_csv(body) if path.suffix.lower() == ".csv" else bank_rules.parse_json(body)
-        rows = bank_rules.validate_rows(raw)
+        rows = bank_rules.validate_rows(raw, None)  # a file names its own domains
     except bank_rules.ImportErrors as exc:
         lines = "\n".join(f"  row {e['row']}: {e['field']}: {e['reason']}" for e in exc.errors[:20])
         raise click.ClickException(f"{path} is not a valid bank ({len(exc.errors)} problems):\n{lines}") from exc
     rows = [r for r in rows if r["status"] != "retired"]
-    domains = tuple(d for d in bank_rules.DOMAINS if any(r["domain"] == d for r in rows))
+    used = {r["domain"] for r in rows}
+    domains = tuple(d for d in bank_rules.DOMAINS if d in used) + tuple(sorted(used - set(bank_rules.DOMAINS)))
     index = {d: i for i, d in enumerate(domains)}
     return Bank(
         np.array([r["a"] for r in rows]),
@@ -42,24 +42,57 @@ def load_bank_file(path: Path) -> Bank:
 
 
 @cli.command()
-@click.option("--bank", "bank_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--examinees", default=1000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option(
+    "--bank",
+    "bank_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A bank in the import format; without it, each draw is a new synthetic bank (--items, --mean-a, --model).",
+)
+@click.option("--draws", default=3, show_default=True, type=click.IntRange(1, 100), help="Bank draws (or samples).")
+@click.option("--examinees", default=4000, show_default=True, type=click.IntRange(1, 1_000_000), help="Per draw.")
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--items", default=500, show_default=True, type=click.IntRange(5, 100_000))
+@click.option("--mean-a", default=1.5, show_default=True, type=click.FloatRange(0.1, 5))
+@click.option("--model", type=click.Choice(["2pl", "3pl"]), default="3pl", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def simulate(bank_file: Path, examinees: int, seed: int, as_json: bool) -> None:
-    """Run simulated officials (abilities from N(0, 1)) through the real engine with the default
-    test configuration (LMS_PLACEMENT_* settings apply) and print the placement quality."""
+def simulate(
+    bank_file: Path | None,
+    draws: int,
+    examinees: int,
+    seed: int,
+    items: int,
+    mean_a: float,
+    model: str,
+    as_json: bool,
+) -> None:
+    """Run simulated officials (abilities from N(0, 1)) through the real engine with the service's
+    test configuration (LMS_PLACEMENT_* settings apply) and print the placement quality, by the
+    measurement protocol: several draws (new synthetic banks, or new samples on --bank), pooled,
+    with 95 % confidence intervals."""
+    from services.placement.domain.cat.protocol import draws as make_draws
+    from services.placement.domain.cat.protocol import run
+    from services.placement.domain.cat.simulate import synthetic_bank
     from services.placement.settings import get_settings
 
-    bank = load_bank_file(bank_file)
     cfg: TestConfig = get_settings().test_config()
+    bank = load_bank_file(bank_file) if bank_file else None
     started = time.perf_counter()
-    report = run_simulation(bank, cfg, examinees, seed)
+    sample = make_draws(
+        draws,
+        examinees,
+        seed,
+        bank=bank,
+        make_bank=lambda s: synthetic_bank(items, mean_a, s, len(bank_rules.DOMAINS), three_pl=model == "3pl"),
+    )
+    (outcome,) = run({cfg.stop_rule: cfg}, sample)
     figures = {
-        "bank": str(bank_file),
-        "items": len(bank),
+        "bank": str(bank_file) if bank_file else f"synthetic {model} banks of {items} items, mean a {mean_a}",
+        "items": len(sample[0].bank),
+        "draws": draws,
         "seed": seed,
-        **report.figures(),
+        **outcome.figures(),
+        "examinees": examinees,  # per draw
+        "total_examinees": examinees * draws,
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
@@ -67,7 +100,7 @@ def simulate(bank_file: Path, examinees: int, seed: int, as_json: bool) -> None:
         return
     width = max(len(k) for k in figures)
     for key, value in figures.items():
-        if isinstance(value, float) and key.endswith(("accuracy", "rate")):
+        if isinstance(value, float) and key.endswith(("accuracy", "rate", "ci95")) and "us" not in key:
             value = f"{value:.1%}"
         click.echo(f"{key:<{width}}  {value}")
 
@@ -81,7 +114,7 @@ def simulate(bank_file: Path, examinees: int, seed: int, as_json: bool) -> None:
 def synth_bank(items: int, mean_a: float, model: str, seed: int, out: Path) -> None:
     """Write a simulated bank in the import format (a lognormal around MEAN_A, b ~ N(0, 1.2),
     c ~ U(0, 0.2) for 3PL), spread evenly over the five domains, for simulations and benchmarks."""
-    from services.placement.engine.simulate import synthetic_bank
+    from services.placement.domain.cat.simulate import synthetic_bank
 
     bank = synthetic_bank(items, mean_a, seed, len(bank_rules.DOMAINS), three_pl=model == "3pl")
     names = list(bank_rules.DOMAINS)

@@ -36,6 +36,22 @@ class Outbox(OutboxFields, Base, table=True):
     __table_args__ = outbox_indexes()
 
 
+class ContentDomain(Base, table=True):
+    """A content area of the item bank as the admin defines it: code, names, target share of a test.
+    Publishing copies the definitions of the domains in use into the version."""
+
+    __tablename__ = "content_domain"
+    __table_args__ = (CheckConstraint("share >= 0 AND share <= 1", name="share_range"),)
+
+    code: str = Field(max_length=64, primary_key=True)
+    name_ko: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    share: float
+    position: int = 0  # display and engine order
+    created_at: datetime = timestamp(now=True)
+    updated_at: datetime = timestamp(now=True)
+
+
 class Item(Base, table=True):
     """The editable item bank. Sessions never read it: they use a published, frozen version."""
 
@@ -72,6 +88,10 @@ class BankVersion(Base, table=True):
     content_hash: str = Field(max_length=64, unique=True)
     note: str = Field(default="", max_length=500)
     domains: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    # the definitions of those domains when published: [{"code", "name": {"ko", "en"}, "share"}]
+    domain_specs: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    )
     active: bool = False
     calibrated: bool = False
     item_count: int = 0

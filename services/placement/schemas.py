@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-Text = str | dict[str, str]  # a plain string, or {"ko": ..., "en": ...}
+LocalText = Annotated[
+    dict[str, str],
+    msgspec.Meta(
+        description='The text per language: "ko" (Korean) and/or "en" (English), no other keys.',
+        examples=[{"ko": "데이터란 무엇인가?", "en": "What is data?"}],
+        extra_json_schema={
+            "properties": {"ko": {"type": "string", "minLength": 1}, "en": {"type": "string", "minLength": 1}},
+            "additionalProperties": False,
+            "minProperties": 1,
+        },
+    ),
+]
+Text = str | LocalText  # a plain string, or {"ko": ..., "en": ...}
 Status = Literal["active", "pretest", "retired"]
+SessionStatus = Literal["active", "completed", "expired"]
+CalibrationStatus = Literal["draft", "published"]
+Model = Literal["2pl", "3pl"]
+StopReason = Literal["sprt", "glr", "bayes", "curtailment", "max-length", "bank-exhausted"]
 
 
 class ItemIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -49,10 +65,33 @@ class ItemOut(msgspec.Struct):
     a: float
     b: float
     c: float
-    status: str
+    status: Status
     calibrated: bool
     created_at: datetime
     updated_at: datetime
+
+
+DomainCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class DomainName(msgspec.Struct, forbid_unknown_fields=True):
+    """A content area's name in Korean (``ko``) and English (``en``)."""
+
+    ko: Name
+    en: Name
+
+
+class DomainIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: DomainName
+    share: Annotated[float, msgspec.Meta(ge=0, le=1, description="Target share of a test's scored items.")]
+
+
+class DomainOut(msgspec.Struct):
+    code: str
+    name: DomainName
+    share: float
+    position: int
 
 
 class ImportReport(msgspec.Struct):
@@ -69,6 +108,7 @@ class BankVersionOut(msgspec.Struct):
     calibrated: bool
     item_count: int
     domains: list[str]
+    domain_specs: list[DomainOut]
     note: str
     sessions_started: int
     published_by: str
@@ -99,7 +139,7 @@ class ResultSummary(msgspec.Struct):
 
 class SessionOut(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: SessionStatus
     answered: int
     started_at: datetime
     last_activity_at: datetime
@@ -117,7 +157,7 @@ class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
 class AnswerOut(msgspec.Struct):
     session_id: uuid.UUID
     position: int
-    status: str
+    status: SessionStatus
     answered: int
     next_item: ServedItem | None = None
     result: ResultSummary | None = None
@@ -149,7 +189,7 @@ class ResultOut(msgspec.Struct):
     domains: list[DomainSummary]
     items: list[UsedItem]
     length: int
-    stop_reason: str
+    stop_reason: StopReason
     bank_version: int
     completed_at: datetime
 
@@ -195,18 +235,38 @@ class StatsOut(msgspec.Struct):
 
 
 class CalibrationIn(msgspec.Struct, forbid_unknown_fields=True):
-    model: Literal["2pl", "3pl"] = "2pl"
+    model: Model = "2pl"
     min_responses: Annotated[int, msgspec.Meta(ge=1)] = 30
     max_iterations: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100
+    c_prior: (
+        Annotated[
+            list[Annotated[float, msgspec.Meta(gt=0, le=1000)]],
+            msgspec.Meta(
+                min_length=2, max_length=2, description="3PL: the Beta(alpha, beta) prior on c (default Beta(2, 20))."
+            ),
+        ]
+        | None
+    ) = None
+
+    def c_prior_tuple(self) -> tuple[float, float] | None:
+        return (self.c_prior[0], self.c_prior[1]) if self.c_prior else None
+
+
+class Parameters(msgspec.Struct):
+    """3PL item parameters (c = 0 for 2PL)."""
+
+    a: float
+    b: float
+    c: float
 
 
 class CalibratedItem(msgspec.Struct):
     item_id: uuid.UUID
     code: str
     responses: int
-    old: dict[str, float]
-    new: dict[str, float] | None
-    standard_errors: dict[str, float] | None
+    old: Parameters
+    new: Parameters | None
+    standard_errors: Parameters | None
     fit_chi2: float | None
     fit_df: int | None
     fit_p_flag: bool | None
@@ -215,8 +275,8 @@ class CalibratedItem(msgspec.Struct):
 
 class CalibrationOut(msgspec.Struct):
     id: uuid.UUID
-    status: str
-    model: str
+    status: CalibrationStatus
+    model: Model
     bank_version: int
     responses: int
     examinees: int
@@ -226,7 +286,3 @@ class CalibrationOut(msgspec.Struct):
     created_at: datetime
     items: list[CalibratedItem]
     published_version: int | None = None
-
-
-def to_builtins(obj: Any) -> Any:
-    return msgspec.to_builtins(obj)

@@ -13,8 +13,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from services.common.db import create_engine, session_factory, utcnow, uuid7
-from services.placement import bank as bank_rules
+from services.placement.domain import bank as bank_rules
 from services.placement.models import BankVersion, Item
+from services.placement.store.bank import publish
 
 SEED_FILE = Path(__file__).parent / "data" / "seed_bank.json"
 
@@ -39,8 +40,6 @@ async def seed(database_url: str) -> str:
             active = (await session.execute(select(BankVersion).where(col(BankVersion.active)))).scalar_one_or_none()
             note = ""
             if active is None:
-                from services.placement.api import publish
-
                 version, _ = await publish(session, "seed", "seed bank (provisional parameters, not yet calibrated)")
                 note = f"; published bank version {version.id} (provisional, not yet calibrated)"
             await session.commit()

@@ -1,7 +1,8 @@
 """Placement settings: the kernel's, read from LMS_PLACEMENT_* then LMS_* variables.
 
-The test configuration fields (cuts, lengths, SPRT, exposure, content, pretest) are the defaults
-chosen with `lms placement simulate`; every session records the configuration it started with.
+The test configuration fields (cuts, lengths, stopping rule, exposure, content, pretest) are the
+defaults chosen with the measurement protocol of `bench/bench_placement_quality.py` (also
+`lms placement simulate`); every session records the configuration it started with.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from services.common.settings import ServiceSettings, load_settings
-from services.placement.engine.cat import TestConfig
+from services.placement.domain.cat.cat import TestConfig
 
 
 @dataclasses.dataclass
@@ -20,9 +21,10 @@ class Settings(ServiceSettings):
     db_max_overflow: int = 10
     cuts: tuple[str, ...] = ("-1.5", "-0.5", "0.5", "1.5")
     min_items: int = 8
-    max_items: int = 30
-    stop_rule: str = "sprt"
+    max_items: int = 50
+    stop_rule: str = "curtailment"
     posterior_stop: float = 0.9
+    curtail_gamma: float = 0.08
     sprt_delta: float = 0.3
     sprt_alpha: float = 0.05
     sprt_beta: float = 0.05
@@ -32,7 +34,7 @@ class Settings(ServiceSettings):
     cut_window: float = 0.3
     randomesque_items: int = 3
     randomesque_k: int = 5
-    max_exposure: float = 0.25
+    max_exposure: float = 0.30
     exposure_warmup: int = 100
     content_targets: tuple[str, ...] = ()  # "domain=share" pairs; empty: equal shares of the bank's domains
     content_tolerance: float = 0.0
@@ -65,6 +67,7 @@ class Settings(ServiceSettings):
             max_items=self.max_items,
             stop_rule=self.stop_rule,
             posterior_stop=self.posterior_stop,
+            curtail_gamma=self.curtail_gamma,
             delta=self.sprt_delta,
             alpha=self.sprt_alpha,
             beta=self.sprt_beta,

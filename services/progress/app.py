@@ -1,20 +1,16 @@
-"""Progress service app factory: `create_app(settings)`. Routes are listed here."""
+"""Progress service app factory: `create_app(settings)`; the routes are listed in ``api/__init__.py``."""
 
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.di import Provide
 
 from services.common.app import ServiceSpec, build_app
 from services.progress import recompute
-from services.progress.api.attendance import AttendanceController
-from services.progress.api.curriculum import CurriculumController, recompute_job
-from services.progress.api.dashboard import my_path, official_path
+from services.progress.api import ROUTES
+from services.progress.api.common import provide_db
 from services.progress.api.errors import CONSTRAINTS
-from services.progress.api.events import AdminOfficialController, EventController, reviews
-from services.progress.api.intake import receive_placement
-from services.progress.api.reports import ReportController
-from services.progress.api.sessions import EnrolmentController, SessionController
-from services.progress.api.xapi import XapiController
+from services.progress.api.xapi import alternate_syntax, basic_auth
 from services.progress.models import Outbox
 from services.progress.relay import certificate_sender
 from services.progress.settings import Settings, get_settings
@@ -25,21 +21,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     spec = ServiceSpec(
         title="LMS progress service",
         description="Learning paths, cohort sessions with seats and waitlists, attendance and learning events.",
-        route_handlers=[
-            CurriculumController,
-            recompute_job,
-            receive_placement,
-            SessionController,
-            EnrolmentController,
-            AttendanceController,
-            EventController,
-            AdminOfficialController,
-            reviews,
-            my_path,
-            official_path,
-            ReportController,
-            XapiController,
-        ],
+        route_handlers=ROUTES,
+        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         constraint_problems=CONSTRAINTS,
         outbox=Outbox,
         peers=("certification",),
@@ -47,4 +30,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         asyncpg_pool=lambda s: s.db_pool_size + s.db_max_overflow,
         workers=[recompute.worker],
     )
-    return build_app(settings, spec)
+    app = build_app(settings, spec)
+    app.state.basic_auth = basic_auth  # HTTP Basic for the configured xAPI client (off by default)
+    app.asgi_handler = alternate_syntax(app.asgi_handler)  # xAPI 1.0.3 alternate request syntax
+    return app

@@ -19,7 +19,7 @@ def cli() -> None:
 @click.option("--sessions", default=2_000, show_default=True, type=click.IntRange(0, 100_000))
 def generate(database_url: str, officials: int, events: int, sessions: int) -> None:
     """Fill a database with synthetic benchmark data (officials, paths, sessions, events)."""
-    from services.progress.benchdata import generate as run
+    from services.progress.store.benchdata import generate as run
 
     if sessions * 20 > officials:
         raise click.BadParameter("need at least 20 officials per session", param_hint="--sessions")

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     Text,
     text,
 )
@@ -273,26 +274,6 @@ class ModuleProgressRow(Base, table=True):
     updated_at: datetime = timestamp(now=True)
 
 
-class XapiStatement(Base, table=True):
-    __tablename__ = "xapi_statement"
-    __table_args__ = (
-        Index("ix_xapi_statement_stored", "stored", "seq"),
-        Index("ix_xapi_statement_actor", "actor_name"),
-    )
-
-    id: uuid.UUID = Field(primary_key=True)
-    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False, unique=True))
-    stored: datetime = timestamp()
-    timestamp: datetime = timestamp()
-    actor_name: str = Field(max_length=128)
-    verb_id: str = Field(sa_type=Text)
-    object_id: str = Field(sa_type=Text)
-    statement: dict[str, Any] = Field(sa_type=JSONB)
-    content_hash: str = Field(max_length=64)
-    voided: bool = Field(default=False)
-    voids: uuid.UUID | None = Field(default=None, nullable=True)
-
-
 class RecomputeJob(Base, table=True):
     """Re-evaluation of every official after a curriculum is published, worked through in chunks
     by any replica (the job row is claimed with ``FOR UPDATE SKIP LOCKED``; ``after_official`` is
@@ -315,3 +296,68 @@ class RecomputeJob(Base, table=True):
     created_at: datetime = timestamp(now=True)
     updated_at: datetime = timestamp(now=True)
     finished_at: datetime | None = timestamp(default=None)
+
+
+# --- xAPI Learning Record Store ---------------------------------------------------------------
+# Statements, the documents of the State, Activity Profile and Agent Profile resources, the
+# canonical activity definitions and attachment contents. Filters match ``keys`` (see
+# ``domain/xapi/statements.filter_keys``) through one GIN index.
+
+
+class XapiStatement(Base, table=True):
+    __tablename__ = "xapi_statement"
+    __table_args__ = (
+        Index("ix_xapi_statement_stored", "stored", "seq"),
+        Index("ix_xapi_statement_official", "official_id", postgresql_where=text("official_id IS NOT NULL")),
+        # fastupdate off: each insert updates the index at once, so reads never scan a long pending list
+        Index("ix_xapi_statement_keys", "keys", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False, unique=True))
+    stored: datetime = timestamp()
+    timestamp: datetime = timestamp()
+    official_id: str | None = Field(default=None, max_length=128, nullable=True)  # an official's account actor
+    verb_id: str = Field(sa_type=Text)
+    keys: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    statement: dict[str, Any] = Field(sa_type=JSONB)
+    content_hash: str = Field(max_length=64)
+    voided: bool = Field(default=False)
+    voids: uuid.UUID | None = Field(default=None, nullable=True)
+
+
+class XapiDocument(Base, table=True):
+    """A State (activity, agent, optional registration), Activity Profile (activity) or Agent
+    Profile (agent) document; unused scope parts are empty strings so the key is one primary key."""
+
+    __tablename__ = "xapi_document"
+    __table_args__ = (CheckConstraint("kind IN ('state', 'activity_profile', 'agent_profile')", name="kind"),)
+
+    kind: str = Field(primary_key=True, max_length=16)
+    activity_id: str = Field(primary_key=True, sa_type=Text)
+    agent: str = Field(primary_key=True, sa_type=Text)
+    registration: str = Field(primary_key=True, max_length=36)
+    doc_id: str = Field(primary_key=True, sa_type=Text)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    content_type: str = Field(sa_type=Text)
+    etag: str = Field(max_length=64)
+    updated: datetime = timestamp()
+
+
+class XapiActivity(Base, table=True):
+    """The canonical definition of an activity, merged from the statements that carry it."""
+
+    __tablename__ = "xapi_activity"
+
+    id: str = Field(primary_key=True, sa_type=Text)
+    definition: dict[str, Any] = Field(sa_type=JSONB)
+
+
+class XapiAttachment(Base, table=True):
+    """Attachment contents by SHA-2, shared by every statement that names the same hash."""
+
+    __tablename__ = "xapi_attachment"
+
+    sha2: str = Field(primary_key=True, max_length=128)
+    content_type: str = Field(sa_type=Text)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -11,9 +11,10 @@ from urllib.parse import unquote
 
 import httpx
 from litestar import Litestar
-from sqlalchemy import text
 
 from services.common.outbox import PermanentFailure, Sender, peer_sender
+from services.progress.store.base import Db
+from services.progress.store.progress import record_certificate
 
 CERTIFICATE_PATH = re.compile(r"^/v1/officials/(?P<official>[^/]+)/levels/(?P<level>[0-4])/certificate$")
 
@@ -29,19 +30,7 @@ def certificate_sender(app: Litestar) -> Sender:
             serial = str(data["serial"])[:64]
         except (ValueError, KeyError, TypeError) as exc:
             raise PermanentFailure(f"certification answered {response.status_code} without id and serial") from exc
-        async with app.state.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE level_completion SET certificate_id = :cid, certificate_serial = :serial, "
-                    "certificate_recorded_at = coalesce(certificate_recorded_at, now()) "
-                    "WHERE official_id = :official AND level = :level"
-                ),
-                {
-                    "cid": certificate_id,
-                    "serial": serial,
-                    "official": unquote(match["official"]),
-                    "level": int(match["level"]),
-                },
-            )
+        async with Db(app).transaction() as conn:
+            await record_certificate(conn, unquote(match["official"]), int(match["level"]), certificate_id, serial)
 
     return peer_sender(app.state.peers, on_success=record)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import msgspec
 from msgspec import Meta, Struct, field
 
 from services.common.ids import OfficialId
@@ -17,6 +16,9 @@ Level = Annotated[int, Meta(ge=0, le=4)]
 Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Text200 = Annotated[str, Meta(max_length=200)]
 RuleName = Literal["completed", "passed", "completed_and_passed", "attended"]
+CurriculumStatus = Literal["draft", "published", "retired"]
+JobStatus = Literal["pending", "done"]
+EnrolmentStatus = Literal["enrolled", "waitlisted", "withdrawn"]
 
 
 # --- curriculum -------------------------------------------------------------------------------
@@ -63,7 +65,7 @@ class CurriculumOut(Struct):
     id: uuid.UUID
     version: str
     title: str
-    status: str
+    status: CurriculumStatus
     levels: list[LevelIn]
     created_at: datetime
     published_at: datetime | None
@@ -74,7 +76,7 @@ class CurriculumSummary(Struct):
     id: uuid.UUID
     version: str
     title: str
-    status: str
+    status: CurriculumStatus
     created_at: datetime
     published_at: datetime | None
     retired_at: datetime | None
@@ -83,7 +85,7 @@ class CurriculumSummary(Struct):
 class RecomputeJobOut(Struct):
     id: uuid.UUID
     curriculum_id: uuid.UUID
-    status: str
+    status: JobStatus
     officials: int
     levels_completed: int
     flagged: int
@@ -115,6 +117,18 @@ class PlacementIn(Struct, forbid_unknown_fields=False):
 
     def __post_init__(self) -> None:
         check_moment(self.completed_at, "completed_at")
+
+
+class PlacementOut(Struct):
+    """What became of a placement result: ``applied`` false when it was recorded only."""
+
+    result_id: str
+    official_id: str
+    level: int
+    applied: bool
+    placed_level: int
+    current_level: int | None  # None once every level is complete
+    detail: str
 
 
 # --- sessions and enrolments ------------------------------------------------------------------
@@ -167,7 +181,7 @@ class EnrolmentOut(Struct):
     session_id: uuid.UUID
     official_id: str
     level: int
-    status: str
+    status: EnrolmentStatus
     seq: int
     waitlist_position: int | None
     created_at: datetime
@@ -199,7 +213,7 @@ class RosterIn(Struct, forbid_unknown_fields=True):
 class AttendanceOut(Struct):
     official_id: str
     day: date
-    status: str
+    status: AttendanceStatus
     recorded_by: str
     updated_at: datetime
     revision: int
@@ -215,8 +229,8 @@ class RosterOut(Struct):
 class AuditOut(Struct):
     official_id: str
     day: date
-    old_status: str | None
-    new_status: str
+    old_status: AttendanceStatus | None
+    new_status: AttendanceStatus
     changed_by: str
     changed_at: datetime
     reason: str | None
@@ -261,6 +275,34 @@ class WaiverIn(Struct, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(min_length=3, max_length=1000)]
 
 
+class VoidOut(Struct):
+    event_id: str
+    voided: bool
+    flagged: int  # completed levels flagged for review by the recomputation
+
+
+class RecomputeOut(Struct):
+    official_id: str
+    levels_completed: int
+    flagged: int
+
+
+class ReviewResolvedOut(Struct):
+    official_id: str
+    level: int
+    needs_review: bool
+
+
+class ReviewOut(Struct):
+    official_id: str
+    level: int
+    completed_at: datetime
+    curriculum_version: str
+    certificate_serial: str | None
+    review_reason: str | None
+    flagged_at: datetime | None
+
+
 class WaiverOut(Struct):
     official_id: str
     level: int
@@ -278,7 +320,7 @@ class ModuleStatus(Struct):
     title_ko: str
     title_en: str
     required: bool
-    rule: str
+    rule: RuleName
     met: bool
     best_score: float | None
 
@@ -335,5 +377,107 @@ class DashboardOut(Struct):
     certificates: list[Certificate]
 
 
-def to_builtins(obj: Any) -> Any:
-    return msgspec.to_builtins(obj)
+# --- reports ----------------------------------------------------------------------------------
+
+
+class CapacityRow(Struct, omit_defaults=True):
+    level: int
+    seats: int
+    enrolled: int
+    waitlisted: int
+    fill_rate: float | None
+    focus: str | None = None
+    duration_days: int | None = None
+    seats_per_session: int | None = None
+    sessions: int | None = None
+    session_id: str | None = None
+    title: str | None = None
+    starts_on: str | None = None
+    instructor_id: str | None = None
+
+
+class CompletionRow(Struct, omit_defaults=True):
+    level: int
+    placed: int
+    reached: int
+    in_progress: int
+    enrolled: int
+    completed: int
+    completion_rate: float | None
+    org: str | None = None
+
+
+class AttendanceRow(Struct, omit_defaults=True):
+    level: int
+    sessions: int
+    marks: int
+    present: int
+    late: int
+    excused: int
+    absent: int
+    attendance_rate: float | None
+    session_id: str | None = None
+    title: str | None = None
+    starts_on: str | None = None
+
+
+class CapacityReport(Struct):
+    report: Literal["capacity-by-level", "capacity-by-session"]
+    columns: list[str]
+    rows: list[CapacityRow]
+
+
+class CompletionReport(Struct):
+    report: Literal["completion-by-level", "completion-by-org"]
+    columns: list[str]
+    rows: list[CompletionRow]
+
+
+class AttendanceReport(Struct):
+    report: Literal["attendance-by-level", "attendance-by-session"]
+    columns: list[str]
+    rows: list[AttendanceRow]
+
+
+# --- xAPI (Learning Record Store) ----------------------------------------------------------------
+# Statements are xAPI JSON: their nested objects (agents, verbs, activities, results, contexts)
+# are validated by domain/xapi/validate.py and kept exactly, so they are typed as JSON objects here.
+JsonObject = dict[str, object]
+
+
+class XapiAbout(Struct):
+    version: list[str]
+
+
+class XapiStatement(Struct, kw_only=True):
+    id: str
+    actor: JsonObject
+    verb: JsonObject
+    object: JsonObject
+    timestamp: str
+    stored: str
+    authority: JsonObject
+    version: str
+    result: JsonObject | None = None
+    context: JsonObject | None = None
+    attachments: list[JsonObject] | None = None
+
+
+class XapiStatementResult(Struct):
+    statements: list[XapiStatement]
+    more: str
+
+
+class XapiActivity(Struct, kw_only=True):
+    objectType: Literal["Activity"]
+    id: str
+    definition: JsonObject | None = None
+
+
+class XapiPerson(Struct, kw_only=True, omit_defaults=True):
+    objectType: Literal["Person"]
+    name: list[str] | None = None
+    mbox: list[str] | None = None
+    mbox_sha1sum: list[str] | None = None
+    openid: list[str] | None = None
+    account: list[dict[str, str]] | None = None

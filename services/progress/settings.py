@@ -14,6 +14,12 @@ class Settings(ServiceSettings):
     xapi_activity_prefix: str = "urn:lms:module:"
     xapi_account_homepage: str = "https://lms.example.go.kr"  # the stored statements' authority
     xapi_max_limit: int = 500
+    # HTTP Basic on /xapi for one xAPI client with the service role (e.g. a conformance suite or
+    # a content proxy); off unless both are set.
+    xapi_basic_user: str = ""
+    xapi_basic_password: str = ""
+    # The X-Experience-API-Version answered to a request that names no version we speak.
+    xapi_unversioned_answer: str = "2.0.0"
     # Re-evaluation after a publish: officials per transaction, whether this replica runs the
     # worker, and how often it looks for work when not woken.
     recompute_chunk: int = 500

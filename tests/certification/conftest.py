@@ -39,7 +39,7 @@ async def running(database_url: str, keys: Keys, **overrides: Any) -> AsyncItera
     settings = get_settings(
         database_url=database_url,
         relay_enabled=False,
-        public_url=f"http://127.0.0.1:{port}",
+        public_url=overrides.pop("public_url", f"http://127.0.0.1:{port}"),
         **{"webhook_poll_seconds": 0.2, **overrides},
     )
     app = create_app(settings)

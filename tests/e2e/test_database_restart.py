@@ -4,21 +4,17 @@ then recover on their own, without being restarted."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
-import warnings
 from pathlib import Path
 
 import httpx
 
+from services.common import embedded
 from services.common.db import ensure_database, with_database
 from services.common.settings import data_dir
 from tests.e2e.stack import SERVICES, Stack, eventually
 from tests.support import Keys, free_port
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import pgserver
-    from pgserver._commands import pg_ctl
 
 # One endpoint per service that needs the database.
 PROBES = {"placement": "/v1/results", "progress": "/v1/me/enrolments", "certification": "/v1/me/certificates"}
@@ -26,9 +22,9 @@ PROBES = {"placement": "/v1/results", "progress": "/v1/me/enrolments", "certific
 
 async def test_services_ride_out_a_database_restart(keys: Keys, tmp_path: Path) -> None:
     # A dedicated cluster: restarting the shared test server would disturb other tests.
-    # (under LMS_DATA_DIR: pytest's private temporary folders are closed to the postgres system user)
-    server = pgserver.get_server(data_dir() / f"pg-restart-{uuid.uuid4().hex[:8]}", cleanup_mode="delete")
-    admin = server.get_uri()
+    folder = f"pg-restart-{uuid.uuid4().hex[:8]}"
+    admin = embedded.server_url(folder)
+    server = embedded.cluster(folder)
     from services.common import migrations
 
     urls = {}
@@ -45,7 +41,7 @@ async def test_services_ride_out_a_database_restart(keys: Keys, tmp_path: Path) 
             for service, path in PROBES.items():
                 assert (await client.get(stack.base(service) + path, headers=headers)).status_code == 200
 
-            pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+            server.stop()
 
             async def all_not_ready() -> bool:
                 codes = [(await client.get(stack.base(s) + "/health/ready")).status_code for s in SERVICES]
@@ -58,7 +54,7 @@ async def test_services_ride_out_a_database_restart(keys: Keys, tmp_path: Path) 
                 assert response.headers["content-type"].startswith("application/problem+json")
             assert (await client.get(stack.base("placement") + "/health/live")).status_code == 200
 
-            pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+            server.start()
 
             async def all_ready() -> bool:
                 codes = [(await client.get(stack.base(s) + "/health/ready")).status_code for s in SERVICES]
@@ -74,4 +70,5 @@ async def test_services_ride_out_a_database_restart(keys: Keys, tmp_path: Path) 
             assert all(proc.poll() is None for procs in stack.procs.values() for proc in procs)
     finally:
         stack.stop_all()
-        server.cleanup()
+        embedded.stop(folder)
+        shutil.rmtree(data_dir() / folder, ignore_errors=True)

@@ -96,7 +96,7 @@ def generate(stack: Stack, out: Path) -> dict[str, Generated]:
             timeout=300,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "Warning" not in done.stdout + done.stderr, f"{service}: {done.stdout}{done.stderr}"
+        assert unexpected_warnings(done.stdout + done.stderr, spec) == [], f"{service}: {done.stdout}{done.stderr}"
         clients[service] = Generated(package, stack.base(service))
     return clients
 
@@ -241,3 +241,21 @@ async def test_a_learner_and_an_admin_journey_through_generated_clients(stack: S
     assert str(getattr(check.status, "value", check.status)) == "revoked"
     trail = await certification.call("auditLog", admin, "AuditOut", cert_id=str(certificate.id))
     assert any(str(entry.certificate_id) == str(certificate.id) for entry in trail)
+
+
+def unexpected_warnings(output: str, spec: Path) -> list[str]:
+    """The generator's warnings, less one it gives for a documented alternative it cannot model: a
+    request body that also accepts a non-JSON type (placement's CSV import) beside JSON, which the
+    generated client sends. Any other warning means the document has a gap."""
+    document = json.loads(Path(spec).read_text())
+    blocks = [b for b in output.split("WARNING parsing ")[1:]]
+    if "Warning" in output and not blocks:
+        return [output]
+    unexpected = []
+    for block in blocks:
+        method, path = block.split(None, 2)[:2]
+        body = document["paths"][path][method.lower()].get("requestBody", {}).get("content", {})
+        if "Unsupported content type" in block and "application/json" in body:
+            continue
+        unexpected.append(block)
+    return unexpected

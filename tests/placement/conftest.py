@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.placement.app import create_app
-from services.placement.bank import DOMAINS
+from services.placement.domain.bank import DOMAINS
 from services.placement.settings import get_settings
 from tests.support import Keys, ServiceClient, service_client
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from services.common.db import plain_url
 from services.placement.cli import cli
-from services.placement.engine.model import prob
+from services.placement.domain.cat.model import prob
 from services.placement.seed import seed, seed_rows
 from tests.placement.conftest import DOMAIN_NAMES, Service, bank_rows, finish, learner, load_bank, make_app
 from tests.support import Keys, client_for

@@ -5,22 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody
 
-from services.certification import store
-from services.certification.api.common import certificate_out, issuer_of, parse_uuid, wake_webhooks
+from services.certification.api.common import (
+    Caller,
+    Session,
+    certificate_out,
+    issuer_of,
+    parse_uuid,
+    wake_webhooks,
+)
 from services.certification.schemas import AuditOut, CertificateOut, ManualIssue, ReasonBody, ReissueBody
-from services.common.auth import Principal, allow
+from services.certification.store import certificates as store
+from services.common.auth import allow
 from services.common.db import utcnow
 from services.common.errors import Problem
 
 ADMIN = [allow("admin")]
 
 
-@post("/v1/admin/certificates", guards=ADMIN, tags=["admin"])
+@post("/v1/admin/certificates", guards=ADMIN, tags=["admin"], status_code=201)
 async def manual_issue(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, data: ManualIssue
+    request: Request[Any, Any, Any], session: Session, principal: Caller, data: JSONBody[ManualIssue]
 ) -> Response[CertificateOut]:
     """Issue a certificate by hand (with a reason). 409 if the official already holds one for the level."""
     if data.level not in range(5):
@@ -59,7 +65,12 @@ async def manual_issue(
 
 
 async def _transition(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str, action: str, reason: str
+    request: Request[Any, Any, Any],
+    session: Session,
+    principal: Caller,
+    cert_id: FromPath[str],
+    action: str,
+    reason: str,
 ) -> CertificateOut:
     row = await store.change_status(session, issuer_of(request), principal, parse_uuid(cert_id), action, reason)
     await session.commit()
@@ -70,57 +81,63 @@ async def _transition(
 
 @post("/v1/admin/certificates/{cert_id:str}/revoke", guards=ADMIN, tags=["admin"], status_code=200)
 async def revoke(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str, data: ReasonBody
+    request: Request[Any, Any, Any],
+    session: Session,
+    principal: Caller,
+    cert_id: FromPath[str],
+    data: JSONBody[ReasonBody],
 ) -> CertificateOut:
-    """Revoke for good (sets the bit in the revocation status list)."""
+    """Revoke for good (the status list marks it revoked)."""
     return await _transition(request, session, principal, cert_id, "revoke", data.reason)
 
 
 @post("/v1/admin/certificates/{cert_id:str}/suspend", guards=ADMIN, tags=["admin"], status_code=200)
 async def suspend(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str, data: ReasonBody
+    request: Request[Any, Any, Any],
+    session: Session,
+    principal: Caller,
+    cert_id: FromPath[str],
+    data: JSONBody[ReasonBody],
 ) -> CertificateOut:
-    """Suspend temporarily (sets the bit in the suspension status list)."""
+    """Suspend temporarily (the status list marks it suspended)."""
     return await _transition(request, session, principal, cert_id, "suspend", data.reason)
 
 
 @post("/v1/admin/certificates/{cert_id:str}/reinstate", guards=ADMIN, tags=["admin"], status_code=200)
 async def reinstate(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str, data: ReasonBody
+    request: Request[Any, Any, Any],
+    session: Session,
+    principal: Caller,
+    cert_id: FromPath[str],
+    data: JSONBody[ReasonBody],
 ) -> CertificateOut:
     """Lift a suspension."""
     return await _transition(request, session, principal, cert_id, "reinstate", data.reason)
 
 
-@post("/v1/admin/certificates/{cert_id:str}/reissue", guards=ADMIN, tags=["admin"])
+@post("/v1/admin/certificates/{cert_id:str}/reissue", guards=ADMIN, tags=["admin"], status_code=201)
 async def reissue(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str, data: ReissueBody
+    request: Request[Any, Any, Any],
+    session: Session,
+    principal: Caller,
+    cert_id: FromPath[str],
+    data: JSONBody[ReissueBody],
 ) -> Response[CertificateOut]:
     """A new certificate with a new serial that supersedes this one (e.g. a corrected name)."""
-    old = await store.get(session, parse_uuid(cert_id))
-    new = await store.reissue(
-        session, issuer_of(request), principal, parse_uuid(cert_id), data.reason, data.name, data.org
-    )
+    issuer = issuer_of(request)
+    old, new = await store.reissue(session, issuer, principal, parse_uuid(cert_id), data.reason, data.name, data.org)
     await session.commit()
-    if old is not None:
-        request.app.state.status_lists.invalidate(old.status_list)
+    request.app.state.status_lists.invalidate(old.status_list)
     wake_webhooks(request)
-    return Response(
-        certificate_out(new, issuer_of(request)), status_code=201, headers={"Location": f"/v1/certificates/{new.id}"}
-    )
+    return Response(certificate_out(new, issuer), status_code=201, headers={"Location": f"/v1/certificates/{new.id}"})
 
 
 @get("/v1/admin/certificates/{cert_id:str}/audit", guards=ADMIN, tags=["admin"])
-async def audit_log(session: AsyncSession, cert_id: str) -> list[AuditOut]:
+async def audit_log(session: Session, cert_id: FromPath[str]) -> list[AuditOut]:
     """Every state change of the certificate: actor, time, reason."""
-    ident = parse_uuid(cert_id)
-    if await store.get(session, ident) is None:
+    rows = await store.audit_log(session, parse_uuid(cert_id))
+    if rows is None:
         raise Problem(404, "not-found", f"No certificate with id {cert_id} exists.")
-    rows = (
-        await session.execute(
-            select(store.AUDIT).where(store.AUDIT.c.certificate_id == ident).order_by(store.AUDIT.c.id)
-        )
-    ).all()
     return [
         AuditOut(
             id=r.id,

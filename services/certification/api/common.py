@@ -6,11 +6,18 @@ import uuid
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certification.schemas import CertificateOut
-from services.certification.store import Issuer
+from services.certification.store.certificates import Issuer
+from services.common.auth import Principal
 from services.common.errors import Problem
+
+# The kernel's dependencies, named explicitly (Litestar 3 no longer infers them).
+Session = NamedDependency[AsyncSession]
+Caller = NamedDependency[Principal]
 
 
 def issuer_of(request: Request[Any, Any, Any]) -> Issuer:

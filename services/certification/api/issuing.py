@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, put
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
 from litestar.response import Response as RawResponse
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.certification import store
 from services.certification.api.common import (
+    Caller,
+    Session,
     certificate_out,
     issuer_of,
     parse_level,
     parse_uuid,
     wake_webhooks,
 )
-from services.certification.api.printing import pdf_response
+from services.certification.api.printing import PDF, pdf_response
 from services.certification.schemas import CertificateOut, LevelCompleted
-from services.common.auth import Principal, allow, allow_peers
+from services.certification.store import certificates as store
+from services.common.auth import allow, allow_peers
 from services.common.errors import Problem
 
 
@@ -27,15 +30,16 @@ from services.common.errors import Problem
     "/v1/officials/{official_id:str}/levels/{level:str}/certificate",
     guards=[allow_peers("progress")],
     tags=["issuing"],
-    status_code=200,
+    status_code=201,
+    responses={200: ResponseSpec(CertificateOut, description="The certificate was issued before: the same one")},
 )
 async def level_completed(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    official_id: str,
-    level: str,
-    data: LevelCompleted,
+    session: Session,
+    principal: Caller,
+    official_id: FromPath[str],
+    level: FromPath[str],
+    data: JSONBody[LevelCompleted],
 ) -> Response[CertificateOut]:
     """Issue the certificate for a completed level: 201 the first time, 200 with the same
     certificate afterwards (idempotent per official and level)."""
@@ -71,20 +75,13 @@ async def level_completed(
 
 
 @get("/v1/me/certificates", guards=[allow("learner")], tags=["learner"])
-async def my_certificates(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
-) -> list[CertificateOut]:
+async def my_certificates(request: Request[Any, Any, Any], session: Session, principal: Caller) -> list[CertificateOut]:
     """The caller's own certificates, newest first."""
-    rows = (
-        await session.execute(
-            select(store.CERT).where(store.CERT.c.official_id == principal.sub).order_by(store.CERT.c.issued_at.desc())
-        )
-    ).all()
     issuer = issuer_of(request)
-    return [certificate_out(r, issuer, "/v1/me/certificates") for r in rows]
+    return [certificate_out(r, issuer, "/v1/me/certificates") for r in await store.mine(session, principal.sub)]
 
 
-async def _own(session: AsyncSession, principal: Principal, cert_id: str) -> Any:
+async def _own(session: Session, principal: Caller, cert_id: FromPath[str]) -> Any:
     row = await store.get(session, parse_uuid(cert_id))
     if row is None or row.official_id != principal.sub:
         raise Problem(404, "not-found", f"No certificate with id {cert_id} exists, or you may not see it.")
@@ -93,22 +90,22 @@ async def _own(session: AsyncSession, principal: Principal, cert_id: str) -> Any
 
 @get("/v1/me/certificates/{cert_id:str}", guards=[allow("learner")], tags=["learner"])
 async def my_certificate(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str
+    request: Request[Any, Any, Any], session: Session, principal: Caller, cert_id: FromPath[str]
 ) -> CertificateOut:
-    """One of the caller's certificates."""
+    """One of the caller's own certificates."""
     return certificate_out(await _own(session, principal, cert_id), issuer_of(request), "/v1/me/certificates")
 
 
-@get("/v1/me/certificates/{cert_id:str}/pdf", guards=[allow("learner")], tags=["learner"], media_type="application/pdf")
+@get("/v1/me/certificates/{cert_id:str}/pdf", guards=[allow("learner")], tags=["learner"], media_type=PDF)
 async def my_certificate_pdf(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, cert_id: str
+    request: Request[Any, Any, Any], session: Session, principal: Caller, cert_id: FromPath[str]
 ) -> RawResponse[bytes]:
-    """One of the caller's certificates as a PDF."""
+    """The printable certificate of one of the caller's own certificates (PDF)."""
     return await pdf_response(request, await _own(session, principal, cert_id))
 
 
 @get("/v1/certificates/{cert_id:str}", guards=[allow("hr", "admin")], tags=["hr"])
-async def certificate(request: Request[Any, Any, Any], session: AsyncSession, cert_id: str) -> CertificateOut:
+async def certificate(request: Request[Any, Any, Any], session: Session, cert_id: FromPath[str]) -> CertificateOut:
     """One certificate record (the link in webhook payloads and feed items)."""
     row = await store.get(session, parse_uuid(cert_id))
     if row is None:
@@ -116,13 +113,56 @@ async def certificate(request: Request[Any, Any, Any], session: AsyncSession, ce
     return certificate_out(row, issuer_of(request))
 
 
-@get("/v1/certificates/{cert_id:str}/pdf", guards=[allow("hr", "admin")], tags=["hr"], media_type="application/pdf")
-async def certificate_pdf(request: Request[Any, Any, Any], session: AsyncSession, cert_id: str) -> RawResponse[bytes]:
-    """A certificate as a PDF (HR and admins)."""
+@get("/v1/certificates/{cert_id:str}/pdf", guards=[allow("hr", "admin")], tags=["hr"], media_type=PDF)
+async def certificate_pdf(
+    request: Request[Any, Any, Any], session: Session, cert_id: FromPath[str]
+) -> RawResponse[bytes]:
+    """The printable certificate (PDF)."""
     row = await store.get(session, parse_uuid(cert_id))
     if row is None:
         raise Problem(404, "not-found", f"No certificate with id {cert_id} exists.")
     return await pdf_response(request, row)
 
 
-handlers = [level_completed, my_certificates, my_certificate, my_certificate_pdf, certificate, certificate_pdf]
+VC_MEDIA = "application/vc+ld+json"  # the VC 2.0 JSON-LD form (a +json type every client reads)
+
+
+async def _credential_response(request: Request[Any, Any, Any], row: Any) -> RawResponse[bytes]:
+    secured = await store.with_proof(issuer_of(request), row.vc_jwt)
+    return RawResponse(
+        msgspec.json.encode(secured),
+        media_type=VC_MEDIA,
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.serial}.jsonld"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@get("/v1/me/certificates/{cert_id:str}/credential", guards=[allow("learner")], tags=["learner"], media_type=VC_MEDIA)
+async def my_credential(
+    request: Request[Any, Any, Any], session: Session, principal: Caller, cert_id: FromPath[str]
+) -> RawResponse[bytes]:
+    """The credential as JSON-LD with an embedded Data Integrity proof (eddsa-rdfc-2022)."""
+    return await _credential_response(request, await _own(session, principal, cert_id))
+
+
+@get("/v1/certificates/{cert_id:str}/credential", guards=[allow("hr", "admin")], tags=["hr"], media_type=VC_MEDIA)
+async def credential(request: Request[Any, Any, Any], session: Session, cert_id: FromPath[str]) -> RawResponse[bytes]:
+    """The credential as JSON-LD with an embedded Data Integrity proof (eddsa-rdfc-2022)."""
+    row = await store.get(session, parse_uuid(cert_id))
+    if row is None:
+        raise Problem(404, "not-found", f"No certificate with id {cert_id} exists.")
+    return await _credential_response(request, row)
+
+
+handlers = [
+    level_completed,
+    my_certificates,
+    my_certificate,
+    my_certificate_pdf,
+    my_credential,
+    certificate,
+    certificate_pdf,
+    credential,
+]

@@ -3,48 +3,37 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from litestar import MediaType, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.certification.api.common import LEVEL_DIGITS, issuer_of
 from services.certification.domain import credential as vc
-from services.certification.domain import page
+from services.certification.domain import integrity, page
 from services.certification.domain.serial import parse_serial
 from services.certification.domain.statuslist import PURPOSES
-from services.certification.schemas import LevelName, VerificationOut, VerifyRequest
+from services.certification.schemas import (
+    AchievementOut,
+    IssuerProfileOut,
+    Jwk,
+    JwkSet,
+    LevelName,
+    MultikeyOut,
+    VerificationOut,
+    VerifyRequest,
+)
+from services.certification.store import certificates as store
 from services.common.db import utcnow
 from services.common.errors import Problem
 
 PUBLIC = {"public": True}
 
 
-def status_of(row: Any, now: datetime) -> str:
-    if row.status == "active":
-        return "expired" if row.valid_until is not None and row.valid_until <= now else "valid"
-    return str(row.status)
-
-
-VIEW = (
-    "SELECT c.id, c.serial, c.official_name, c.level, c.status, c.status_reason, c.issued_at, c.valid_until,"
-    " c.kid, c.vc_jwt, c.superseded_by_id, n.serial AS successor"
-    " FROM certificate c LEFT JOIN certificate n ON n.id = c.superseded_by_id"
-)
-BY_SERIAL = VIEW + " WHERE c.serial = $1"
-BY_ID = VIEW + " WHERE c.id = $1"
-
-
-async def _fetch(request: Request[Any, Any, Any], query: str, arg: Any) -> Any:
-    """One indexed read in one round trip on the service's asyncpg pool (no ORM session, no transaction;
-    asyncpg caches the prepared statement). This is the hot public path."""
-    record = await request.app.state.pool.fetchrow(query, arg)
-    return SimpleNamespace(**dict(record)) if record is not None else None
-
-
 def _verification(request: Request[Any, Any, Any], row: Any) -> VerificationOut:
-    status = status_of(row, utcnow())
+    status = vc.status_of(row.status, row.valid_until, utcnow())
     info = vc.LEVELS[row.level]
     return VerificationOut(
         valid=status == "valid",
@@ -64,7 +53,7 @@ def _verification(request: Request[Any, Any, Any], row: Any) -> VerificationOut:
 
 
 @get("/v1/verify/{serial:str}", opt=PUBLIC, tags=["verify"], cache_control=None)
-async def verify_serial(request: Request[Any, Any, Any], serial: str) -> VerificationOut:
+async def verify_serial(request: Request[Any, Any, Any], serial: FromPath[str]) -> VerificationOut:
     """Status of a certificate by its serial: valid, revoked (with reason), suspended, expired or superseded."""
     if parse_serial(serial) is None:
         raise Problem(
@@ -73,28 +62,29 @@ async def verify_serial(request: Request[Any, Any, Any], serial: str) -> Verific
             "This is not a certificate serial (expected PREFIX-YYYY-LN-NNNNNN-C with a matching check digit); "
             "check it for typing errors.",
         )
-    row = await _fetch(request, BY_SERIAL, serial.strip().upper())
+    row = await store.view(request.app.state.pool, serial=serial.strip().upper())
     if row is None:
         raise Problem(404, "not-found", f"No certificate has the serial {serial}.")
     return _verification(request, row)
 
 
 @post("/v1/verify", opt=PUBLIC, tags=["verify"], status_code=200)
-async def verify_credential(request: Request[Any, Any, Any], data: VerifyRequest) -> VerificationOut:
-    """Verify a VC-JWT: header (EdDSA, vc+jwt, a published kid), signature, claims, and its current
+async def verify_credential(request: Request[Any, Any, Any], data: JSONBody[VerifyRequest]) -> VerificationOut:
+    """Verify a VC-JWT: header (RS256 or EdDSA, a published kid), signature, claims, and its current
     status. An invalid credential is a 200 answer with ``valid: false`` and an error code."""
     issuer = issuer_of(request)
     token = data.credential.strip()
-    keys = await issuer.keyring.public_keys(want=vc.peek_kid(token))
+    kid = vc.peek_kid(token)
+    keys = await issuer.keyring.public_keys(want=vc.thumbprint_of(kid) if kid else None)
     try:
-        claims = vc.verify(token, keys, issuer_url=issuer.settings.issuer_url, check_expiry=False)
+        claims = vc.verify(token, keys, issuer_url=issuer.issuer_ids, check_expiry=False)
     except vc.CredentialError as exc:
         return VerificationOut(valid=False, status="invalid", error=exc.code, error_detail=exc.message)
     try:
         cert_id = uuid.UUID(str(claims["jti"]).removeprefix("urn:uuid:"))
     except ValueError:
         cert_id = None
-    row = await _fetch(request, BY_ID, cert_id) if cert_id else None
+    row = await store.view(request.app.state.pool, cert_id=cert_id) if cert_id else None
     if row is None or row.vc_jwt != token:
         return VerificationOut(
             valid=False,
@@ -106,7 +96,9 @@ async def verify_credential(request: Request[Any, Any, Any], data: VerifyRequest
 
 
 @get("/verify/{serial:str}", opt=PUBLIC, tags=["verify"], media_type=MediaType.HTML, include_in_schema=True)
-async def verify_page(request: Request[Any, Any, Any], serial: str, lang: str | None = None) -> Response[str]:
+async def verify_page(
+    request: Request[Any, Any, Any], serial: FromPath[str], lang: FromQuery[str | None] = None
+) -> Response[str]:
     """The verification web page (Korean or English: ?lang=ko|en, else Accept-Language)."""
     language = page.choose_language(lang, request.headers.get("accept-language"))
     issuer = issuer_of(request)
@@ -116,12 +108,12 @@ async def verify_page(request: Request[Any, Any, Any], serial: str, lang: str | 
         facts = page.PageFacts(serial=serial[:64], status="invalid-serial")
         status_code = 400
     else:
-        row = await _fetch(request, BY_SERIAL, serial.strip().upper())
+        row = await store.view(request.app.state.pool, serial=serial.strip().upper())
         if row is None:
             facts = page.PageFacts(serial=serial, status="not-found")
             status_code = 404
         else:
-            status = status_of(row, utcnow())
+            status = vc.status_of(row.status, row.valid_until, utcnow())
             facts = page.PageFacts(
                 serial=row.serial,
                 status=status,
@@ -141,37 +133,64 @@ async def verify_page(request: Request[Any, Any, Any], serial: str, lang: str | 
     )
 
 
+JSON_LD = "application/ld+json"
+
+
 @get("/.well-known/jwks.json", opt=PUBLIC, tags=["keys"])
-async def jwks(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """Every credential-signing public key, current and retired (old certificates keep verifying)."""
+async def jwks(request: Request[Any, Any, Any]) -> Response[JwkSet]:
+    """Every credential-signing public key (RS256 and EdDSA), current and retired (old certificates keep verifying)."""
     keys = await issuer_of(request).keyring.jwks()
-    return Response({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})
+    body = JwkSet(keys=[msgspec.convert(k, Jwk) for k in keys])
+    return Response(body, headers={"Cache-Control": "public, max-age=300"})
 
 
-@get("/v1/issuer", opt=PUBLIC, tags=["keys"])
-async def issuer_profile(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The Open Badges issuer Profile."""
-    s = issuer_of(request).settings
-    return vc.issuer_profile(s.issuer_url, s.issuer_name, s.issuer_name_ko)
+@get("/v1/keys/{thumbprint:str}", opt=PUBLIC, tags=["keys"])
+async def key(request: Request[Any, Any, Any], thumbprint: FromPath[str]) -> Response[Jwk]:
+    """One public signing key: what a credential's ``kid`` (this URL) dereferences to."""
+    jwk = await issuer_of(request).keyring.jwk(thumbprint)
+    if jwk is None:
+        raise Problem(404, "not-found", f"There is no signing key {thumbprint[:64]}.")
+    return Response(msgspec.convert(jwk, Jwk), headers={"Cache-Control": "public, max-age=300"})
 
 
-@get("/v1/achievements/{slug:str}", opt=PUBLIC, tags=["keys"])
-async def achievement(request: Request[Any, Any, Any], slug: str) -> dict[str, Any]:
+@get("/v1/issuer", opt=PUBLIC, tags=["keys"], media_type=JSON_LD)
+async def issuer_profile(request: Request[Any, Any, Any]) -> IssuerProfileOut:
+    """The Open Badges issuer Profile (JSON-LD): what the issuer id of every credential answers."""
+    issuer = issuer_of(request)
+    s = issuer.settings
+    methods = [vc.multikey_url(s.public_url, kid) for kid in await issuer.keyring.ed25519_keys()]
+    profile = vc.issuer_profile(s.issuer_url, s.issuer_name, s.issuer_name_ko, s.public_url, methods)
+    return msgspec.convert(profile, IssuerProfileOut)
+
+
+@get("/v1/keys/{thumbprint:str}/multikey", opt=PUBLIC, tags=["keys"], media_type=JSON_LD)
+async def multikey(request: Request[Any, Any, Any], thumbprint: FromPath[str]) -> MultikeyOut:
+    """An Ed25519 key as a Multikey: what a Data Integrity proof's verificationMethod dereferences to."""
+    issuer = issuer_of(request)
+    key = (await issuer.keyring.ed25519_keys()).get(thumbprint)
+    if not isinstance(key, Ed25519PublicKey):
+        raise Problem(404, "not-found", f"There is no Ed25519 signing key {thumbprint[:64]}.")
+    method = vc.multikey_url(issuer.base, thumbprint)
+    return msgspec.convert(integrity.multikey(key, method, issuer.settings.issuer_url), MultikeyOut)
+
+
+@get("/v1/achievements/{slug:str}", opt=PUBLIC, tags=["keys"], media_type=JSON_LD)
+async def achievement(request: Request[Any, Any, Any], slug: FromPath[str]) -> AchievementOut:
     """The Achievement of a level (its id is stable: /v1/achievements/level-N)."""
     level = slug.removeprefix("level-")
     if not slug.startswith("level-") or level not in LEVEL_DIGITS:
         raise Problem(404, "not-found", "Achievements are /v1/achievements/level-0 to level-4.")
-    return {
-        "@context": [vc.VC_CONTEXT, vc.OB_CONTEXT],
-        **vc.achievement(issuer_of(request).settings.issuer_url, int(level)),
-    }
+    body = {"@context": [vc.VC_CONTEXT, vc.OB_CONTEXT], **vc.achievement(issuer_of(request).base, int(level))}
+    return msgspec.convert(body, AchievementOut)
 
 
 @get("/v1/status-lists/{list_no:int}/{purpose:str}", opt=PUBLIC, tags=["keys"])
-async def status_list(request: Request[Any, Any, Any], list_no: int, purpose: str) -> Response[str]:
-    """A Bitstring Status List credential (VC-JWT), with ETag and Cache-Control."""
+async def status_list(request: Request[Any, Any, Any], list_no: FromPath[int], purpose: FromPath[str]) -> Response[str]:
+    """A Bitstring Status List credential (VC-JWT), with ETag and Cache-Control: ``message`` (what
+    credentials carry: active, revoked, suspended, superseded), or the ``revocation`` and
+    ``suspension`` lists of credentials issued before."""
     if purpose not in PURPOSES:
-        raise Problem(404, "not-found", "Status lists are /v1/status-lists/{n}/revocation or /suspension.")
+        raise Problem(404, "not-found", "Status lists are /v1/status-lists/{n}/message, /revocation or /suspension.")
     entry = await request.app.state.status_lists.get(list_no, purpose)
     if entry is None:
         raise Problem(404, "not-found", f"There is no status list {list_no}.")
@@ -183,4 +202,14 @@ async def status_list(request: Request[Any, Any, Any], list_no: int, purpose: st
     return Response(entry.body, media_type="application/vc+jwt", headers=headers)
 
 
-handlers = [verify_serial, verify_credential, verify_page, jwks, issuer_profile, achievement, status_list]
+handlers = [
+    verify_serial,
+    verify_credential,
+    verify_page,
+    jwks,
+    key,
+    multikey,
+    issuer_profile,
+    achievement,
+    status_list,
+]

@@ -2,64 +2,46 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from litestar import Request, Response, delete, get, patch, post
-from litestar.params import Parameter
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from services.certification.api.common import parse_uuid, wake_webhooks
+from services.certification.api.common import Caller, Session, parse_uuid, wake_webhooks
 from services.certification.domain.keys import seal
 from services.certification.domain.webhooks import EVENT_TYPES, new_secret
 from services.certification.schemas import DeliveryOut, SubscriptionIn, SubscriptionOut, SubscriptionPatch
+from services.certification.store import webhooks as store
 from services.certification.targets import allowed_networks, target_problem
 from services.certification.worker import webhook_id
-from services.common.auth import Principal, allow
-from services.common.db import utcnow, uuid7
+from services.common.auth import allow
 from services.common.errors import Problem
 
 HR = [allow("hr")]
 BASE = "/v1/webhooks/subscriptions"
 
 
-def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Problem(
-            400,
-            "invalid-url",
-            "url must be an absolute http(s) URL, e.g. https://hr.example.go.kr/hooks/lms.",
-            errors=[{"field": "url", "source": "body", "message": "not an absolute http(s) URL"}],
-        )
-    return url
-
-
-async def _check_target(request: Request[Any, Any, Any], url: str) -> str:
-    reason = await target_problem(_check_url(url), allowed_networks(request.app.state.settings))
-    if reason:
-        raise Problem(
-            400,
-            "forbidden-target",
-            f"Webhooks cannot be sent there: {reason}.",
-            errors=[{"field": "url", "source": "body", "message": reason}],
-        )
-    return url
-
-
-def _check_events(events: list[str]) -> list[str]:
-    unknown = sorted(set(events) - set(EVENT_TYPES))
+def _check(url: str | None, events: list[str] | None) -> None:
+    """Every bad field at once."""
+    errors = []
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.append({"field": "url", "source": "body", "message": "not an absolute http(s) URL"})
+    unknown = sorted(set(events or ()) - set(EVENT_TYPES))
     if unknown:
+        errors.append({"field": "event_types", "source": "body", "message": f"unknown: {unknown}"})
+    if errors:
         raise Problem(
             400,
-            "invalid-event-type",
-            f"Unknown event types {unknown}; choose from {', '.join(EVENT_TYPES)}.",
-            errors=[{"field": "event_types", "source": "body", "message": f"unknown: {unknown}"}],
+            "validation",
+            "url must be an absolute http(s) URL (e.g. https://hr.example.go.kr/hooks/lms) and event_types "
+            f"each one of {', '.join(EVENT_TYPES)}.",
+            errors=errors,
         )
-    return sorted(set(events))
 
 
 def _out(row: Any, secret: str | None = None) -> SubscriptionOut:
@@ -75,107 +57,89 @@ def _out(row: Any, secret: str | None = None) -> SubscriptionOut:
     )
 
 
-async def _own(session: AsyncSession, principal: Principal, sub_id: str) -> Any:
-    row = (
-        await session.execute(
-            text("SELECT * FROM webhook_subscription WHERE id = :id AND owner = :owner"),
-            {"id": parse_uuid(sub_id, "subscription"), "owner": principal.sub},
+async def _check_target(request: Request[Any, Any, Any], url: str | None) -> None:
+    """Webhooks go to public addresses only, unless the allowlist names the network."""
+    if url is None:
+        return
+    reason = await target_problem(url, allowed_networks(request.app.state.settings))
+    if reason:
+        raise Problem(
+            400,
+            "forbidden-target",
+            f"Webhooks cannot be sent there: {reason}.",
+            errors=[{"field": "url", "source": "body", "message": reason}],
         )
-    ).first()
+
+
+async def _own(session: Session, principal: Caller, sub_id: FromPath[str]) -> Any:
+    row = await store.own(session, principal.sub, parse_uuid(sub_id, "subscription"))
     if row is None:
         raise Problem(404, "not-found", f"No subscription with id {sub_id} exists, or you may not see it.")
     return row
 
 
-@post(BASE, guards=HR, tags=["webhooks"])
+@post(
+    BASE,
+    guards=HR,
+    tags=["webhooks"],
+    status_code=201,
+    responses={200: ResponseSpec(SubscriptionOut, description="This URL is already subscribed: that subscription")},
+)
 async def subscribe(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, data: SubscriptionIn
+    request: Request[Any, Any, Any], session: Session, principal: Caller, data: JSONBody[SubscriptionIn]
 ) -> Response[SubscriptionOut]:
-    """Subscribe a URL to event types. The answer carries the signing secret (``whsec_...``) once."""
-    url, events = await _check_target(request, data.url), _check_events(data.event_types)
+    """Subscribe a URL to event types. The answer carries the signing secret (``whsec_...``) once;
+    subscribing the same URL again answers 200 with the existing subscription (no secret)."""
+    _check(data.url, data.event_types)
+    await _check_target(request, data.url)
     secret = new_secret()
     sealed = seal(secret, request.app.state.settings.key_passphrase)  # never stored in plain text
-    now = utcnow()
-    row = (
-        await session.execute(
-            text(
-                "INSERT INTO webhook_subscription (id, owner, url, event_types, secret, enabled, created_at,"
-                " updated_at)"
-                " VALUES (:id, :owner, :url, CAST(:events AS jsonb), :secret, true, :now, :now) RETURNING *"
-            ),
-            {
-                "id": uuid7(),
-                "owner": principal.sub,
-                "url": url,
-                "events": json.dumps(events),
-                "secret": sealed,
-                "now": now,
-            },
-        )
-    ).one()
+    row, created = await store.subscribe(session, principal.sub, data.url, sorted(set(data.event_types)), sealed)
     await session.commit()
-    return Response(_out(row, secret), status_code=201, headers={"Location": f"{BASE}/{row.id}"})
+    return Response(
+        _out(row, secret if created else None),
+        status_code=201 if created else 200,
+        headers={"Location": f"{BASE}/{row.id}"},
+    )
 
 
 @get(BASE, guards=HR, tags=["webhooks"])
-async def list_subscriptions(session: AsyncSession, principal: Principal) -> list[SubscriptionOut]:
-    """The caller's webhook subscriptions, oldest first."""
-    rows = (
-        await session.execute(
-            text("SELECT * FROM webhook_subscription WHERE owner = :owner ORDER BY created_at"),
-            {"owner": principal.sub},
-        )
-    ).all()
-    return [_out(r) for r in rows]
+async def list_subscriptions(session: Session, principal: Caller) -> list[SubscriptionOut]:
+    """The caller's subscriptions, oldest first."""
+    return [_out(r) for r in await store.owned(session, principal.sub)]
 
 
 @get(BASE + "/{sub_id:str}", guards=HR, tags=["webhooks"])
-async def get_subscription(session: AsyncSession, principal: Principal, sub_id: str) -> SubscriptionOut:
+async def get_subscription(session: Session, principal: Caller, sub_id: FromPath[str]) -> SubscriptionOut:
     """A subscription; a disabled one says why in ``disabled_reason``."""
     return _out(await _own(session, principal, sub_id))
 
 
 @patch(BASE + "/{sub_id:str}", guards=HR, tags=["webhooks"])
 async def update_subscription(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, sub_id: str, data: SubscriptionPatch
+    request: Request[Any, Any, Any],
+    session: Session,
+    principal: Caller,
+    sub_id: FromPath[str],
+    data: JSONBody[SubscriptionPatch],
 ) -> SubscriptionOut:
-    """Change the URL or event types, or re-enable (pending deliveries get a fresh retry horizon)."""
+    """Change the URL or event types, or re-enable: what was not delivered meanwhile (also changes
+    made while it was disabled) is then delivered, in order, with a fresh retry horizon."""
     row = await _own(session, principal, sub_id)
-    values: dict[str, Any] = {"id": row.id, "now": utcnow()}
-    sets = ["updated_at = :now"]
-    if data.url is not None:
-        values["url"] = await _check_target(request, data.url)
-        sets.append("url = :url")
-    if data.event_types is not None:
-        values["events"] = json.dumps(_check_events(data.event_types))
-        sets.append("event_types = CAST(:events AS jsonb)")
-    if data.enabled is True:
-        sets += ["enabled = true", "disabled_reason = NULL", "disabled_at = NULL"]
-        await session.execute(
-            text(
-                "UPDATE webhook_delivery SET retry_from = :now, next_attempt_at = :now"
-                " WHERE subscription_id = :id AND delivered_at IS NULL AND failed_at IS NULL"
-            ),
-            {"id": row.id, "now": values["now"]},
-        )
-    elif data.enabled is False:
-        sets += ["enabled = false", "disabled_reason = 'Disabled by the subscriber.'", "disabled_at = :now"]
-    updated = (
-        await session.execute(
-            text(f"UPDATE webhook_subscription SET {', '.join(sets)} WHERE id = :id RETURNING *"),  # noqa: S608
-            values,
-        )
-    ).one()
+    _check(data.url, data.event_types)
+    await _check_target(request, data.url)
+    events = sorted(set(data.event_types)) if data.event_types is not None else None
+    updated = await store.update(session, row.id, data.url, events, data.enabled)
     await session.commit()
     wake_webhooks(request)
     return _out(updated)
 
 
 @delete(BASE + "/{sub_id:str}", guards=HR, tags=["webhooks"])
-async def unsubscribe(session: AsyncSession, principal: Principal, sub_id: str) -> None:
-    """Delete a webhook subscription."""
+async def unsubscribe(session: Session, principal: Caller, sub_id: FromPath[str]) -> None:
+    """Delete a subscription and its deliveries."""
     row = await _own(session, principal, sub_id)
-    await session.execute(text("DELETE FROM webhook_subscription WHERE id = :id"), {"id": row.id})
+    await store.delete(session, row.id)
     await session.commit()
 
 
@@ -197,22 +161,23 @@ def _delivery(r: Any) -> DeliveryOut:
 
 @get(BASE + "/{sub_id:str}/deliveries", guards=HR, tags=["webhooks"])
 async def deliveries(
-    session: AsyncSession, principal: Principal, sub_id: str, limit: int = Parameter(default=100, ge=1, le=500)
+    session: Session,
+    principal: Caller,
+    sub_id: FromPath[str],
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
 ) -> list[DeliveryOut]:
     """Recent deliveries, newest first, with attempts and the last error."""
     row = await _own(session, principal, sub_id)
-    rows = (
-        await session.execute(
-            text("SELECT * FROM webhook_delivery WHERE subscription_id = :id ORDER BY created_at DESC, id LIMIT :n"),
-            {"id": row.id, "n": limit},
-        )
-    ).all()
-    return [_delivery(r) for r in rows]
+    return [_delivery(r) for r in await store.deliveries(session, row.id, limit)]
 
 
 @post(BASE + "/{sub_id:str}/deliveries/{delivery_id:str}/redeliver", guards=HR, tags=["webhooks"], status_code=202)
 async def redeliver(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, sub_id: str, delivery_id: str
+    request: Request[Any, Any, Any],
+    session: Session,
+    principal: Caller,
+    sub_id: FromPath[str],
+    delivery_id: FromPath[str],
 ) -> DeliveryOut:
     """Send a delivery again (same webhook-id, so receivers can de-duplicate), with a fresh horizon."""
     sub = await _own(session, principal, sub_id)
@@ -221,16 +186,7 @@ async def redeliver(
             409, "subscription-disabled", "The subscription is disabled; re-enable it (PATCH enabled: true) first."
         )
     ident: uuid.UUID = parse_uuid(delivery_id, "delivery")
-    now = utcnow()
-    row = (
-        await session.execute(
-            text(
-                "UPDATE webhook_delivery SET delivered_at = NULL, failed_at = NULL, next_attempt_at = :now,"
-                " retry_from = :now WHERE id = :id AND subscription_id = :sub RETURNING *"
-            ),
-            {"id": ident, "sub": sub.id, "now": now},
-        )
-    ).first()
+    row = await store.redeliver(session, sub.id, ident)
     if row is None:
         raise Problem(404, "not-found", f"No delivery with id {delivery_id} exists for this subscription.")
     await session.commit()

@@ -1,8 +1,11 @@
-"""Open Badges 3.0 credentials on the VC Data Model 2.0, secured as VC-JWT (VC-JOSE-COSE).
+"""Open Badges 3.0 credentials on the VC Data Model 2.0, secured by the Open Badges 3.0 JSON Web
+Token proof format.
 
 The JWT payload is the credential itself (no ``vc`` claim), plus the registered claims ``iss``
 (= issuer.id), ``jti`` (= id), ``sub`` (= credentialSubject.id), ``nbf`` (= validFrom) and ``exp``
-(= validUntil, when the certificate expires). Header: ``alg`` EdDSA, ``typ`` vc+jwt, ``cty`` vc, ``kid``.
+(= validUntil, when the certificate expires). Header: ``alg`` (RS256 or EdDSA), ``typ`` JWT and a
+``kid`` that is a URL answering the public JWK. Tokens signed before this format (``typ`` vc+jwt,
+``cty`` vc, a bare thumbprint ``kid``) still verify.
 """
 
 from __future__ import annotations
@@ -14,17 +17,22 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 import msgspec
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from services.certification.domain.keys import ALGORITHMS, PrivateKey, PublicKey
+from services.certification.domain.statuslist import MESSAGE, STATUS_MESSAGES, STATUS_SIZE
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
-TYP = "vc+jwt"
-ALG = "EdDSA"
+TYP = "JWT"
+LEGACY_TYP = "vc+jwt"
+KEY_PATH = "/v1/keys/"
 # Fixed namespace for credentialSubject ids: urn:uuid:<uuid5(namespace, official_id)>.
 SUBJECT_NAMESPACE = uuid.UUID("6f1c1c1e-3b0a-5d7c-9a55-0c1e5e2f7a10")
 
@@ -71,23 +79,61 @@ LEVELS: dict[int, Level] = {
 }
 
 
+Verdict = Literal["valid", "revoked", "suspended", "expired", "superseded"]
+
+
+def status_of(status: str, valid_until: datetime | None, now: datetime) -> Verdict:
+    """What a verifier is told: an active certificate past its validity is expired."""
+    if status == "active":
+        return "expired" if valid_until is not None and valid_until <= now else "valid"
+    if status in ("revoked", "suspended", "superseded"):
+        return status  # type: ignore[return-value]
+    raise ValueError(f"unknown certificate status {status!r}")
+
+
 def subject_id(official_id: str) -> str:
     """A stable, opaque holder id per official (never an e-mail address)."""
     return f"urn:uuid:{uuid.uuid5(SUBJECT_NAMESPACE, official_id)}"
 
 
-def achievement_id(issuer_url: str, level: int) -> str:
-    return f"{issuer_url}/v1/achievements/level-{level}"
+def achievement_id(base_url: str, level: int) -> str:
+    return f"{base_url}/v1/achievements/level-{level}"
+
+
+def multikey_url(base_url: str, thumbprint: str) -> str:
+    """The Data Integrity verification method of an Ed25519 key (a Multikey document)."""
+    return f"{key_url(base_url, thumbprint)}/multikey"
+
+
+REGISTERED_CLAIMS = ("iss", "jti", "sub", "nbf", "exp")
+
+
+def credential_of(token: str) -> dict[str, Any]:
+    """The credential inside one of our own stored VC-JWTs (its payload less the registered
+    claims the JWT proof format added). Not a verification: use :func:`verify` for tokens from
+    outside."""
+    claims = _decode_json(token.split(".")[1])
+    return {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
+
+
+def key_url(base_url: str, thumbprint: str) -> str:
+    """The ``kid`` of a key: a URL on this service that answers its public JWK."""
+    return f"{base_url}{KEY_PATH}{thumbprint}"
+
+
+def thumbprint_of(kid: str) -> str:
+    """The key name inside a ``kid`` (a key URL, or the bare thumbprint of older tokens)."""
+    return kid.rsplit(KEY_PATH, 1)[-1] if KEY_PATH in kid else kid
 
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def achievement(issuer_url: str, level: int) -> dict[str, Any]:
+def achievement(base_url: str, level: int) -> dict[str, Any]:
     info = LEVELS[level]
     return {
-        "id": achievement_id(issuer_url, level),
+        "id": achievement_id(base_url, level),
         "type": ["Achievement"],
         "achievementType": "Certificate",
         "name": f"Level {level}: {info.en}",
@@ -97,14 +143,23 @@ def achievement(issuer_url: str, level: int) -> dict[str, Any]:
     }
 
 
-def issuer_profile(issuer_url: str, name: str, name_ko: str) -> dict[str, Any]:
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+
+
+def issuer_profile(
+    issuer_url: str, name: str, name_ko: str, base_url: str, assertion_methods: list[str]
+) -> dict[str, Any]:
+    """The issuer Profile as JSON-LD: what the issuer id answers. It is also the controller
+    document of the Data Integrity keys: ``assertionMethod`` lists them (a term of the DID
+    context, which verifiers read without fetching anything)."""
     return {
-        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "@context": [DID_CONTEXT, VC_CONTEXT, OB_CONTEXT],
         "id": issuer_url,
         "type": ["Profile"],
         "name": name,
         "description": name_ko,
-        "url": issuer_url,
+        "url": base_url,
+        "assertionMethod": assertion_methods,
     }
 
 
@@ -128,16 +183,18 @@ class CertificateFacts:
 def build_credential(facts: CertificateFacts, *, issuer_url: str, issuer_name: str, base_url: str) -> dict[str, Any]:
     """The unsecured OpenBadgeCredential."""
     info = LEVELS[facts.level]
-    status = [
-        {
-            "id": f"{status_list_url(base_url, facts.status_list, purpose)}#{facts.status_index}",
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": purpose,
-            "statusListIndex": str(facts.status_index),
-            "statusListCredential": status_list_url(base_url, facts.status_list, purpose),
-        }
-        for purpose in ("revocation", "suspension")
-    ]
+    list_url = status_list_url(base_url, facts.status_list, MESSAGE)
+    # One entry (Open Badges 3.0 allows one): a 2-bit multi-state entry whose messages say active,
+    # revoked, suspended or superseded.
+    status = {
+        "id": f"{list_url}#{facts.status_index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": MESSAGE,
+        "statusListIndex": str(facts.status_index),
+        "statusListCredential": list_url,
+        "statusSize": STATUS_SIZE,
+        "statusMessage": STATUS_MESSAGES,
+    }
     credential: dict[str, Any] = {
         "@context": [VC_CONTEXT, OB_CONTEXT],
         "id": f"urn:uuid:{facts.id}",
@@ -151,7 +208,7 @@ def build_credential(facts: CertificateFacts, *, issuer_url: str, issuer_name: s
             "identifier": [
                 {"type": "IdentityObject", "identityType": "name", "hashed": False, "identityHash": facts.official_name}
             ],
-            "achievement": achievement(issuer_url, facts.level),
+            "achievement": achievement(base_url, facts.level),
         },
         "credentialStatus": status,
         "evidence": [{"id": f"{base_url}/verify/{facts.serial}", "type": ["Evidence"], "name": facts.serial}],
@@ -161,22 +218,30 @@ def build_credential(facts: CertificateFacts, *, issuer_url: str, issuer_name: s
     return credential
 
 
+def _epoch(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
 def jwt_claims(credential: dict[str, Any]) -> dict[str, Any]:
+    """The credential's members plus the registered claims the JWT proof format maps them to."""
     claims = dict(credential)
     claims["iss"] = credential["issuer"]["id"] if isinstance(credential["issuer"], dict) else credential["issuer"]
     claims["jti"] = credential["id"]
     if isinstance(credential.get("credentialSubject"), dict) and "id" in credential["credentialSubject"]:
         claims["sub"] = credential["credentialSubject"]["id"]
-    valid_from = datetime.fromisoformat(credential["validFrom"].replace("Z", "+00:00"))
-    claims["nbf"] = int(valid_from.timestamp())
-    claims["iat"] = int(valid_from.timestamp())
+    claims["nbf"] = _epoch(credential["validFrom"])
     if "validUntil" in credential:
-        claims["exp"] = int(datetime.fromisoformat(credential["validUntil"].replace("Z", "+00:00")).timestamp())
+        claims["exp"] = _epoch(credential["validUntil"])
     return claims
 
 
-def sign(credential: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
-    return jwt.encode(jwt_claims(credential), key, algorithm=ALG, headers={"kid": kid, "typ": TYP, "cty": "vc"})
+def algorithm_for(key: PrivateKey | PublicKey) -> str:
+    return "RS256" if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey) else "EdDSA"
+
+
+def sign(credential: dict[str, Any], key: PrivateKey, kid: str) -> str:
+    """Compact JWS: header ``alg`` (from the key), ``typ`` JWT, ``kid`` (the key's URL)."""
+    return jwt.encode(jwt_claims(credential), key, algorithm=algorithm_for(key), headers={"kid": kid, "typ": TYP})
 
 
 class CredentialError(Exception):
@@ -193,19 +258,29 @@ def _decode_json(segment: str) -> Any:
     return msgspec.json.decode(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
+def _check_signature(key: PublicKey, alg: str, signature: bytes, signed: bytes) -> None:
+    if algorithm_for(key) != alg:
+        raise InvalidSignature
+    if isinstance(key, rsa.RSAPublicKey):
+        key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        key.verify(signature, signed)
+
+
 def verify(
     token: str,
-    keys: Mapping[str, Ed25519PublicKey],
+    keys: Mapping[str, PublicKey],
     *,
-    issuer_url: str,
+    issuer_url: str | tuple[str, ...],
     check_expiry: bool = True,
     leeway: int = 60,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Verify a compact-serialised VC-JWT (RFC 7515/7519): header (EdDSA, vc+jwt, a published kid),
-    the Ed25519 signature over the exact ``header.payload`` bytes, the registered claims and their
-    consistency with the credential. Returns the claims; raises :class:`CredentialError` with a
-    stable code. Written directly on ``cryptography`` so the token is parsed once."""
+    """Verify a compact-serialised VC-JWT (RFC 7515/7519): header (RS256 or EdDSA, typ JWT, a
+    published kid), the signature over the exact ``header.payload`` bytes, the registered claims and
+    their consistency with the credential. ``keys`` are named by thumbprint; ``issuer_url`` may list
+    every issuer id this issuer has used. Returns the claims; raises :class:`CredentialError` with
+    a stable code. Written directly on ``cryptography`` so the token is parsed once."""
     parts = token.split(".")
     if len(parts) != 3 or not _SEGMENT.fullmatch(parts[0]) or not _SEGMENT.fullmatch(parts[1]):
         raise CredentialError("malformed", "The credential is not a well-formed JWT.")
@@ -215,21 +290,22 @@ def verify(
         raise CredentialError("malformed", "The JWT header is not base64url-encoded JSON.") from exc
     if not isinstance(header, dict):
         raise CredentialError("malformed", "The JWT header is not a JSON object.")
-    if header.get("alg") != ALG:
-        raise CredentialError("bad-alg", f"Credentials must be signed with EdDSA, not {header.get('alg')!r}.")
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise CredentialError("bad-alg", f"Credentials must be signed with RS256 or EdDSA, not {alg!r}.")
     if not _SEGMENT.fullmatch(parts[2]):
         raise CredentialError("malformed", "The credential has no valid signature segment.")
-    if header.get("typ") != TYP:
+    if header.get("typ", TYP) not in (TYP, LEGACY_TYP):
         raise CredentialError("bad-typ", f"The JWT typ must be {TYP!r}.")
     if "crit" in header:
         raise CredentialError("malformed", "Critical JWT header parameters are not supported.")
     kid = header.get("kid")
-    key = keys.get(kid) if isinstance(kid, str) else None
+    key = keys.get(thumbprint_of(kid)) if isinstance(kid, str) else None
     if key is None:
         raise CredentialError("unknown-kid", "The signing key (kid) is not in this issuer's published key set.")
     try:
         signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
-        key.verify(signature, f"{parts[0]}.{parts[1]}".encode())
+        _check_signature(key, alg, signature, f"{parts[0]}.{parts[1]}".encode())
     except (ValueError, InvalidSignature) as exc:
         raise CredentialError("bad-signature", "The signature does not match the credential.") from exc
     try:
@@ -241,7 +317,8 @@ def verify(
     missing = [c for c in ("iss", "jti", "nbf", "sub") if c not in claims]
     if missing:
         raise CredentialError("invalid", f"The credential lacks the claims {missing}.")
-    if claims["iss"] != issuer_url:
+    accepted = (issuer_url,) if isinstance(issuer_url, str) else issuer_url
+    if claims["iss"] not in accepted:
         raise CredentialError("wrong-issuer", "The credential was not issued by this issuer.")
     moment = time.time() if now is None else now
     nbf, exp = claims["nbf"], claims.get("exp")
@@ -283,15 +360,8 @@ def status_list_credential(
     }
 
 
-def sign_status_list(credential: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
-    claims = dict(credential)
-    claims["iss"] = credential["issuer"]
-    claims["jti"] = credential["id"]
-    claims["sub"] = credential["credentialSubject"]["id"]
-    claims["nbf"] = claims["iat"] = int(
-        datetime.fromisoformat(credential["validFrom"].replace("Z", "+00:00")).timestamp()
-    )
-    return jwt.encode(claims, key, algorithm=ALG, headers={"kid": kid, "typ": TYP, "cty": "vc"})
+def sign_status_list(credential: dict[str, Any], key: PrivateKey, kid: str) -> str:
+    return sign(credential, key, kid)
 
 
 def peek_kid(token: str) -> str | None:

@@ -8,6 +8,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Mapping
+from datetime import datetime
 
 PREFIX = "whsec_"
 EVENT_TYPES = (
@@ -66,3 +67,34 @@ def backoff(attempts: int, base: float, cap: float) -> float:
 
     ceiling = min(cap, base * 2 ** min(max(attempts - 1, 0), 30))
     return ceiling * random.uniform(0.5, 1.0)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v} {u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")) if v]
+    return " ".join(parts) or "0 s"
+
+
+def disable_reason(
+    *,
+    url: str,
+    webhook_id: str,
+    event: str,
+    attempts: int,
+    since: datetime,
+    now: datetime,
+    horizon_seconds: float,
+    error: str,
+) -> str:
+    """Why a subscription was disabled, with the facts as they are: how many attempts over how
+    long (measured, not the configured horizon), since when, and the last error."""
+    return (
+        f"Disabled after delivery {webhook_id} ({event}) to {url} failed {attempts} time"
+        f"{'s' if attempts != 1 else ''} over {_duration((now - since).total_seconds())}"
+        f" (since {since.strftime('%Y-%m-%dT%H:%M:%SZ')}; the next retry would pass the"
+        f" {_duration(horizon_seconds)} retry horizon). Last error: {error}. Changes made meanwhile are kept;"
+        " re-enable the subscription (PATCH enabled: true) once the endpoint works and they are delivered in order."
+    )

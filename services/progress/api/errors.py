@@ -1,6 +1,6 @@
 """What to tell a client when one of this service's constraints refuses a write (the kernel maps
 database errors to problems, SQLAlchemy's and raw asyncpg's alike). The constraints are the last
-line of defence behind the checks in the handlers, so a race that slips past a check still gets a
+line of defence behind the checks in `store/` and `domain/`, so a race that slips past a check still gets a
 clear 4xx."""
 
 from __future__ import annotations

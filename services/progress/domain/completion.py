@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from typing import Any
 
 
 class Rule(StrEnum):
@@ -109,29 +110,57 @@ class LevelEvaluation:
     met_modules: frozenset[str] = field(default_factory=frozenset)
 
 
+class Merge(StrEnum):
+    """How a progress field moves forward: to the earliest time, or to the best score."""
+
+    EARLIEST = "earliest"  # of the events' ``occurred_at``
+    BEST = "best"  # of the events' ``score``
+
+
+@dataclass(frozen=True)
+class FoldField:
+    """One field of :class:`ModuleProgress` (and column of ``module_progress``): which events
+    feed it (``verb``; None for every event) and how they merge."""
+
+    name: str
+    merge: Merge
+    verb: Verb | None = None
+
+
+# The forward-only fold, defined once: the Python fold below and the SQL that merges a batch
+# into ``module_progress`` and rebuilds it from stored events (``store/progress.py``) are both
+# made from this table.
+FOLD: tuple[FoldField, ...] = (
+    FoldField("started_at", Merge.EARLIEST),
+    FoldField("completed_at", Merge.EARLIEST, Verb.COMPLETED),
+    FoldField("passed_at", Merge.EARLIEST, Verb.PASSED),
+    FoldField("best_score", Merge.BEST),
+    FoldField("attended_at", Merge.EARLIEST, Verb.ATTENDED),
+    FoldField("best_pass_score", Merge.BEST, Verb.PASSED),
+)
+
+
+def _forward(merge: Merge, current: Any, new: Any) -> Any:
+    """The merge of one value (None never wins, as with SQL's LEAST/GREATEST and aggregates)."""
+    if new is None:
+        return current
+    if current is None:
+        return new
+    return min(current, new) if merge is Merge.EARLIEST else max(current, new)
+
+
 def fold_event(
     progress: ModuleProgress | None, verb: str, occurred_at: datetime, score: float | None
 ) -> ModuleProgress:
     """Merge one event into progress, moving only forward (earliest times, best score)."""
     p = progress or ModuleProgress()
-
-    def earliest(current: datetime | None) -> datetime:
-        return occurred_at if current is None or occurred_at < current else current
-
-    best = p.best_score
-    if score is not None and (best is None or score > best):
-        best = score
-    started = earliest(p.started_at)
-    completed, passed, attended, best_pass = p.completed_at, p.passed_at, p.attended_at, p.best_pass_score
-    if verb == Verb.COMPLETED:
-        completed = earliest(completed)
-    elif verb == Verb.PASSED:
-        passed = earliest(passed)
-        if score is not None and (best_pass is None or score > best_pass):
-            best_pass = score
-    elif verb == Verb.ATTENDED:
-        attended = earliest(attended)
-    return ModuleProgress(started, completed, passed, best, attended, best_pass)
+    values = {}
+    for f in FOLD:
+        current = getattr(p, f.name)
+        feeds = f.verb is None or verb == f.verb
+        new = (occurred_at if f.merge is Merge.EARLIEST else score) if feeds else None
+        values[f.name] = _forward(f.merge, current, new)
+    return ModuleProgress(**values)
 
 
 def module_met_at(module: ModuleDef, progress: ModuleProgress | None) -> datetime | None:
@@ -158,6 +187,58 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
+def _module_met_at(
+    module: ModuleDef, progress: ModuleProgress | None, waivers: Mapping[str, datetime]
+) -> datetime | None:
+    """When the module met its rule, or was waived (itself, or as the level's final)."""
+    at = module_met_at(module, progress)
+    if at is not None:
+        return at
+    waived = waivers.get(f"module:{module.code}")
+    return waivers.get("final") if waived is None and module.final else waived
+
+
+@dataclass
+class _Modules:
+    met_codes: set[str] = field(default_factory=set)
+    met_times: list[datetime] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    total_weight: float = 0.0
+    met_weight: float = 0.0
+    required_total: int = 0
+    required_met: int = 0
+
+
+def _modules(level: LevelDef, progress: Mapping[str, ModuleProgress], waivers: Mapping[str, datetime]) -> _Modules:
+    out = _Modules()
+    for module in level.modules:
+        at = _module_met_at(module, progress.get(module.code), waivers)
+        if at is not None:
+            out.met_codes.add(module.code)
+        if not (module.required or module.final):
+            continue
+        out.required_total += 1
+        out.total_weight += module.weight
+        if at is None:
+            out.missing.append(f"module:{module.code}")
+        else:
+            out.required_met += 1
+            out.met_weight += module.weight
+            out.met_times.append(at)
+    return out
+
+
+def _attendance(
+    threshold: float, attendance: Attendance | None, waived_at: datetime | None
+) -> tuple[bool, datetime | None]:
+    """Whether attendance reaches the threshold (or is waived), and since when if known."""
+    if waived_at is not None:
+        return True, waived_at
+    if attendance is None or attendance.rate + 1e-9 < threshold:
+        return False, None
+    return True, None if attendance.last_attended is None else _day_start(attendance.last_attended)
+
+
 def evaluate_level(
     level: LevelDef,
     progress: Mapping[str, ModuleProgress],
@@ -169,59 +250,32 @@ def evaluate_level(
     ``waivers`` maps a waived target (``module:<code>``, ``attendance`` or ``final``) to when the
     waiver was granted; a waived target counts as met from that time."""
     waivers = waivers or {}
-    met_times: list[datetime] = []
-    met_codes: set[str] = set()
-    missing: list[str] = []
-    total_weight = met_weight = 0.0
-    required_total = required_met = 0
-    for module in level.modules:
-        at = module_met_at(module, progress.get(module.code))
-        waived = waivers.get(f"module:{module.code}")
-        if module.final and waived is None:
-            waived = waivers.get("final")
-        if at is None and waived is not None:
-            at = waived
-        if at is not None:
-            met_codes.add(module.code)
-        if not (module.required or module.final):
-            continue
-        required_total += 1
-        total_weight += module.weight
-        if at is None:
-            missing.append(f"module:{module.code}")
-        else:
-            required_met += 1
-            met_weight += module.weight
-            met_times.append(at)
-    final = level.final_module
-    final_ok = final is None or final.code in met_codes
-    attendance_rate: float | None = None
+    modules = _modules(level, progress, waivers)
+    missing, met_times = list(modules.missing), list(modules.met_times)
     attendance_ok = True
+    attendance_rate = None
     if level.attendance_threshold is not None:
-        waived_at = waivers.get("attendance")
-        if attendance is not None:
-            attendance_rate = round(attendance.rate, 4)
-        if waived_at is not None:
-            met_times.append(waived_at)
-        elif attendance is None or attendance.rate + 1e-9 < level.attendance_threshold:
-            attendance_ok = False
+        attendance_rate = None if attendance is None else round(attendance.rate, 4)
+        attendance_ok, since = _attendance(level.attendance_threshold, attendance, waivers.get("attendance"))
+        if not attendance_ok:
             missing.append("attendance")
-        elif attendance.last_attended is not None:
-            met_times.append(_day_start(attendance.last_attended))
+        if since is not None:
+            met_times.append(since)
+    final = level.final_module
     met = not missing
-    percent = 100.0 if total_weight == 0 else round(100.0 * met_weight / total_weight, 1)
+    total = modules.total_weight
     return LevelEvaluation(
         met=met,
         met_at=max(met_times) if met and met_times else None,
-        percent=percent,
-        required_total=required_total,
-        required_met=required_met,
+        percent=100.0 if total == 0 else round(100.0 * modules.met_weight / total, 1),
+        required_total=modules.required_total,
+        required_met=modules.required_met,
         missing=tuple(missing),
         attendance_rate=attendance_rate,
         attendance_ok=attendance_ok,
-        final_ok=final_ok,
-        next_module=next_module(level, met_codes),
-        met_modules=frozenset(met_codes),
+        final_ok=final is None or final.code in modules.met_codes,
+        next_module=next_module(level, modules.met_codes),
+        met_modules=frozenset(modules.met_codes),
     )
 
 

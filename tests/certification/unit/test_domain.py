@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.certification.domain import credential as vc
-from services.certification.domain import keys, page, pdf, serial, statuslist, webhooks
-from tests.certification.pdfparse import embedded_files, filled_rects, page_content
+from services.certification.domain import keys, page, serial, statuslist, webhooks
 
 # --- serials -------------------------------------------------------------------------------
 
@@ -163,9 +162,12 @@ def test_credential_shape() -> None:
     assert subject["id"] == vc.subject_id("official-1") != vc.subject_id("official-2")
     assert subject["achievement"]["id"] == f"{ISSUER}/v1/achievements/level-2"
     assert "@" not in json.dumps(subject)  # no e-mail address anywhere in the subject
-    statuses = {s["statusPurpose"]: s for s in cred["credentialStatus"]}
-    assert statuses["revocation"]["statusListIndex"] == "4242"
-    assert statuses["suspension"]["statusListCredential"] == f"{ISSUER}/v1/status-lists/1/suspension"
+    status = cred["credentialStatus"]  # one entry, as Open Badges 3.0 allows
+    assert status["type"] == "BitstringStatusListEntry" and status["statusPurpose"] == "message"
+    assert status["statusListIndex"] == "4242" and status["statusSize"] == 2
+    assert status["statusListCredential"] == f"{ISSUER}/v1/status-lists/1/message"
+    assert [m["message"] for m in status["statusMessage"]] == ["active", "revoked", "suspended", "superseded"]
+    assert [m["status"] for m in status["statusMessage"]] == ["0x0", "0x1", "0x2", "0x3"]
     assert "validUntil" not in cred
     expiring = vc.build_credential(
         _facts(valid_until=datetime(2029, 5, 1, tzinfo=UTC)), issuer_url=ISSUER, issuer_name="A", base_url=ISSUER
@@ -178,13 +180,14 @@ def test_sign_and_verify_and_every_way_to_fail() -> None:
     jwk = keys.public_jwk(key.public_key())
     published = {jwk["kid"]: key.public_key()}
     cred = vc.build_credential(_facts(), issuer_url=ISSUER, issuer_name="Academy", base_url=ISSUER)
-    token = vc.sign(cred, key, jwk["kid"])
+    kid_url = vc.key_url(ISSUER, jwk["kid"])
+    token = vc.sign(cred, key, kid_url)
     header = jwt.get_unverified_header(token)
-    assert header == {"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": jwk["kid"]}
+    assert header == {"alg": "EdDSA", "typ": "JWT", "kid": f"{ISSUER}/v1/keys/{jwk['kid']}"}
     claims = vc.verify(token, published, issuer_url=ISSUER)
     assert claims["iss"] == ISSUER and claims["jti"] == cred["id"] and claims["sub"] == cred["credentialSubject"]["id"]
     assert claims["nbf"] == int(datetime(2026, 5, 1, 6, 0, tzinfo=UTC).timestamp())
-    assert "vc" not in claims
+    assert "vc" not in claims and "iat" not in claims
 
     def code(tok: str, keyset: dict = published, issuer: str = ISSUER) -> str:
         with pytest.raises(vc.CredentialError) as err:
@@ -203,8 +206,10 @@ def test_sign_and_verify_and_every_way_to_fail() -> None:
     assert code(vc.sign(cred, other, jwk["kid"])) == "bad-signature"  # right kid, wrong key
     assert code(token, issuer="https://elsewhere") == "wrong-issuer"
     assert code("not-a-jwt") == "malformed"
-    wrong_typ = jwt.encode(vc.jwt_claims(cred), key, algorithm="EdDSA", headers={"kid": jwk["kid"], "typ": "JWT"})
+    wrong_typ = jwt.encode(vc.jwt_claims(cred), key, algorithm="EdDSA", headers={"kid": jwk["kid"], "typ": "at+jwt"})
     assert code(wrong_typ) == "bad-typ"
+    legacy = jwt.encode(vc.jwt_claims(cred), key, algorithm="EdDSA", headers={"kid": jwk["kid"], "typ": "vc+jwt"})
+    assert vc.verify(legacy, published, issuer_url=ISSUER)["jti"] == cred["id"]  # issued before: still valid
     inconsistent = vc.jwt_claims(cred) | {"sub": "urn:uuid:someone-else"}
     bad = jwt.encode(inconsistent, key, algorithm="EdDSA", headers={"kid": jwk["kid"], "typ": "vc+jwt"})
     assert code(bad) == "inconsistent"
@@ -222,60 +227,40 @@ def test_sign_and_verify_and_every_way_to_fail() -> None:
     assert code(f"{h}.{p}.{s}!") == "malformed"
     assert code(f"{h}.{p}") == "malformed"
     assert code(f"{h}.{p}.{s}".replace(s[:8], "A" * 8)) == "bad-signature"
-    assert vc.peek_kid(token) == jwk["kid"] and vc.peek_kid("%%%") is None
+    assert vc.peek_kid(token) == kid_url and vc.peek_kid("%%%") is None
+
+
+def test_rs256_sign_and_verify_and_key_confusion() -> None:
+    kid, jwk, pem, key = keys.new_key("s3cret", "RS256")
+    assert jwk["kty"] == "RSA" and jwk["alg"] == "RS256" and kid == keys.thumbprint(jwk) and "d" not in jwk
+    assert keys.public_key_from_jwk(jwk).public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    assert keys.decrypt_private(pem, "s3cret").private_numbers() == key.private_numbers()  # type: ignore[union-attr]
+    cred = vc.build_credential(_facts(), issuer_url=ISSUER, issuer_name="Academy", base_url=ISSUER)
+    token = vc.sign(cred, key, vc.key_url(ISSUER, kid))
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+    published = {kid: keys.public_key_from_jwk(jwk)}
+    assert vc.verify(token, published, issuer_url=ISSUER)["jti"] == cred["id"]
+    # An EdDSA signature presented under the RSA key's kid is refused.
+    ed = Ed25519PrivateKey.generate()
+    confused = jwt.encode(vc.jwt_claims(cred), ed, algorithm="EdDSA", headers={"kid": vc.key_url(ISSUER, kid)})
+    with pytest.raises(vc.CredentialError) as err:
+        vc.verify(confused, published, issuer_url=ISSUER)
+    assert err.value.code == "bad-signature"
+
+
+def test_multi_state_status_list() -> None:
+    encoded = statuslist.encode_states([(0, 1), (1, 2), (5, 3), (131_071, 2)])
+    bits = statuslist.decode(encoded)
+    assert len(bits) == statuslist.LIST_BITS * 2 // 8 == 32_768
+    assert bits[0] == 0b0110_0000  # entry 0 = 01, entry 1 = 10
+    assert [statuslist.state_at(bits, i) for i in (0, 1, 2, 5, 131_071)] == [1, 2, 0, 3, 2]
+    with pytest.raises(ValueError):
+        statuslist.encode_states([(0, 4)])
+    with pytest.raises(ValueError):
+        statuslist.encode_states([(statuslist.LIST_BITS, 1)])
 
 
 # --- PDF and page --------------------------------------------------------------------------
-
-
-def _print_facts(**kw: object) -> pdf.PrintFacts:
-    base = dict(
-        serial="LMS-2026-L2-000042-7",
-        holder_name="김민수",
-        org="SEOUL-01",
-        level=2,
-        issued_at=datetime(2026, 5, 1, 6, 0, tzinfo=UTC),
-        issuer_name="Academy",
-        issuer_name_ko="아카데미",
-        verify_url="https://lms.example.go.kr/verify/LMS-2026-L2-000042-7",
-        vc_jwt="header.payload.signature",
-    )
-    base.update(kw)
-    return pdf.PrintFacts(**base)  # type: ignore[arg-type]
-
-
-def test_pdf_is_deterministic_and_carries_the_credential() -> None:
-    first, second = pdf.render(_print_facts()), pdf.render(_print_facts())
-    assert first.startswith(b"%PDF-") and first == second
-    assert embedded_files(first) == {"credential.jwt": b"header.payload.signature"}
-    assert b"HYSMyeongJo-Medium" in first  # the Korean CID font is used
-    other = pdf.render(_print_facts(serial="LMS-2026-L2-000043-2"))
-    assert other != first
-
-
-def test_pdf_qr_code_encodes_the_verification_url() -> None:
-    """Rebuild the module grid from the rectangles drawn in the QR area and compare it with the
-    QR code of the verification URL (segno's encoding is deterministic)."""
-    import segno
-    from reportlab.lib.pagesizes import A4, landscape
-
-    facts = _print_facts()
-    rects = filled_rects(page_content(pdf.render(facts)))
-    x0, y0, size = landscape(A4)[0] - 60 - 96, 52.0, 96.0
-    expected = [[bool(v) for v in row] for row in segno.make(facts.verify_url, error="m").matrix_iter(border=0)]
-    n = len(expected)
-    module = size / n
-    grid = [[False] * n for _ in range(n)]
-    for x, y, w, h in rects:
-        if x < x0 - 0.01 or y < y0 - 0.01 or y + h > y0 + size + 0.01:
-            continue
-        row = round((y0 + size - y) / module) - 1
-        first = round((x - x0) / module)
-        for col in range(first, first + round(w / module)):
-            grid[row][col] = True
-    assert grid == expected
-    other = [[bool(v) for v in r] for r in segno.make(facts.verify_url + "x", error="m").matrix_iter(border=0)]
-    assert grid != other
 
 
 def test_page_language_and_escaping() -> None:

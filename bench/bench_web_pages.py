@@ -1,0 +1,220 @@
+"""Web pages under load: N concurrent signed-in officials (default 100) go through the web app's
+home, the whole diagnostic (item page, answer, next item ... result) and the sessions page. Then,
+in the same run and at the same concurrency, as many other officials make exactly the API calls
+those pages make, straight to the services with the same kind of token. The table prints p50/p95/
+p99 of each page beside the API calls it makes, and the web app's bare /health/live as the
+framework ceiling. The three services and the web app run as real processes, one uvicorn worker
+each, on this machine.
+
+The web app's cookies are marked Secure in production; here (plain http on loopback, a load
+generator instead of a browser) it runs with LMS_WEB_COOKIE_SECURE=false.
+
+    .venv/bin/python bench/bench_web_pages.py [--officials 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import random
+import re
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Awaitable
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+from _common import FastClient, Result, console, fresh_database, process, report, run_load, service, service_env, token
+
+from tests.support import free_port
+
+SERVICES = ("placement", "progress", "certification")
+CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
+ITEM = re.compile(r'name="item_id" value="([^"]+)"')
+ACTION = re.compile(r'action="(/diagnostic/[^"/]+)/answer"')
+POSITION = re.compile(r'name="position" value="(\d+)"')
+OPTIONS = re.compile(r'name="choice" value="(\d+)"')
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.results: dict[str, Result] = defaultdict(lambda: Result(""))
+
+    async def time(self, name: str, call: Awaitable[Any], ok: Any = lambda r: True) -> Any:
+        started = time.perf_counter()
+        try:
+            value = await call
+            good = ok(value)
+        except httpx.HTTPError as exc:
+            value, good = exc, False
+        result = self.results[name]
+        result.name = name
+        result.latencies.append(time.perf_counter() - started)
+        if good:
+            result.units += 1
+        else:
+            result.errors += 1
+            if result.errors <= 3:
+                console.print(f"[red]{name}: {value!r:.200}[/]")
+        return value
+
+
+def page_ok(response: httpx.Response) -> bool:
+    return response.status_code == 200
+
+
+async def via_web(n: int, base: str, timer: Timer, rng: random.Random) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=True) as web:
+        signin = await web.get("/signin")
+        form = {"_csrf_token": CSRF.search(signin.text).group(1), "persona": "learner", "sub": f"web-{n}"}  # type: ignore[union-attr]
+        await web.post("/auth/dev", data={**form, "name": f"Official {n}", "org": f"ORG-{n % 20:02d}"})
+        await timer.time("home (unplaced)", web.get("/"), page_ok)
+        await timer.time("diagnostic intro", web.get("/diagnostic"), page_ok)
+        page = await timer.time(
+            "diagnostic start -> item", web.post("/diagnostic/start", data={"_csrf_token": csrf(web)}), page_ok
+        )
+        while isinstance(page, httpx.Response) and (item := ITEM.search(page.text)):
+            session_path = ACTION.search(page.text).group(1)  # type: ignore[union-attr]
+            await timer.time("diagnostic item page", web.get(session_path), page_ok)
+            answer = {
+                "_csrf_token": csrf(web),
+                "position": POSITION.search(page.text).group(1),  # type: ignore[union-attr]
+                "item_id": item.group(1),
+                "choice": rng.choice(OPTIONS.findall(page.text)),
+            }
+            page = await timer.time(
+                "diagnostic answer -> next", web.post(f"{session_path}/answer", data=answer), page_ok
+            )
+        for _ in range(120):  # placement reaches progress through the outbox
+            home = await web.get("/")
+            if "levels" in home.text:
+                break
+            await asyncio.sleep(0.5)
+        await timer.time("home (path)", web.get("/"), page_ok)
+        await timer.time("sessions", web.get("/sessions"), page_ok)
+
+
+def csrf(client: httpx.AsyncClient) -> str:
+    return str(client.cookies.get("lms_csrf", ""))
+
+
+async def via_api(n: int, bases: dict[str, str], timer: Timer, rng: random.Random) -> None:
+    """The same calls the pages make, in the same order and grouping."""
+    auth = {"Authorization": f"Bearer {token('learner', sub=f'api-{n}', name=f'Official {n}', org='ORG-01')}"}
+    async with (
+        httpx.AsyncClient(base_url=bases["placement"], headers=auth, timeout=60) as placement,
+        httpx.AsyncClient(base_url=bases["progress"], headers=auth, timeout=60) as progress,
+        httpx.AsyncClient(base_url=bases["certification"], headers=auth, timeout=60) as certification,
+    ):
+
+        async def home() -> list[httpx.Response]:
+            return list(await asyncio.gather(progress.get("/v1/me/path"), certification.get("/v1/me/certificates")))
+
+        await timer.time("home (unplaced)", home())
+        started = await timer.time("diagnostic start -> item", start(placement))
+        session = started.json() if isinstance(started, httpx.Response) else {}
+        current = session.get("current_item")
+        while current:
+            await timer.time("diagnostic item page", placement.get(f"/v1/sessions/{session['id']}"))
+            body = {
+                "position": current["position"],
+                "item_id": current["item_id"],
+                "choice": rng.randrange(len(current["options"])),
+            }
+            reply = await timer.time("diagnostic answer -> next", answer(placement, session["id"], body))
+            current = reply.get("next_item") if isinstance(reply, dict) else None
+        for _ in range(120):
+            path = await progress.get("/v1/me/path")
+            if path.status_code == 200:
+                break
+            await asyncio.sleep(0.5)
+        await timer.time("home (path)", home())
+        level = path.json().get("current_level")
+
+        async def sessions() -> list[httpx.Response]:
+            path = await progress.get("/v1/me/path")
+            listing = await progress.get("/v1/sessions", params={"level": level, "upcoming": "true", "limit": 50})
+            return [path, listing]
+
+        await timer.time("sessions", sessions())
+
+
+async def start(placement: httpx.AsyncClient) -> httpx.Response:
+    created = await placement.post("/v1/sessions")
+    return await placement.get(f"/v1/sessions/{created.json()['id']}")
+
+
+async def answer(placement: httpx.AsyncClient, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST the answer (the page renders the next item from its answer)."""
+    return dict((await placement.post(f"/v1/sessions/{session_id}/answers", json=body)).json())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--officials", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    urls = {s: fresh_database(s) for s in SERVICES}
+    for name in ("placement", "progress"):
+        asyncio.run(importlib.import_module(f"services.{name}.seed").seed(urls[name]))
+    ports = {s: free_port() for s in SERVICES}
+    peers = {f"LMS_{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in ports.items()}
+    with ExitStack() as stack:
+        # three services on one PostgreSQL (100 connections): pools small enough for all of them
+        extra = {
+            **peers,
+            "LMS_PLACEMENT_RETAKE_COOLDOWN_DAYS": "0",
+            "LMS_DB_POOL_SIZE": "10",
+            "LMS_DB_MAX_OVERFLOW": "5",
+        }
+        bases = {s: stack.enter_context(service(s, urls[s], ports[s], **extra)) for s in SERVICES}
+        web_port = free_port()
+        web_base = f"http://127.0.0.1:{web_port}"
+        env = service_env("web", "", **peers, LMS_WEB_COOKIE_SECURE="false", LMS_WEB_SESSION_SECRET="bench-" * 6)
+        cmd = [sys.executable, "-m", "services.cli", "serve", "web", "--port", str(web_port)]
+        stack.enter_context(process(cmd, f"{web_base}/health/ready", env))
+
+        async def health(client: FastClient, _i: int):  # type: ignore[no-untyped-def]
+            return await client.request("GET", "/health/live")
+
+        ceiling = asyncio.run(run_load("web /health/live", health, base_url=web_base, total=3000, concurrency=32))
+
+        async def everyone(kind: str) -> Timer:
+            timer, rng = Timer(), random.Random(args.seed)
+            started = time.perf_counter()
+            if kind == "api":
+                await asyncio.gather(*(via_api(n, bases, timer, rng) for n in range(args.officials)))
+            else:
+                await asyncio.gather(*(via_web(n, web_base, timer, rng) for n in range(args.officials)))
+            seconds = time.perf_counter() - started
+            for result in timer.results.values():
+                result.seconds = seconds
+            return timer
+
+        api = asyncio.run(everyone("api"))
+        web = asyncio.run(everyone("web"))
+        rows: list[Result] = []
+        for name in web.results:
+            page, calls = web.results[name], api.results.get(name)
+            page.name = f"page: {name}"
+            rows.append(page)
+            if calls is not None:
+                calls.name = "  API calls it makes"
+                rows.append(calls)
+        report(
+            f"{args.officials} concurrent officials: web pages beside the API calls they make", rows, ceiling=ceiling
+        )
+        for name in web.results:
+            page, calls = web.results[name], api.results.get(name)
+            if calls and calls.latencies:
+                over = page.pct(95) / calls.pct(95) - 1 if calls.pct(95) else float("nan")
+                console.print(
+                    f"{name}: page p95 {page.pct(95):.1f} ms, API p95 {calls.pct(95):.1f} ms, over {over:+.0%}"
+                )
+
+
+if __name__ == "__main__":
+    main()

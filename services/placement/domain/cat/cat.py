@@ -1,0 +1,308 @@
+"""One adaptive step: estimate, decide whether to stop, otherwise select the next item.
+
+``step`` is stateless: it takes the bank, the configuration, what has been administered so far
+and the live exposure counts, and returns what to do next. The service calls it once per answer;
+the simulator calls it in a loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from services.placement.domain.cat.content import content_order, uncovered
+from services.placement.domain.cat.estimator import EAPEstimator, Estimate
+from services.placement.domain.cat.exposure import eligible, randomesque
+from services.placement.domain.cat.model import Array, prob_grid
+from services.placement.domain.cat.selector import InfoSelector, Tables
+from services.placement.domain.cat.stopper import (
+    CurtailmentStopper,
+    CutStopper,
+    PosteriorStopper,
+    StopContext,
+    Stopper,
+    level_weights,
+)
+
+STOP_RULES = ("sprt", "glr", "bayes", "curtailment")
+
+
+@dataclass(frozen=True)
+class TestConfig:
+    __test__ = False  # not a pytest test class
+    cuts: tuple[float, ...] = (-1.5, -0.5, 0.5, 1.5)
+    min_items: int = 8
+    max_items: int = 30
+    stop_rule: str = "sprt"
+    posterior_stop: float = 0.9  # the "bayes" rule: stop when the most probable level has this much
+    curtail_gamma: float = 0.08  # the "curtailment" rule: stop when a change of level is this unlikely
+    delta: float = 0.3
+    alpha: float = 0.05
+    beta: float = 0.05
+    prior_mean: float = 0.0
+    prior_sd: float = 1.0
+    kl_items: int = 3
+    cut_window: float = 0.3
+    randomesque_items: int = 3
+    randomesque_k: int = 5
+    r_max: float = 0.25
+    exposure_warmup: int = 100
+    content_targets: tuple[tuple[str, float], ...] = ()  # empty: the bank's shares (else equal shares)
+    content_tolerance: float = 0.0
+    pretest_rate: float = 0.1
+    pretest_max: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_items <= self.max_items:
+            raise ValueError("need 1 <= min_items <= max_items")
+        if not 0 < self.r_max <= 1:
+            raise ValueError("r_max must be in (0, 1]")
+        if not 0 <= self.pretest_rate < 1:
+            raise ValueError("pretest_rate must be in [0, 1)")
+        if self.stop_rule not in STOP_RULES:
+            raise ValueError(f"stop_rule must be one of {', '.join(STOP_RULES)}")
+        if not 0 < self.posterior_stop < 1:
+            raise ValueError("posterior_stop must be in (0, 1)")
+        if not 0 < self.curtail_gamma < 1:
+            raise ValueError("curtail_gamma must be in (0, 1)")
+        if list(self.cuts) != sorted(self.cuts) or len(set(self.cuts)) != len(self.cuts):
+            raise ValueError("cuts must be strictly increasing")
+        if not (0 < self.alpha < 0.5 and 0 < self.beta < 0.5 and self.delta > 0 and self.prior_sd > 0):
+            raise ValueError("need 0 < alpha, beta < 0.5 and positive delta and prior_sd")
+        if any(share < 0 for _, share in self.content_targets):
+            raise ValueError("content target shares must not be negative")
+
+    @cached_property
+    def estimator(self) -> EAPEstimator:
+        return EAPEstimator(self.prior_mean, self.prior_sd)
+
+    @cached_property
+    def cut_stopper(self) -> CutStopper:
+        """The SPRT or GLR stopper (its points also key the bank's tables, whatever the rule)."""
+        return CutStopper(self.cuts, self.delta, self.alpha, self.beta, "glr" if self.stop_rule == "glr" else "sprt")
+
+    @cached_property
+    def stopper(self) -> Stopper:
+        """The configured stopping rule."""
+        if self.stop_rule == "bayes":
+            return PosteriorStopper(self.posterior_stop)
+        if self.stop_rule == "curtailment":
+            return CurtailmentStopper(self.cuts, self.curtail_gamma)
+        return self.cut_stopper
+
+    @cached_property
+    def selector(self) -> InfoSelector:
+        return InfoSelector(self.cuts, self.delta, self.kl_items, self.cut_window)
+
+    @cached_property
+    def level_matrix(self) -> Array:
+        """(grid points, levels): posterior weights @ this = probability of each level (a grid
+        point on a cut counts half to each side)."""
+        return level_weights(self.estimator.grid, self.cuts)
+
+    def public(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k in self.__dataclass_fields__}
+
+
+class Bank:
+    """Item parameters of one (immutable) bank version as arrays; index = position in the version."""
+
+    def __init__(
+        self,
+        a: Array,
+        b: Array,
+        c: Array,
+        domain: NDArray[np.int64],
+        domains: tuple[str, ...],
+        pretest: NDArray[np.bool_] | None = None,
+        shares: tuple[float, ...] | None = None,
+    ) -> None:
+        self.a, self.b, self.c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
+        self.domain = np.asarray(domain, dtype=np.int64)
+        self.domain_list: list[int] = self.domain.tolist()
+        self.domains = domains
+        self.shares = shares  # the bank's target share per domain (None: equal shares)
+        self.pretest = np.zeros(len(self.a), dtype=bool) if pretest is None else np.asarray(pretest, dtype=bool)
+        self.operational = ~self.pretest
+        self.domain_masks = (
+            np.stack([self.domain == d for d in range(len(domains))])
+            if domains
+            else np.zeros((0, len(self.a)), dtype=bool)
+        )
+        self._targets: dict[tuple[tuple[str, float], ...], list[float]] = {}
+        self._tables: dict[tuple[object, ...], tuple[Array, Array, Tables]] = {}
+
+    def tables(self, cfg: TestConfig) -> tuple[Array, Array, Tables]:
+        """Log likelihood rows on the estimator grid and at the SPRT points (row ``i`` is a wrong
+        answer to item i, row ``n + i`` a right one), and the selection tables: computed once per
+        bank version and configuration (a published version is immutable, so caching is safe)."""
+        key = (cfg.prior_mean, cfg.prior_sd, cfg.cuts, cfg.delta)
+        tables = self._tables.get(key)
+        if tables is None:
+            grid = cfg.estimator.grid
+            p = prob_grid(grid, self.a, self.b, self.c)
+            pts = prob_grid(cfg.cut_stopper.points(), self.a, self.b, self.c)
+            cut_kl = cfg.selector.cut_tables(self.a, self.b, self.c)
+            tables = (
+                np.vstack([np.log1p(-p), np.log(p)]),
+                np.vstack([np.log1p(-pts), np.log(pts)]),
+                Tables.build(grid, self.a, self.b, self.c, cut_kl, self.operational),
+            )
+            self._tables[key] = tables
+        return tables
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def targets(self, cfg: TestConfig) -> list[float]:
+        key = cfg.content_targets
+        if key not in self._targets:
+            present = np.bincount(self.domain[self.operational], minlength=len(self.domains)) > 0
+            if key:
+                wanted = dict(key)
+                t = np.array([wanted.get(d, 0.0) for d in self.domains]) * present
+            elif self.shares is not None:
+                t = np.asarray(self.shares, dtype=np.float64) * present
+            else:
+                t = present.astype(np.float64)
+            self._targets[key] = (t / t.sum() if t.sum() > 0 else t).tolist()
+        return self._targets[key]
+
+
+@dataclass
+class TestState:
+    """What one examinee has been given: item indices, whether each was scored, and the answers
+    (1 right, 0 wrong) in order."""
+
+    __test__ = False
+
+    items: list[int] = field(default_factory=list)
+    scored: list[bool] = field(default_factory=list)
+    responses: list[int] = field(default_factory=list)
+
+    def scored_items(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        mask = np.asarray(self.scored, dtype=bool)
+        return np.asarray(self.items, dtype=np.int64)[mask], np.asarray(self.responses, dtype=np.int64)[mask]
+
+
+@dataclass(frozen=True)
+class Step:
+    done: bool
+    item: int | None  # next item index (None when done)
+    pretest: bool
+    theta: float
+    se: float
+    level: int | None  # decided level when done
+    level_probs: list[float]
+    n_scored: int
+    reason: str  # "continue", a stopping rule's name, "max-length" or "bank-exhausted"
+    criterion: str = ""
+
+
+def estimate(bank: Bank, cfg: TestConfig, state: TestState) -> tuple[Estimate, Array, list[int]]:
+    """EAP estimate from the scored responses (log likelihood summed from the cached tables).
+    Also returns the table rows used (``item + n * right``) for the stopper."""
+    rows_ll, _, _ = bank.tables(cfg)
+    n = len(bank)
+    rows = [i + n * r for i, s, r in zip(state.items, state.scored, state.responses, strict=True) if s]
+    loglik = np.add.reduce(rows_ll[rows], axis=0) if rows else np.zeros(rows_ll.shape[1])
+    return cfg.estimator.estimate(loglik), loglik, rows
+
+
+def step(
+    bank: Bank,
+    cfg: TestConfig,
+    state: TestState,
+    counts: NDArray[np.int64] | None = None,
+    sessions: int = 0,
+    rng: np.random.Generator | None = None,
+) -> Step:
+    """One adaptive step: estimate, stop with a level, or choose the next item."""
+    rng = rng or np.random.default_rng()
+    current, loglik, rows = estimate(bank, cfg, state)
+    n = len(rows)
+    probs = current.posterior() @ cfg.level_matrix
+    level_probs = probs.tolist()
+
+    def finish(reason: str, level: int | None = None) -> Step:
+        chosen = int(np.argmax(probs)) if level is None else level
+        return Step(True, None, False, current.theta, current.se, chosen, level_probs, n, reason)
+
+    if n >= cfg.max_items:
+        return finish("max-length")
+
+    given = [0] * len(bank.domains)
+    domain_of = bank.domain_list
+    for i, s in zip(state.items, state.scored, strict=True):
+        if s:
+            given[domain_of[i]] += 1
+    targets = bank.targets(cfg)
+    _, rows_pts, tables = bank.tables(cfg)
+    administered = np.zeros(len(bank), dtype=bool)
+    if state.items:
+        administered[state.items] = True
+    if n >= cfg.min_items and not uncovered(given, targets):
+        grid = cfg.estimator.grid
+
+        ctx = StopContext(
+            n=n,
+            max_items=cfg.max_items,
+            theta=current.theta,
+            se=current.se,
+            posterior=current.posterior(),
+            level_probs=probs,
+            grid=grid,
+            loglik=loglik,
+            point_loglik=lambda: np.add.reduce(rows_pts[rows], axis=0),
+            remaining_info=lambda m: tables.next_best_info(current.theta, n, m),
+        )
+        decided = cfg.stopper.decide(ctx)
+        if decided is not None:
+            return finish(cfg.stopper.name, decided)
+
+    n_pretest = len(state.scored) - n
+    if cfg.pretest_rate > 0 and n >= 1 and n_pretest < cfg.pretest_max and rng.random() < cfg.pretest_rate:
+        pool = np.flatnonzero(bank.pretest & ~administered)
+        if len(pool):
+            item = int(pool[rng.integers(len(pool))])
+            return Step(False, item, True, current.theta, current.se, None, level_probs, n, "continue", "pretest")
+
+    open_items = bank.operational & ~administered
+    candidates = open_items
+    if counts is not None and cfg.r_max < 1:
+        allowed = open_items & eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
+        if np.count_nonzero(allowed):
+            candidates = allowed
+    chosen_mask = None
+    for group in content_order(given, targets, cfg.content_tolerance):
+        mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
+        mask = candidates & mask
+        if np.count_nonzero(mask):
+            chosen_mask = mask
+            break
+    if chosen_mask is None:
+        if not np.count_nonzero(candidates):
+            return finish("bank-exhausted")
+        chosen_mask = candidates
+    scores = cfg.selector.scores(current.theta, n, tables)
+    k = cfg.randomesque_k if n < cfg.randomesque_items else 1
+    if k <= 1:
+        chosen = int(np.where(chosen_mask, scores, -np.inf).argmax())
+    else:
+        chosen = randomesque(scores, chosen_mask, k, rng)
+    return Step(
+        False,
+        chosen,
+        False,
+        current.theta,
+        current.se,
+        None,
+        level_probs,
+        n,
+        "continue",
+        cfg.selector.criterion(current.theta, n),
+    )

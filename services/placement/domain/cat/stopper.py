@@ -1,0 +1,198 @@
+"""Stopping and classification into levels defined by cut scores.
+
+Every stopping rule is a :class:`Stopper`: ``decide(ctx)`` returns the level to stop at, or None
+to go on; the engine's ``step`` calls whichever the configuration names (``STOPPERS``), so a new
+rule is a class here and a name in that table, never a branch in ``step``.
+
+Cut k (of K) separates level k from level k + 1. For each cut the stopper tests
+H0: theta <= cut - delta against H1: theta >= cut + delta (Wald's SPRT, thresholds
+A = log((1 - beta) / alpha), B = log(beta / (1 - alpha))). The generalized likelihood ratio
+variant (Bartroff, Finkelman & Lai 2008) compares the best likelihood on each side of the
+indifference region instead of the two boundary points. The level is decided once the cut below it
+says "above" and the cut above it says "below".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from services.placement.domain.cat.model import Array
+
+ABOVE, BELOW, UNDECIDED = 1, -1, 0
+
+
+def level_of(theta: float | Array, cuts: tuple[float, ...]) -> NDArray[np.int64]:
+    """Level index of each theta: the number of cuts at or below it."""
+    return np.asarray(np.searchsorted(np.asarray(cuts), np.asarray(theta), side="right"), dtype=np.int64)
+
+
+def level_weights(grid: Array, cuts: tuple[float, ...]) -> Array:
+    """(grid points, levels): the share of each grid point's posterior mass in each level. A point
+    lying on a cut is split half and half between the two levels it separates, so a posterior
+    centred on a cut gives them 50/50 (giving the whole node to the upper level made it 60/40)."""
+    weights = np.eye(len(cuts) + 1)[level_of(grid, cuts)]
+    step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
+    for k, cut in enumerate(cuts):
+        on_cut = np.abs(grid - cut) < 1e-9 * max(step, 1.0)
+        weights[on_cut, k] = 0.5
+        weights[on_cut, k + 1] = 0.5
+    return np.asarray(weights)
+
+
+@dataclass
+class StopContext:
+    """What a stopping rule may look at after ``n`` scored items (lazy parts are computed only
+    by the rules that need them)."""
+
+    n: int
+    max_items: int
+    theta: float
+    se: float
+    posterior: Array  # weights on the estimator grid
+    level_probs: Array
+    grid: Array
+    loglik: Array  # log likelihood on the grid
+    point_loglik: Callable[[], Array]  # log likelihood at the cut +/- delta points (cut order, low then high)
+    remaining_info: Callable[[int], float]  # Fisher information at theta of the best m items still to come
+
+
+class Stopper(Protocol):
+    """A stopping rule: the level to stop at, or None to give another item."""
+
+    @property
+    def name(self) -> str: ...
+
+    def decide(self, ctx: StopContext) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class CutStopper:
+    cuts: tuple[float, ...]
+    delta: float = 0.3
+    alpha: float = 0.05
+    beta: float = 0.05
+    rule: str = "sprt"  # or "glr"
+
+    @property
+    def name(self) -> str:
+        return self.rule
+
+    def __post_init__(self) -> None:
+        if self.rule not in {"sprt", "glr"}:
+            raise ValueError("rule must be 'sprt' or 'glr'")
+        if not (0 < self.alpha < 0.5 and 0 < self.beta < 0.5):
+            raise ValueError("alpha and beta must be in (0, 0.5)")
+        if list(self.cuts) != sorted(self.cuts):
+            raise ValueError("cuts must be increasing")
+
+    @cached_property
+    def upper(self) -> float:
+        return float(np.log((1 - self.beta) / self.alpha))
+
+    @cached_property
+    def lower(self) -> float:
+        return float(np.log(self.beta / (1 - self.alpha)))
+
+    def points(self) -> Array:
+        """The thetas the SPRT needs the likelihood at: (cut - delta, cut + delta) for each cut."""
+        return np.array([[c - self.delta, c + self.delta] for c in self.cuts]).reshape(-1)
+
+    def statistics(self, grid: Array, loglik_grid: Array, loglik_points: Array | None) -> Array:
+        """Log likelihood ratio per cut (H1 over H0). The GLR takes the best likelihood over
+        theta >= cut + delta against theta <= cut - delta: the grid points beyond each boundary
+        and the boundary itself (without the boundary the search began at the first grid node
+        past it, 0.375 from the cut instead of 0.3)."""
+        assert loglik_points is not None
+        if self.rule == "sprt":
+            return np.asarray(loglik_points[1::2] - loglik_points[0::2])
+        out = np.empty(len(self.cuts))
+        for k, cut in enumerate(self.cuts):
+            above = loglik_grid[grid >= cut + self.delta]
+            below = loglik_grid[grid <= cut - self.delta]
+            best_above = max(float(above.max()) if len(above) else -np.inf, float(loglik_points[2 * k + 1]))
+            best_below = max(float(below.max()) if len(below) else -np.inf, float(loglik_points[2 * k]))
+            out[k] = best_above - best_below
+        return out
+
+    def decide(self, ctx: StopContext) -> int | None:
+        return self.decided_level(self.decisions(self.statistics(ctx.grid, ctx.loglik, ctx.point_loglik())))
+
+    def decisions(self, stats: Array) -> list[int]:
+        upper, lower = self.upper, self.lower
+        return [ABOVE if s >= upper else BELOW if s <= lower else UNDECIDED for s in stats.tolist()]
+
+    def decided_level(self, decisions: list[int]) -> int | None:
+        """The level both neighbouring cuts agree on, or None while undecided."""
+        k = len(self.cuts)
+        for level in range(k + 1):
+            below_ok = level == 0 or decisions[level - 1] == ABOVE
+            above_ok = level == k or decisions[level] == BELOW
+            if below_ok and above_ok:
+                return level
+        return None
+
+
+@dataclass(frozen=True)
+class PosteriorStopper:
+    """Stop once the most probable level holds at least ``threshold`` of the posterior."""
+
+    threshold: float = 0.9
+    name: str = "bayes"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold < 1:
+            raise ValueError("threshold must be in (0, 1)")
+
+    def decide(self, ctx: StopContext) -> int | None:
+        return self.decided_level(ctx.level_probs)
+
+    def decided_level(self, level_probs: Array) -> int | None:
+        """The most probable level once its probability reaches the threshold, else None."""
+        best = int(np.argmax(level_probs))
+        return best if float(level_probs[best]) >= self.threshold else None
+
+
+@dataclass(frozen=True)
+class CurtailmentStopper:
+    """Stochastic curtailment: stop once the predicted chance that the remaining items (up to the
+    maximum length) would change the most probable level is below ``gamma``; classify by the most
+    probable level.
+
+    The prediction: with ``m`` items left whose Fisher information at the estimate adds up to
+    ``I``, the final posterior has variance about ``v_f = 1 / (1 / v + I)`` (``v`` the current
+    posterior variance), and the final posterior mean is distributed as the current posterior
+    shrunk towards its mean by ``sqrt(1 - v_f / v)``. The chance of a change is the mass of that
+    distribution outside the current level (a point on a cut counts half)."""
+
+    cuts: tuple[float, ...]
+    gamma: float = 0.08
+    name: str = "curtailment"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.gamma < 1:
+            raise ValueError("gamma must be in (0, 1)")
+
+    def change_probability(self, ctx: StopContext) -> tuple[int, float]:
+        best = int(np.argmax(ctx.level_probs))
+        left = ctx.max_items - ctx.n
+        if left <= 0:
+            return best, 0.0
+        var = ctx.se * ctx.se
+        info = ctx.remaining_info(left)
+        shrink = float(np.sqrt(info * var / (1.0 + info * var)))
+        final = ctx.theta + shrink * (ctx.grid - ctx.theta)
+        lo = self.cuts[best - 1] if best > 0 else -np.inf
+        hi = self.cuts[best] if best < len(self.cuts) else np.inf
+        inside = ((final > lo) & (final < hi)).astype(np.float64)
+        inside += 0.5 * ((final == lo) | (final == hi))
+        return best, 1.0 - float(ctx.posterior @ inside)
+
+    def decide(self, ctx: StopContext) -> int | None:
+        best, change = self.change_probability(ctx)
+        return best if change < self.gamma else None

@@ -1,0 +1,584 @@
+"""Diagnostic sessions (the hot path): start or resume, answer, expire. Raw SQL over asyncpg.
+
+- Answering (most requests) runs on the service's bare asyncpg pool in two round trips and no
+  explicit transaction: one read (session, any answer already stored at that position, live
+  exposure figures), the engine step in Python, then one statement that records the response,
+  moves the session and counts the next item's exposure only if the session is still at that
+  position. A concurrent duplicate therefore records nothing, and (session, position) is unique
+  as well; the loser is decided again on the locked path, which returns the stored first reply.
+- The answer that ends a test, an idle session, and lost races take the locked path: the kernel's
+  session, ``SELECT ... FOR UPDATE`` on the session row, and on completion the result, the closed
+  session and the outbox message to progress in one transaction.
+- Starting is one transaction on the bare pool; at most one active session per official is a
+  partial unique index, so concurrent starts create one session and the others resume it.
+Exposure counts and sessions started live in the database (several replicas stay correct); only
+published bank versions, which never change, are cached in process memory.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import utcnow, uuid7
+from services.common.errors import Problem, not_found
+from services.common.outbox import enqueue
+from services.placement.domain.cat.cat import Step, TestConfig, TestState, step
+from services.placement.models import Outbox
+from services.placement.schemas import AnswerIn, AnswerOut, ResultSummary, ServedItem, SessionOut
+from services.placement.settings import Settings
+from services.placement.store.bank import LoadedVersion, VersionCache
+
+SESSION_COLUMNS = (
+    "id, official_id, version_id, status, config, items, scored, responses, current_idx, "
+    "current_pretest, theta, se, started_at, last_activity_at, ended_at"
+)
+ACTIVE_SESSION = f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE official_id = $1 AND status = 'active'"  # noqa: S608
+ACTIVE_SESSION_ID = "SELECT id FROM diagnostic_session WHERE official_id = $1 AND status = 'active'"
+OWN_SESSION = f"SELECT {SESSION_COLUMNS} FROM diagnostic_session WHERE id = $1 AND official_id = $2"  # noqa: S608
+RESULT_SUMMARY = "SELECT id, level, ability, standard_error, level_probabilities FROM result WHERE session_id = $1"
+EXPIRE_IDLE = (
+    "UPDATE diagnostic_session SET status = 'expired', ended_at = $3 "
+    "WHERE official_id = $1 AND status = 'active' AND last_activity_at < $2"
+)
+EXPIRE_SESSION = "UPDATE diagnostic_session SET status = 'expired', ended_at = $2 WHERE id = $1"
+USE_GRANT = "UPDATE retake_grant SET used_at = $2 WHERE official_id = $1 AND used_at IS NULL RETURNING id"
+INSERT_RESULT = (
+    "INSERT INTO result (id, session_id, official_id, version_id, level, ability, standard_error, "
+    "level_probabilities, domains, items, length, stop_reason, completed_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
+CLOSE_SESSION = (
+    "UPDATE diagnostic_session SET items = $2, scored = $3, responses = $4, current_idx = NULL, "
+    "current_pretest = false, theta = $5, se = $6, last_activity_at = $7, ended_at = $7, status = 'completed' "
+    "WHERE id = $1"
+)
+_rng = np.random.default_rng()
+
+
+async def driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, inside its transaction."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: without this,
+        # statements sent on the bare connection would each commit on their own (and a FOR UPDATE
+        # would lock nothing)
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
+
+
+@lru_cache(maxsize=64)
+def config_from_json(text: str) -> TestConfig:
+    data = json.loads(text)
+    data["cuts"] = tuple(data["cuts"])
+    data["content_targets"] = tuple(tuple(x) for x in data.get("content_targets", ()))
+    return TestConfig(**data)
+
+
+def config_json(cfg: TestConfig) -> str:
+    data = {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}
+    return json.dumps(data, sort_keys=True)
+
+
+def served(version: LoadedVersion, idx: int, position: int) -> ServedItem:
+    return ServedItem(
+        position=position,
+        item_id=version.item_ids[idx],
+        domain=version.domains[idx],
+        stem=version.stems[idx],
+        options=version.options[idx],
+    )
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def session_out(row: Any, version: LoadedVersion | None, idle: timedelta, result: ResultSummary | None) -> SessionOut:
+    active = row["status"] == "active"
+    current = None
+    if active and version is not None and row["current_idx"] is not None:
+        current = served(version, row["current_idx"], len(row["items"]) + 1)
+    return SessionOut(
+        id=row["id"],
+        status=row["status"],
+        answered=len(row["items"]),
+        started_at=row["started_at"],
+        last_activity_at=row["last_activity_at"],
+        expires_at=row["last_activity_at"] + idle if active else None,
+        current_item=current,
+        result=result,
+    )
+
+
+async def result_summary(conn: Any, session_id: uuid.UUID) -> ResultSummary | None:
+    row = await conn.fetchrow(RESULT_SUMMARY, session_id)
+    if row is None:
+        return None
+    return ResultSummary(
+        row["id"], row["level"], row["ability"], row["standard_error"], list(row["level_probabilities"])
+    )
+
+
+async def expire_idle(conn: Any, official_id: str, idle: timedelta) -> None:
+    await conn.execute(
+        EXPIRE_IDLE,
+        official_id,
+        utcnow() - idle,
+        utcnow(),
+    )
+
+
+START_EXISTING = (  # constants only
+    "WITH expired AS (UPDATE diagnostic_session SET status = 'expired', ended_at = $3 "  # noqa: S608
+    "WHERE official_id = $1 AND status = 'active' AND last_activity_at < $2 RETURNING id) "
+    f"SELECT {SESSION_COLUMNS} FROM diagnostic_session "
+    "WHERE official_id = $1 AND status = 'active' AND id NOT IN (SELECT id FROM expired)"
+)
+START_CONTEXT = (
+    "SELECT (SELECT max(completed_at) FROM result WHERE official_id = $1) AS last, v.id, v.sessions_started, "
+    "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = v.id "
+    "AND i.administered >= ceil($2::float8 * greatest(v.sessions_started + 1, $3::int))::bigint) AS over "
+    "FROM (SELECT 1) AS one LEFT JOIN bank_version v ON v.active"
+)
+START_INSERT = (
+    "WITH created AS (INSERT INTO diagnostic_session (id, official_id, official_name, official_org, version_id, "
+    "status, config, items, scored, responses, current_idx, current_pretest, theta, se, started_at, "
+    "last_activity_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, '{}', '{}', '{}', $7, $8, $9, $10, $11, $11) "
+    "ON CONFLICT (official_id) WHERE status = 'active' DO NOTHING RETURNING id), "
+    "started AS (UPDATE bank_version SET sessions_started = sessions_started + 1 "
+    "WHERE id = $5 AND EXISTS (SELECT 1 FROM created)), "
+    "counted AS (UPDATE version_item SET administered = administered + 1 "
+    "WHERE version_id = $5 AND idx = $7 AND EXISTS (SELECT 1 FROM created)) "
+    "SELECT id FROM created"
+)
+
+
+class _LostRace(Exception):
+    """A concurrent start created the official's session first."""
+
+
+async def start(pool: Any, cache: VersionCache, settings: Settings, principal: Any) -> tuple[SessionOut, bool]:
+    """Resume the official's active session, or start one (at most one active per official: a
+    partial unique index). Returns (session, created). One transaction on the bare pool."""
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    now = utcnow()
+    async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
+        try:
+            async with conn.transaction():
+                existing = await conn.fetchrow(START_EXISTING, principal.sub, now - idle, now)
+                if existing is None:
+                    created = await _create(conn, cache, settings, principal, now, idle)
+                    if created is None:
+                        raise _LostRace  # roll back (a retake grant used above stays unused)
+                    return created, True
+        except _LostRace:
+            existing = None
+        # a concurrent start won (or the session already existed): resume that one
+        if existing is None:
+            existing = await conn.fetchrow(ACTIVE_SESSION, principal.sub)
+            if existing is None:
+                raise Problem(409, "conflict", "Another start is in progress; try again.")
+        return session_out(existing, await cache.get(conn, existing["version_id"]), idle, None), False
+
+
+async def _create(
+    conn: Any, cache: VersionCache, settings: Settings, principal: Any, now: datetime, idle: timedelta
+) -> SessionOut | None:
+    cfg = settings.test_config()
+    context = await conn.fetchrow(START_CONTEXT, principal.sub, cfg.r_max, cfg.exposure_warmup)
+    last = context["last"]
+    cooldown = timedelta(days=settings.retake_cooldown_days)
+    if last is not None and now < last + cooldown:
+        granted = await conn.fetchval(USE_GRANT, principal.sub, now)
+        if granted is None:
+            # a concurrent start may have used the grant and committed its session meanwhile
+            if await conn.fetchval(ACTIVE_SESSION_ID, principal.sub):
+                return None
+            retry = last + cooldown
+            raise Problem(
+                409,
+                "retake-cooldown",
+                f"You completed a diagnostic on {last.isoformat()}; you may retake it from {retry.isoformat()}, "
+                "or ask an administrator to grant an early retake.",
+                retry_after=retry.isoformat(),
+            )
+    if context["id"] is None:
+        raise Problem(
+            503, "no-active-bank", "No item bank version is published yet; an administrator must publish one."
+        )
+    version = await cache.get(conn, context["id"])
+    counts = np.zeros(len(version.bank), dtype=np.int64)
+    if context["over"] and cfg.r_max < 1:
+        counts[list(context["over"])] = 2**40
+    first = step(version.bank, cfg, TestState(), counts, int(context["sessions_started"]) + 1, _rng)
+    if first.done or first.item is None:
+        raise Problem(
+            503, "bank-unusable", "The active item bank has no item to give; publish a bank with active items."
+        )
+    sid = uuid7()
+    inserted = await conn.fetchval(
+        START_INSERT,
+        sid,
+        principal.sub,
+        principal.name,
+        principal.org,
+        version.id,
+        config_json(cfg),
+        first.item,
+        first.pretest,
+        first.theta,
+        first.se,
+        now,
+    )
+    if inserted is None:
+        return None
+    return SessionOut(
+        id=sid,
+        status="active",
+        answered=0,
+        started_at=now,
+        last_activity_at=now,
+        expires_at=now + idle,
+        current_item=served(version, first.item, 1),
+    )
+
+
+async def get(
+    session: AsyncSession, cache: VersionCache, settings: Settings, principal: Any, sid: uuid.UUID
+) -> SessionOut:
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    conn = await driver(session)
+    await expire_idle(conn, principal.sub, idle)
+    row = await conn.fetchrow(OWN_SESSION, sid, principal.sub)
+    if row is None:
+        raise not_found("diagnostic session", sid)
+    await session.commit()
+    version = await cache.get(conn, row["version_id"])
+    summary = await result_summary(conn, sid) if row["status"] == "completed" else None
+    return session_out(row, version, idle, summary)
+
+
+_encoder = msgspec.json.Encoder()
+
+ANSWER_READ = (
+    "SELECT s.id, s.official_id, s.version_id, s.status, s.config::text AS config, s.items, s.scored, s.responses, "
+    "s.current_idx, s.current_pretest, s.last_activity_at, r.item_id AS prev_item, r.choice AS prev_choice, "
+    "r.reply AS prev_reply, v.sessions_started, "
+    "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = s.version_id AND i.administered >= "
+    "ceil((s.config->>'r_max')::float8 * greatest(v.sessions_started, (s.config->>'exposure_warmup')::int))::bigint"
+    ") AS over "
+    "FROM diagnostic_session s JOIN bank_version v ON v.id = s.version_id "
+    "LEFT JOIN response r ON r.session_id = s.id AND r.position = $3 "
+    "WHERE s.id = $1 AND s.official_id = $2"
+)
+ANSWER_LOCK = ANSWER_READ + " FOR UPDATE OF s"
+INSERT_RESPONSE = (
+    "INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, answered_at, "
+    "reply) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
+ANSWER_WRITE = (
+    f"WITH answered AS ({INSERT_RESPONSE}), "  # noqa: S608 (constants only)
+    "moved AS (UPDATE diagnostic_session SET items = $11, scored = $12, responses = $13, current_idx = $14, "
+    "current_pretest = $15, theta = $16, se = $17, last_activity_at = $9 WHERE id = $1) "
+    "UPDATE version_item SET administered = administered + 1 WHERE version_id = $3 AND idx = $14"
+)
+# The hot path's write without an explicit transaction: one statement, applied only if the session
+# is still active at the position that was read (a concurrent answer that got there first makes it
+# a no-op, and the loser then finds the stored reply). (session_id, position) is unique as well.
+ANSWER_WRITE_IF_CURRENT = (
+    "WITH moved AS (UPDATE diagnostic_session SET items = array_append(items, $4::int), "
+    "scored = array_append(scored, $8::bool), "
+    "responses = array_append(responses, (CASE WHEN $7::bool THEN 1 ELSE 0 END)::smallint), current_idx = $11, "
+    "current_pretest = $12, theta = $13, se = $14, last_activity_at = $9 "
+    "WHERE id = $1 AND status = 'active' AND cardinality(items) = $2 - 1 RETURNING id), "
+    "answered AS (INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, "
+    "answered_at, reply) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM moved RETURNING id), "
+    "counted AS (UPDATE version_item SET administered = administered + 1 "
+    "WHERE version_id = $3 AND idx = $11 AND EXISTS (SELECT 1 FROM answered)) "
+    "SELECT count(*) FROM answered"
+)
+
+
+class _Decision:
+    """What one answer comes to, before anything is committed."""
+
+    __slots__ = ("body", "kind", "parts")
+
+    def __init__(self, kind: str, body: bytes = b"", parts: tuple[Any, ...] = ()) -> None:
+        self.kind, self.body, self.parts = kind, body, parts
+
+
+STORED_ANSWER = "SELECT item_id, choice, reply FROM response WHERE session_id = $1 AND position = $2"
+
+
+async def _late_replay(conn: Any, sid: uuid.UUID, data: AnswerIn) -> _Decision | None:
+    """The same answer sent twice at once: the copy that waited for the row lock sees the session
+    as the winner left it, but its read's snapshot predates the winner's response row. A fresh read
+    (under the lock nothing changes any more) finds that row: the stored reply is the answer."""
+    stored = await conn.fetchrow(STORED_ANSWER, sid, data.position)
+    if stored is not None and stored["item_id"] == data.item_id and stored["choice"] == data.choice:
+        return _Decision("replay", str(stored["reply"]).encode())
+    return None
+
+
+async def _decide(
+    conn: Any,
+    cache: VersionCache,
+    settings: Settings,
+    principal: Any,
+    sid: uuid.UUID,
+    data: AnswerIn,
+    locked: bool = True,
+) -> _Decision:
+    """Lock the session, check the answer, run the engine and (unless the test ends) write the
+    response and the new state. Raises a Problem for anything the client must fix."""
+    # one round trip: lock the session row, any answer already recorded at this position, and the
+    # live exposure figures (sessions started; items at or over the eligibility ceiling)
+    row = await conn.fetchrow(ANSWER_LOCK if locked else ANSWER_READ, sid, principal.sub, data.position)
+    if row is None:
+        raise not_found("diagnostic session", sid)
+    if row["prev_item"] is not None:
+        if row["prev_item"] == data.item_id and row["prev_choice"] == data.choice:
+            return _Decision("replay", str(row["prev_reply"]).encode())
+        raise Problem(
+            409,
+            "answer-already-recorded",
+            f"Position {data.position} was already answered with a different choice or item; "
+            "answers cannot be changed.",
+        )
+    now = utcnow()
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    if row["status"] == "active" and row["last_activity_at"] < now - idle:
+        return _Decision("expire")
+    late = (
+        await _late_replay(conn, sid, data)
+        if locked and (row["status"] != "active" or len(row["items"]) >= data.position)
+        else None
+    )
+    if late is not None:
+        return late
+    if row["status"] != "active":
+        raise Problem(
+            409,
+            "session-ended",
+            f"This session is {row['status']}; no more answers are accepted.",
+            session_status=row["status"],
+        )
+    version = await cache.get(conn, row["version_id"])
+    position = len(row["items"]) + 1
+    idx = row["current_idx"]
+    if data.position != position or data.item_id != version.item_ids[idx]:
+        raise Problem(
+            409,
+            "not-current-item",
+            f"That is not the current item: answer position {position}, item {version.item_ids[idx]}.",
+            current_position=position,
+            current_item_id=str(version.item_ids[idx]),
+        )
+    n_options = len(version.options[idx])
+    if data.choice >= n_options:
+        raise Problem(
+            400,
+            "validation",
+            f"choice must be an option index from 0 to {n_options - 1}.",
+            title="Invalid request",
+            errors=[{"field": "choice", "source": "body", "message": f"must be below {n_options}"}],
+        )
+    correct = data.choice == version.answers[idx]
+    scored = not row["current_pretest"]
+    state = TestState(
+        items=[*row["items"], idx], scored=[*row["scored"], scored], responses=[*row["responses"], int(correct)]
+    )
+    cfg = config_from_json(row["config"])
+    counts = np.zeros(len(version.bank), dtype=np.int64)
+    if row["over"] and cfg.r_max < 1:
+        counts[list(row["over"])] = 2**40
+    sessions = int(row["sessions_started"])
+    nxt = step(version.bank, cfg, state, counts, sessions, _rng)
+    summary = None
+    result_id = None
+    if nxt.done:
+        result_id = uuid7()
+        summary = ResultSummary(
+            result_id, int(nxt.level or 0), nxt.theta, nxt.se, [round(p, 6) for p in nxt.level_probs]
+        )
+    reply = AnswerOut(
+        session_id=sid,
+        position=position,
+        status="completed" if nxt.done else "active",
+        answered=position,
+        next_item=None if nxt.done or nxt.item is None else served(version, nxt.item, position + 1),
+        result=summary,
+    )
+    body = _encoder.encode(reply)
+    response = (sid, position, version.id, idx, version.item_ids[idx], data.choice, correct, scored, now, body.decode())
+    if nxt.done:
+        return _Decision("complete", body, (row, version, state, nxt, result_id, now, response))
+    if not locked:
+        written = await conn.fetchval(ANSWER_WRITE_IF_CURRENT, *response, nxt.item, nxt.pretest, nxt.theta, nxt.se)
+        return _Decision("written" if written else "raced", body)
+    # one round trip: the response, the session's new state and the next item's exposure count
+    # (the hot counter row last, so its lock is held only until the commit)
+    await conn.execute(
+        ANSWER_WRITE, *response, state.items, state.scored, state.responses, nxt.item, nxt.pretest, nxt.theta, nxt.se
+    )
+    return _Decision("written", body)
+
+
+async def _expire(conn: Any, sid: uuid.UUID) -> Problem:
+    await conn.execute(EXPIRE_SESSION, sid, utcnow())
+    return Problem(409, "session-expired", "This session expired after inactivity; start a new diagnostic.")
+
+
+async def answer_fast(
+    pool: Any,
+    maker: Any,
+    cache: VersionCache,
+    settings: Settings,
+    principal: Any,
+    sid: uuid.UUID,
+    data: AnswerIn,
+    wake: Any,
+) -> bytes:
+    """The hot path: two round trips on a bare asyncpg connection and no explicit transaction:
+    read the session (with any stored answer at this position and the live exposure figures), run
+    the engine, then one conditional statement that records the answer only if the session is
+    still at that position. The answer that ends a test, an expired session, or a lost race go
+    through :func:`answer` instead, on the kernel's session with a row lock, so that the result,
+    the closed session and the outbox message commit together."""
+    async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
+        decision = await _decide(conn, cache, settings, principal, sid, data, locked=False)
+    if decision.kind in ("written", "replay"):
+        return decision.body
+    # expiry, the answer that completes the test, or a lost race: the locked path decides again
+    async with maker() as session:
+        return await answer(session, cache, settings, principal, sid, data, wake)
+
+
+async def answer(
+    session: AsyncSession,
+    cache: VersionCache,
+    settings: Settings,
+    principal: Any,
+    sid: uuid.UUID,
+    data: AnswerIn,
+    wake: Any,
+) -> bytes:
+    """Record one answer on the kernel's session; completes the test when the engine stops."""
+    conn = await driver(session)
+    decision = await _decide(conn, cache, settings, principal, sid, data)
+    if decision.kind == "replay":
+        await session.rollback()
+        return decision.body
+    if decision.kind == "expire":
+        problem = await _expire(conn, sid)
+        await session.commit()
+        raise problem
+    if decision.kind == "written":
+        await session.commit()
+        return decision.body
+    row, version, state, final, result_id, now, response = decision.parts
+    await conn.execute(INSERT_RESPONSE, *response)
+    await complete(session, conn, row, version, state, final, result_id, now, principal)
+    await session.commit()
+    if wake is not None:
+        wake()
+    return decision.body
+
+
+async def complete(
+    session: AsyncSession,
+    conn: Any,
+    row: Any,
+    version: LoadedVersion,
+    state: TestState,
+    final: Step,
+    result_id: uuid.UUID,
+    now: datetime,
+    principal: Any,
+) -> None:
+    """Write the result, close the session and queue the message to progress, in one transaction."""
+    domains: dict[str, dict[str, int]] = {}
+    items = []
+    for position, (idx, scored, resp) in enumerate(zip(state.items, state.scored, state.responses, strict=True), 1):
+        domain = version.domains[idx]
+        if scored:
+            summary = domains.setdefault(domain, {"items": 0, "correct": 0})
+            summary["items"] += 1
+            summary["correct"] += resp
+        items.append(
+            {
+                "position": position,
+                "item_id": str(version.item_ids[idx]),
+                "code": version.codes[idx],
+                "domain": domain,
+                "scored": scored,
+                "correct": bool(resp),
+            }
+        )
+    level = int(final.level or 0)
+    await conn.execute(
+        INSERT_RESULT,
+        result_id,
+        row["id"],
+        row["official_id"],
+        version.id,
+        level,
+        final.theta,
+        final.se,
+        [round(p, 6) for p in final.level_probs],
+        json.dumps(domains),
+        json.dumps(items),
+        final.n_scored,
+        final.reason,
+        now,
+    )
+    await conn.execute(
+        CLOSE_SESSION,
+        row["id"],
+        state.items,
+        state.scored,
+        state.responses,
+        final.theta,
+        final.se,
+        now,
+    )
+    body = {
+        "official": {"id": principal.sub, "name": principal.name, "org": principal.org},
+        "level": level,
+        "ability": round(final.theta, 6),
+        "standard_error": round(final.se, 6),
+        "completed_at": now.isoformat().replace("+00:00", "Z"),
+    }
+    enqueue(session, Outbox, "progress", "PUT", f"/v1/placements/{result_id}", body)
+    await session.flush()
+
+
+GRANT_RETAKE = (
+    "INSERT INTO retake_grant (id, official_id, granted_by, reason, granted_at) "
+    "VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (official_id) WHERE used_at IS NULL DO NOTHING RETURNING id"
+)
+OPEN_GRANT = (
+    "SELECT id, official_id, granted_by, reason, granted_at, used_at FROM retake_grant "
+    "WHERE official_id = $1 AND used_at IS NULL"
+)
+
+
+async def grant_retake(session: AsyncSession, official_id: str, by: str, reason: str) -> tuple[Any, bool]:
+    """One early retake for an official (idempotent while unused). Returns (grant row, created)."""
+    conn = await driver(session)
+    created = await conn.fetchval(GRANT_RETAKE, uuid7(), official_id, by, reason, utcnow())
+    grant = await conn.fetchrow(OPEN_GRANT, official_id)
+    await session.commit()
+    return grant, created is not None

@@ -1,0 +1,1 @@
+"""Every SQL statement and transaction of the progress service, one module per aggregate."""

@@ -1,0 +1,1 @@
+"""The web app: server-rendered pages for officials, instructors and admins over the services' public APIs."""

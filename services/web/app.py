@@ -1,0 +1,154 @@
+"""The web app: ``create_app(settings)`` builds the Litestar application (port 8000).
+
+Stateless: the signed-in person lives in an encrypted, signed cookie (AES-GCM), so any replica
+serves any request. Every form carries a CSRF token; every page is sent with a strict
+Content-Security-Policy (scripts and styles only from this origin, no inline script).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from services.common.observability import configure_logging, health_controller, request_id_middleware
+from services.web.api import ROUTES
+from services.web.api.common import SignInNeeded, lang_of, render
+from services.web.client import ApiError, Outage, Services
+from services.web.domain.i18n import translate
+from services.web.settings import Settings, get_settings
+
+HERE = Path(__file__).parent
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def secret_bytes(settings: Settings) -> bytes:
+    """32 bytes for AES-256-GCM: derived from ``LMS_WEB_SESSION_SECRET``, else random per process."""
+    if settings.session_secret:
+        return hashlib.sha256(settings.session_secret.encode()).digest()
+    return secrets.token_bytes(32)
+
+
+async def security_headers(response: Response[Any]) -> Response[Any]:
+    for name, value in SECURITY_HEADERS.items():
+        if name == "Cache-Control" and name in response.headers:
+            continue
+        response.headers.setdefault(name, value)
+    return response
+
+
+def on_sign_in_needed(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    if request.headers.get("hx-request"):
+        return Response(content="", status_code=401, headers={"HX-Redirect": "/signin"})
+    return Redirect(path="/signin", status_code=303)
+
+
+def on_outage(request: Request[Any, Any, Any], exc: Exception) -> Template:
+    assert isinstance(exc, Outage)
+    lang = lang_of(request)
+    message = translate(lang, "error.outage", service=translate(lang, f"service.{exc.service}"))
+    return render(request, "error.html", status_code=503, title=translate(lang, "error.outage.title"), message=message)
+
+
+def on_api_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, ApiError)
+    lang = lang_of(request)
+    if exc.status == 401:
+        request.clear_session()
+        return Redirect(path="/signin", status_code=303)
+    title = translate(lang, "error.notfound") if exc.status == 404 else translate(lang, "error.title")
+    return render(request, "error.html", status_code=exc.status, title=title, message=exc.detail)
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, HTTPException)
+    lang = lang_of(request)
+    if isinstance(exc, NotFoundException):
+        title = translate(lang, "error.notfound")
+    elif isinstance(exc, PermissionDeniedException):
+        title = translate(lang, "error.forbidden")
+    else:
+        title = translate(lang, "error.title")
+    return render(request, "error.html", status_code=exc.status_code, title=title, message=str(exc.detail))
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging("web", settings.log_level, settings.log_json)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call is noise; errors still show
+    secret = secret_bytes(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.services = Services(settings)
+        try:
+            yield
+        finally:
+            await app.state.services.aclose()
+
+    async def ready() -> str | None:
+        return None
+
+    static = create_static_files_router(
+        path="/static", directories=[HERE / "static"], opt={"skip_session": True}, include_in_schema=False
+    )
+    app = Litestar(
+        route_handlers=[*ROUTES, static, health_controller(ready)],
+        lifespan=[lifespan],
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        middleware=[
+            request_id_middleware,
+            CookieBackendConfig(
+                secret=secret,
+                key="lms_session",
+                max_age=settings.session_max_age,
+                secure=settings.cookie_secure,
+                httponly=True,
+                samesite="lax",
+                exclude=["/static", "/health"],
+            ).middleware,
+        ],
+        csrf_config=CSRFConfig(
+            secret=secret.hex(),
+            cookie_name="lms_csrf",
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=True,
+            cookie_samesite="strict",
+            exclude=["/health", "/metrics"],
+        ),
+        after_request=security_headers,
+        exception_handlers={
+            SignInNeeded: on_sign_in_needed,
+            NotAuthorizedException: on_sign_in_needed,
+            Outage: on_outage,
+            ApiError: on_api_error,
+            HTTPException: on_http_error,
+        },
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.settings = settings
+    return app

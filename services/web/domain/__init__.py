@@ -1,0 +1,1 @@
+"""Pure helpers of the web app (no I/O, no Litestar): words in two languages, times, charts."""
