@@ -99,6 +99,7 @@ def service_env(service: str, database_url: str, **extra: str) -> dict[str, str]
             "LMS_SERVICE_KEY_FILE": str(private_file),
             "LMS_LOG_LEVEL": "WARNING",
             "LMS_PUBLIC_RATE_LIMIT": "0",  # a load generator is one client address
+            "LMS_CERTIFICATION_KEY_PASSPHRASE": "bench-only-certification-passphrase",
         }
     )
     env.update(extra)

@@ -116,11 +116,16 @@ async def _revision(service: str, url: str) -> str | None:
 
 @main.command()
 def keys() -> None:
-    """Create the development signing key and its JWKS under LMS_DATA_DIR/keys (once) and print both paths."""
+    """Create the development signing key, one signing key per service, and their key sets under
+    LMS_DATA_DIR/keys (once) and print the paths."""
     from services.common.auth import ensure_dev_keys
 
-    private_file, jwks_file = ensure_dev_keys(data_dir() / "keys")
+    folder = data_dir() / "keys"
+    private_file, jwks_file = ensure_dev_keys(folder)
     click.echo(f"private key: {private_file}\nkey set:     {jwks_file}")
+    for service in SERVICES:
+        click.echo(f"{service} service key: {folder / f'service-{service}.jwk.json'}")
+    click.echo(f"service key set: {folder / 'services-jwks.json'}")
 
 
 @main.command()
@@ -171,6 +176,7 @@ def serve(service: str, host: str | None, port: int | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
+        proxy_headers=False,  # the app believes X-Forwarded-For only from LMS_TRUSTED_PROXIES
         access_log=False,
         timeout_graceful_shutdown=10,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Keys, admin_url, create_database, drop_databases, tune_for_tests
+from tests.support import TEST_KEY_PASSPHRASE, Keys, admin_url, create_database, drop_databases, tune_for_tests
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,12 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> None:
     os.environ.setdefault("LMS_DATA_DIR", str(Path.cwd() / ".lms"))
     os.environ["LMS_JWKS"] = str(keys.jwks_file)
     os.environ["LMS_SERVICE_KEY_FILE"] = str(keys.private_file)
+    os.environ["LMS_DEV_KEY_FILE"] = str(keys.private_file)  # the web app's development sign-in
     os.environ["LMS_LOG_LEVEL"] = "WARNING"
+    # tests run on a configured database server: outside local development, as far as the
+    # certification service can tell, so it needs a real passphrase
+    os.environ["LMS_CERTIFICATION_KEY_PASSPHRASE"] = TEST_KEY_PASSPHRASE
+    os.environ["LMS_CERTIFICATION_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"  # test receivers are local
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from services.common.auth import ensure_dev_keys, load_private_jwk, mint_token
 from services.common.db import ensure_database, plain_url, with_database
 
 ISSUER, AUDIENCE = "lms-dev", "lms"
+TEST_KEY_PASSPHRASE = "test-only-certification-passphrase"
 
 
 def free_port() -> int:
@@ -103,7 +104,9 @@ class Keys:
 async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Run an ASGI app with uvicorn on a real loopback port for the duration of the block."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

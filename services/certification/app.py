@@ -6,7 +6,7 @@ from litestar import Litestar
 
 from services.certification.api import ROUTES
 from services.certification.models import Outbox
-from services.certification.settings import Settings, get_settings
+from services.certification.settings import Settings, get_settings, passphrase_problem
 from services.certification.store.certificates import Issuer
 from services.certification.store.keys import KeyRing, ensure_keys
 from services.certification.store.status_lists import StatusListCache
@@ -16,6 +16,9 @@ from services.common.app import ServiceSpec, build_app
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    problem = passphrase_problem(settings)
+    if problem:
+        raise SystemExit(f"certification: {problem}")
 
     async def start(app: Litestar) -> None:
         engine = app.state.engine

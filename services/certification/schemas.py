@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from services.common.ids import OfficialId
+from services.common.moments import check_moment
 from services.common.types import AwareDatetime
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -26,8 +28,9 @@ Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
 class Official(msgspec.Struct, forbid_unknown_fields=False):
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    name: NonEmpty
+    id: OfficialId
+    # A token without a name claim gives an empty name: the certificate then names the official by id.
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     org: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
@@ -38,6 +41,9 @@ class LevelCompleted(msgspec.Struct):
     completed_at: AwareDatetime
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
+    def __post_init__(self) -> None:
+        check_moment(self.completed_at, "completed_at", future=True)  # progress's own date: see moments.py
+
 
 class ManualIssue(msgspec.Struct):
     official: Official
@@ -45,6 +51,10 @@ class ManualIssue(msgspec.Struct):
     reason: Reason
     completed_at: AwareDatetime | None = None
     curriculum_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "manual"
+
+    def __post_init__(self) -> None:
+        if self.completed_at is not None:
+            check_moment(self.completed_at, "completed_at")
 
 
 class ReasonBody(msgspec.Struct):

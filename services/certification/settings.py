@@ -27,7 +27,8 @@ class Settings(ServiceSettings):
     # Which key signs new credentials and status lists: RS256 (the Open Badges 3.0 minimum) or
     # EdDSA. A key of each exists and both are published, so either verifies.
     signing_alg: str = "EdDSA"
-    # Passphrase that encrypts the credential-signing private keys at rest (PKCS#8).
+    # Passphrase that encrypts the credential-signing private keys at rest (PKCS#8) and seals the
+    # webhook secrets. The development value is refused outside local development.
     key_passphrase: str = DEV_KEY_PASSPHRASE
     # Seconds a signing key is cached before the newest key is looked up again (rotation pickup).
     key_cache_seconds: float = 10.0
@@ -45,6 +46,9 @@ class Settings(ServiceSettings):
     webhook_poll_seconds: float = 1.0
     webhook_timeout_seconds: float = 10.0
     webhook_batch: int = 50
+    # Networks (CIDRs or addresses) webhooks may reach although they are private or loopback;
+    # everything else must be a public address.
+    webhook_allowed_networks: tuple[str, ...] = ()
     # Seconds a status list may be cached by clients (Cache-Control max-age).
     status_list_max_age: int = 60
     # Seconds a replica serves a cached status list before checking the database version counter
@@ -59,6 +63,27 @@ class Settings(ServiceSettings):
         self.issuer_url = self.issuer_url.rstrip("/")
         if self.signing_alg not in ("EdDSA", "RS256"):
             raise ValueError(f"LMS_CERTIFICATION_SIGNING_ALG must be EdDSA or RS256, not {self.signing_alg!r}")
+
+
+MIN_PASSPHRASE_CHARS = 16
+
+
+def passphrase_problem(settings: Settings) -> str | None:
+    """Why the key passphrase is unfit for this deployment, or None. The development value (or
+    none) is accepted only in local development: development keys and a database on this machine."""
+    local = settings.local_development()
+    if local and settings.key_passphrase in ("", DEV_KEY_PASSPHRASE):
+        return None
+    if not settings.key_passphrase or settings.key_passphrase == DEV_KEY_PASSPHRASE:
+        return (
+            "LMS_CERTIFICATION_KEY_PASSPHRASE is missing or the development value outside local development"
+            " (development keys and a database on this machine):"
+            " set a secret passphrase of at least 16 characters (it encrypts the certificate-signing keys and"
+            " webhook secrets; change it later with `lms certification rekey`)."
+        )
+    if len(settings.key_passphrase) < MIN_PASSPHRASE_CHARS:
+        return f"LMS_CERTIFICATION_KEY_PASSPHRASE must have at least {MIN_PASSPHRASE_CHARS} characters."
+    return None
 
 
 def get_settings(**overrides: object) -> Settings:

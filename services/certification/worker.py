@@ -21,6 +21,7 @@ from services.certification.domain import webhooks as wh
 from services.certification.domain.keys import unseal
 from services.certification.settings import Settings
 from services.certification.store import webhooks as store
+from services.certification.targets import allowed_networks, target_problem
 from services.common.db import utcnow
 from services.common.worker import PollingWorker
 
@@ -43,6 +44,7 @@ class WebhookWorker(PollingWorker):
     def __init__(self, engine: AsyncEngine, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         super().__init__("webhook_worker", poll_seconds=settings.webhook_poll_seconds, batch=settings.webhook_batch)
         self.engine, self.settings = engine, settings
+        self.allowed = allowed_networks(settings)
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(settings.webhook_timeout_seconds, connect=min(settings.webhook_timeout_seconds, 3.0)),
             follow_redirects=False,
@@ -55,14 +57,22 @@ class WebhookWorker(PollingWorker):
             secret = unseal(row.secret, self.settings.key_passphrase)
         except (ValueError, InvalidTag):
             return None, "cannot decrypt the subscription secret: was LMS_CERTIFICATION_KEY_PASSPHRASE changed?"
+        refused = await target_problem(row.url, self.allowed)
+        if refused:
+            return None, f"not sent: {refused}"
         headers = wh.headers(secret, webhook_id(row.id), int(time.time()), body)
+        started = time.perf_counter()
         try:
             response = await self.client.post(row.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500]
+            # only what failed and when: never what the other side said
+            return None, f"{type(exc).__name__} after {(time.perf_counter() - started) * 1000:.0f} ms"
         if 200 <= response.status_code < 300:
             return response.status_code, None
-        return response.status_code, f"HTTP {response.status_code}: {response.text[:300]}"
+        return (
+            response.status_code,
+            f"HTTP {response.status_code} after {response.elapsed.total_seconds() * 1000:.0f} ms",
+        )
 
     async def run_once(self) -> int:
         s = self.settings

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import db, docs, migrations
 from services.common.auth import (
+    FailureThrottle,
     JWTAuthMiddleware,
     KeySet,
     Principal,
@@ -34,6 +35,7 @@ from services.common.auth import (
     check_declared,
     declared_roles,
 )
+from services.common.edge import edge_middleware, parse_networks
 from services.common.errors import document_problems, exception_handlers
 from services.common.http import PeerClient
 from services.common.observability import (
@@ -43,6 +45,7 @@ from services.common.observability import (
     request_id_middleware,
 )
 from services.common.outbox import OutboxFields, Relay, Sender, peer_sender
+from services.common.outbox_admin import gauge_refresher, outbox_admin_controller
 from services.common.settings import ServiceSettings, peer_url
 from services.common.worker import PollingWorker
 
@@ -121,11 +124,20 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = settings.database_url or await asyncio.to_thread(db.resolve_database_url, service, "")
-        app.state.engine = db.create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        app.state.engine = db.create_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            acquire_timeout=settings.db_acquire_timeout_seconds,
+            statement_timeout=settings.db_statement_timeout_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
         app.state.sessionmaker = db.session_factory(app.state.engine)
         app.state.pool = None
         if spec.asyncpg_pool is not None:
-            app.state.pool = await db.open_pool(app.state.engine.url, max_size=spec.asyncpg_pool(settings))
+            app.state.pool = await db.open_pool(
+                app.state.engine.url, max_size=spec.asyncpg_pool(settings), options=db.pool_options(settings)
+            )
         tokens = ServiceTokens(
             settings.service_key_file,
             service=service,
@@ -170,9 +182,11 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             await app.state.engine.dispose()
 
     prometheus, metrics_controller = metrics_config(service)
+    outbox_routes = [outbox_admin_controller(spec.outbox)] if spec.outbox is not None else []
     app = Litestar(
         route_handlers=[
             *spec.route_handlers,
+            *outbox_routes,
             whoami,
             health_controller(ready_check),
             metrics_controller,
@@ -229,11 +243,20 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
     )
+    app.asgi_handler = edge_middleware(
+        app.asgi_handler,
+        max_header_bytes=settings.max_header_bytes,
+        max_json_depth=settings.max_json_depth,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
     # Outermost, so that errors raised by middleware (401s) also carry the request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     app.state.settings = settings
     app.state.constraint_problems = spec.constraint_problems
-    app.state.keyset = KeySet(settings.jwks)
+    app.state.keyset = KeySet(settings.jwks, service_sources=settings.service_jwks)
+    app.state.auth_failures = FailureThrottle(settings.failed_auth_limit)
+    app.state.before_metrics = gauge_refresher(spec.outbox) if spec.outbox is not None else None
     handlers = [
         handler
         for route in app.routes

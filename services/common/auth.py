@@ -21,12 +21,17 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from services.common.ids import OFFICIAL_ID_RULE, is_official_id
+
 ROLES = ("learner", "instructor", "admin", "hr", "service")
 ALLOWED_ALGS = ("EdDSA", "ES256", "ES384", "RS256", "PS256")
+SERVICES = ("placement", "progress", "certification")
+MAX_TOKEN_CHARS = 8192  # a bearer token longer than this is refused before any parsing
+SERVICE_KID_PREFIX = "svc-"  # service keys are named svc-<service>-<random>: the kid names the signer
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,13 @@ class Principal:
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    @property
+    def peer(self) -> str:
+        """The calling service's name for a ``service`` token (``sub`` is ``service:<name>``), else ''."""
+        if "service" not in self.roles or not self.sub.startswith("service:"):
+            return ""
+        return self.sub.removeprefix("service:")
 
 
 class _Source:
@@ -86,8 +98,11 @@ class KeySet:
 
     CACHE_SIZE, CACHE_SECONDS = 4096, 120.0
 
-    def __init__(self, sources: str, refresh_interval: float = 30.0) -> None:
+    def __init__(self, sources: str, refresh_interval: float = 30.0, service_sources: str = "") -> None:
         self.sources = [_Source(s.strip(), refresh_interval) for s in sources.split(",") if s.strip()]
+        # The services' own keys: a token signed by one of them may only be a ``service`` token of
+        # the service its kid names (``svc-<service>-...``).
+        self.service_sources = [_Source(s.strip(), refresh_interval) for s in service_sources.split(",") if s.strip()]
         self.verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def remembered(self, token: str) -> Principal | None:
@@ -106,14 +121,27 @@ class KeySet:
             self.verified.popitem(last=False)
 
     async def get(self, kid: str) -> jwt.PyJWK | None:
-        for source in self.sources:
+        return (await self.lookup(kid))[0]
+
+    async def lookup(self, kid: str) -> tuple[jwt.PyJWK | None, str]:
+        """The key for ``kid`` and, when it is a service key, the service it belongs to ('' otherwise)."""
+        service = service_of_kid(kid)
+        for source in self.service_sources if service else self.sources:
             try:
                 await source.refresh(kid)
             except (httpx.HTTPError, OSError, ValueError):
                 continue  # an unreachable source must not hide the keys of the others
             if kid in source.keys:
-                return source.keys[kid]
-        return None
+                return source.keys[kid], service
+        return None, ""
+
+
+def service_of_kid(kid: str) -> str:
+    """``placement`` for a kid ``svc-placement-1a2b...``; '' for any other kid."""
+    if not kid.startswith(SERVICE_KID_PREFIX):
+        return ""
+    name = kid.removeprefix(SERVICE_KID_PREFIX).split("-", 1)[0]
+    return name if name in SERVICES else ""
 
 
 class AuthError(Exception):
@@ -121,6 +149,8 @@ class AuthError(Exception):
 
 
 async def verify_token(token: str, keys: KeySet, *, issuer: str, audience: str) -> Principal:
+    if len(token) > MAX_TOKEN_CHARS:
+        raise AuthError(f"the bearer token is longer than {MAX_TOKEN_CHARS} characters")
     cached = keys.remembered(token)
     if cached is not None:
         return cached
@@ -132,7 +162,7 @@ async def verify_token(token: str, keys: KeySet, *, issuer: str, audience: str) 
     if alg not in ALLOWED_ALGS:
         raise AuthError(f"tokens signed with alg {alg!r} are not accepted")
     kid = header.get("kid")
-    key = await keys.get(kid) if isinstance(kid, str) else None
+    key, signer = await keys.lookup(kid) if isinstance(kid, str) else (None, "")
     if key is None:
         raise AuthError("the token's signing key (kid) is not in the trusted key set")
     try:
@@ -150,21 +180,71 @@ async def verify_token(token: str, keys: KeySet, *, issuer: str, audience: str) 
     except jwt.PyJWTError as exc:
         raise AuthError(f"the bearer token is invalid: {exc}") from exc
     roles = claims.get("roles", [])
-    if isinstance(roles, str):
-        roles = roles.split()
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise AuthError("the token's roles claim must be a list of strings")
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not is_official_id(sub):
+        raise AuthError(f"the token's sub claim must be an id of {OFFICIAL_ID_RULE}")
+    if signer and (set(roles) != {"service"} or sub != f"service:{signer}"):
+        raise AuthError(f"the {signer} service key signs only service tokens with sub service:{signer}")
+    name, org = claims.get("name", ""), claims.get("org", "")
     principal = Principal(
-        sub=str(claims["sub"]),
+        sub=sub,
         roles=frozenset(r for r in roles if r in ROLES),
-        name=str(claims.get("name", ""))[:200],
-        org=str(claims.get("org", ""))[:64],
+        name=name[:200] if isinstance(name, str) else "",
+        org=org[:64] if isinstance(org, str) else "",
         token=token,
     )
     keys.remember(token, principal, float(claims["exp"]))
     return principal
 
 
+class FailureThrottle:
+    """Counts refused tokens (not missing ones: the public rate limit counts those) per client
+    address over a minute; past ``limit`` the address gets 429 until its oldest failure is a minute
+    old. Per process, like the public rate limit."""
+
+    WINDOW, MAX_ADDRESSES = 60.0, 10_000
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.failures: OrderedDict[str, list[float]] = OrderedDict()
+
+    def _recent(self, address: str) -> list[float]:
+        cutoff = time.monotonic() - self.WINDOW
+        recent = [t for t in self.failures.get(address, []) if t > cutoff]
+        if recent:
+            self.failures[address] = recent
+        else:
+            self.failures.pop(address, None)
+        return recent
+
+    def retry_after(self, address: str) -> int:
+        """Seconds the address must wait, 0 when it may try."""
+        recent = self._recent(address) if self.limit else []
+        if len(recent) < self.limit:
+            return 0
+        return max(1, int(recent[0] + self.WINDOW - time.monotonic()) + 1)
+
+    def failed(self, address: str) -> None:
+        if self.limit:
+            self.failures.setdefault(address, []).append(time.monotonic())
+            self.failures.move_to_end(address)
+            if len(self.failures) > self.MAX_ADDRESSES:
+                self.failures.popitem(last=False)
+
+
 class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        state = connection.app.state
+        throttle: FailureThrottle = state.auth_failures
+        address = connection.client.host if connection.client else ""
+        wait = throttle.retry_after(address)
+        if wait:
+            raise TooManyRequestsException(
+                "Too many requests with a missing or invalid token from this address; retry later.",
+                headers={"Retry-After": str(wait)},
+            )
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         basic = getattr(connection.app.state, "basic_auth", None)
@@ -176,7 +256,6 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
             return AuthenticationResult(user=user, auth=token)
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("Send an Authorization: Bearer <token> header.")
-        state = connection.app.state
         try:
             principal = await verify_token(
                 token.strip(),
@@ -185,6 +264,7 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
                 audience=state.settings.jwt_audience,
             )
         except AuthError as exc:
+            throttle.failed(address)
             raise NotAuthorizedException(f"Unauthenticated: {exc}.") from exc
         return AuthenticationResult(user=principal, auth=token)
 
@@ -202,6 +282,31 @@ def allow(*roles: str) -> Any:
 
     guard.lms_roles = roles  # type: ignore[attr-defined]
     return guard
+
+
+def allow_peers(*services: str) -> Any:
+    """Guard of a service-only route: the caller must hold a ``service`` token of one of ``services``."""
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"unknown services {unknown}")
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = connection.scope.get("user")
+        if not isinstance(user, Principal) or user.peer not in services:
+            raise PermissionDeniedException(f"Only the {', '.join(services)} service may call this.")
+
+    guard.lms_roles = ("service",)  # type: ignore[attr-defined]
+    guard.lms_peers = services  # type: ignore[attr-defined]
+    return guard
+
+
+def declared_peers(handler: BaseRouteHandler) -> tuple[str, ...]:
+    """The services a service-only route accepts, () when it names none."""
+    for layer in handler.ownership_layers:
+        for guard in getattr(layer, "guards", None) or []:
+            if hasattr(guard, "lms_peers"):
+                return tuple(guard.lms_peers)
+    return ()
 
 
 def declared_roles(handler: BaseRouteHandler) -> tuple[str, ...] | None:
@@ -228,22 +333,53 @@ def check_declared(handlers: list[BaseRouteHandler]) -> None:
 # --- development keys and token minting -------------------------------------------------
 
 
-def ensure_dev_keys(folder: Path) -> tuple[Path, Path]:
-    """Create an Ed25519 signing key and its public JWKS in ``folder`` once; return both paths."""
-    private_path, jwks_path = folder / "dev-private.jwk.json", folder / "jwks.json"
-    if private_path.exists() and jwks_path.exists():
-        return private_path, jwks_path
-    folder.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    private = json.loads(OKPAlgorithm.to_jwk(key))
-    private.update(kid=f"dev-{uuid.uuid4().hex[:12]}", alg="EdDSA", use="sig")
-    public = {k: v for k, v in private.items() if k != "d"}
-    tmp = private_path.with_suffix(".tmp")
+def new_signing_jwk(kid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A fresh Ed25519 key as (private JWK, public JWK) named ``kid``."""
+    private = json.loads(OKPAlgorithm.to_jwk(Ed25519PrivateKey.generate()))
+    private.update(kid=kid, alg="EdDSA", use="sig")
+    return private, {k: v for k, v in private.items() if k != "d"}
+
+
+def write_private_jwk(path: Path, private: dict[str, Any]) -> None:
+    """Write a private key readable by its owner only, atomically."""
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(private))
     os.chmod(tmp, 0o600)
-    tmp.replace(private_path)
-    jwks_path.write_text(json.dumps({"keys": [public]}, indent=2))
+    tmp.replace(path)
+
+
+def service_key_kid(service: str) -> str:
+    return f"{SERVICE_KID_PREFIX}{service}-{uuid.uuid4().hex[:12]}"
+
+
+def ensure_dev_keys(folder: Path) -> tuple[Path, Path]:
+    """Create, once, in ``folder``: the development identity-provider key (``dev-private.jwk.json``,
+    which mints any role for local use) and its JWKS (``jwks.json``), plus one service key per
+    service (``service-<name>.jwk.json``) and their JWKS (``services-jwks.json``). Returns the
+    development key's two paths."""
+    private_path, jwks_path = folder / "dev-private.jwk.json", folder / "jwks.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (private_path.exists() and jwks_path.exists()):
+        private, public = new_signing_jwk(f"dev-{uuid.uuid4().hex[:12]}")
+        write_private_jwk(private_path, private)
+        jwks_path.write_text(json.dumps({"keys": [public]}, indent=2))
+    ensure_service_keys(folder)
     return private_path, jwks_path
+
+
+def ensure_service_keys(folder: Path) -> Path:
+    """One signing key per service in ``folder`` and the key set that verifies them all."""
+    jwks_path = folder / "services-jwks.json"
+    publics = []
+    for service in SERVICES:
+        path = folder / f"service-{service}.jwk.json"
+        if not path.exists():
+            write_private_jwk(path, new_signing_jwk(service_key_kid(service))[0])
+        publics.append({k: v for k, v in load_private_jwk(path).items() if k != "d"})
+    wanted = {"keys": publics}
+    if not jwks_path.exists() or json.loads(jwks_path.read_text()) != wanted:
+        jwks_path.write_text(json.dumps(wanted, indent=2))
+    return jwks_path
 
 
 def load_private_jwk(path: str | Path) -> dict[str, Any]:

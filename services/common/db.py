@@ -124,13 +124,41 @@ def resolve_database_url(service: str, configured: str) -> str:
     return with_database(admin, f"lms_{service}")
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: Any) -> AsyncEngine:
+def asyncpg_options(*, statement_timeout: float = 0.0, connect_timeout: float = 60.0) -> dict[str, Any]:
+    """asyncpg connection options: UTC, a server-side statement timeout, and client-side timeouts
+    for connecting and for each command (which also end a wait on a frozen server). 0 = none."""
+    server: dict[str, str] = {"timezone": "UTC"}
+    options: dict[str, Any] = {"server_settings": server, "timeout": connect_timeout}
+    if statement_timeout > 0:
+        server["statement_timeout"] = str(int(statement_timeout * 1000))
+        options["command_timeout"] = statement_timeout + 2.0
+    return options
+
+
+def pool_options(settings: Any) -> dict[str, Any]:
+    """``asyncpg_options`` from a service's settings, for ``asyncpg.create_pool``."""
+    return asyncpg_options(
+        statement_timeout=settings.db_statement_timeout_seconds, connect_timeout=settings.db_connect_timeout_seconds
+    )
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    acquire_timeout: float = 30.0,
+    statement_timeout: float = 0.0,
+    connect_timeout: float = 60.0,
+    **kw: Any,
+) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=acquire_timeout,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"timezone": "UTC"}},
+        connect_args=asyncpg_options(statement_timeout=statement_timeout, connect_timeout=connect_timeout),
         **kw,
     )
 
@@ -173,23 +201,32 @@ async def reset_connection(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def open_pool(url: str | URL, *, max_size: int, min_size: int = 1) -> asyncpg.Pool:
-    """The service's asyncpg pool: UTC sessions, JSON(B) decoded, a cheap reset on release."""
+async def open_pool(
+    url: str | URL, *, max_size: int, min_size: int = 1, options: dict[str, Any] | None = None
+) -> asyncpg.Pool:
+    """The service's asyncpg pool: UTC sessions, JSON(B) decoded, a cheap reset on release;
+    ``options`` (see :func:`pool_options`) bound connecting and statements."""
     return await asyncpg.create_pool(
         plain_url(url),
         min_size=min(min_size, max_size),
         max_size=max_size,
-        server_settings={"timezone": "UTC"},
+        **(options or asyncpg_options()),
         init=init_connection,
         reset=reset_connection,
     )
+
+
+def acquire_timeout(app: Any) -> float | None:
+    """How long a request waits for a pool connection before it is answered 503."""
+    settings = getattr(app.state, "settings", None)
+    return getattr(settings, "db_acquire_timeout_seconds", None)
 
 
 @asynccontextmanager
 async def connect(app: Any, *, transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
     """A connection from ``app.state.pool``, inside a transaction unless told otherwise (it
     commits when the block exits normally and rolls back on any exception)."""
-    async with app.state.pool.acquire() as conn:
+    async with app.state.pool.acquire(timeout=acquire_timeout(app)) as conn:
         if not transaction:
             yield conn
             return
@@ -200,5 +237,5 @@ async def connect(app: Any, *, transaction: bool = True) -> AsyncIterator[asyncp
 async def provide_connection(request: Any) -> AsyncIterator[asyncpg.Connection]:
     """The ``conn`` dependency: a pool connection held for the request, no transaction opened
     (``async with conn.transaction():`` where the handler writes)."""
-    async with request.app.state.pool.acquire() as conn:
+    async with request.app.state.pool.acquire(timeout=acquire_timeout(request.app)) as conn:
         yield conn

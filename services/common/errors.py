@@ -16,6 +16,7 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from services.common.types import TZ_EXAMPLE
 
@@ -309,10 +310,36 @@ def _refused_value(exc: BaseException) -> bool:
     return False
 
 
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # also "the database system is starting up" (CannotConnectNow)
+    asyncpg.exceptions.OperatorInterventionError,  # shutdown, crash, statement timeout (QueryCanceled)
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    OSError,  # refused or reset sockets, and client-side timeouts (TimeoutError)
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or did not answer in time (whatever wraps the cause)."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, (*_UNAVAILABLE, SQLAlchemyTimeoutError)):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def _handle_db_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if _refused_value(exc):
         return _handle_data(request, exc)
-    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(exc, OperationalError):
+    if (
+        isinstance(exc, DBAPIError)
+        and not exc.connection_invalidated
+        and not isinstance(exc, OperationalError)
+        and not database_unavailable(exc)
+    ):
         return _handle_crash(request, exc)
     log.warning("database_unavailable", error=str(exc)[:300])
     return problem_response(
@@ -324,6 +351,11 @@ def _handle_db_down(request: Request[Any, Any, Any], exc: Exception) -> Response
             headers={"Retry-After": "2"},
         ),
     )
+
+
+def _handle_too_deep(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A value nested too deeply to decode (the edge refuses deep JSON bodies; this catches the rest)."""
+    return problem_response(request, Problem(400, "too-deep", "A value is nested too deeply."))
 
 
 def _handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -354,8 +386,10 @@ exception_handlers: dict[Any, Any] = {
     OperationalError: _handle_db_down,
     InterfaceError: _handle_db_down,
     DBAPIError: _handle_db_down,
+    SQLAlchemyTimeoutError: _handle_db_down,  # no pooled connection within LMS_DB_ACQUIRE_TIMEOUT_SECONDS
     OSError: _handle_db_down,  # e.g. the database's socket is gone while it restarts
     OverflowError: _handle_data,  # e.g. a number too large for its column
+    RecursionError: _handle_too_deep,
     Exception: _handle_crash,
 }
 

@@ -12,10 +12,13 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.auth import allow
+
+CLIENT_CLOSED = 499
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 log = structlog.get_logger()
@@ -66,6 +69,14 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
         status = 500
+        closed = False  # the client went away before the answer was complete
+
+        async def watched_receive() -> Any:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                closed = True
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -77,10 +88,16 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, send_with_id)
+            await app(scope, watched_receive, send_with_id)
+        except Exception:
+            if not closed:
+                raise  # nobody is left to answer when the client is gone: not a server error
         finally:
             path = scope.get("path", "")
-            if not path.startswith(("/health", "/metrics")):
+            if closed:
+                # 499 (nginx's "client closed request"): a client giving up is no server error
+                log.info("client_closed", method=scope.get("method"), path=path, status=CLIENT_CLOSED)
+            elif not path.startswith(("/health", "/metrics")):
                 log.info(
                     "request",
                     method=scope.get("method"),
@@ -94,6 +111,16 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+async def _refresh_before_metrics(request: Request[Any, Any, Any]) -> None:
+    """Gauges that are counted from the database (e.g. stuck outbox messages) are refreshed on a scrape."""
+    refresh = getattr(request.app.state, "before_metrics", None)
+    if refresh is not None:
+        try:
+            await refresh(request.app.state.engine)
+        except Exception as exc:  # the database being down must not hide the other metrics
+            log.warning("metrics_refresh_failed", error=str(exc)[:200])
+
+
 def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusController]]:
     config = PrometheusConfig(
         app_name=service,
@@ -103,9 +130,13 @@ def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusContr
     )
 
     class Metrics(PrometheusController):
+        """Prometheus metrics, for a scraper holding an ``admin`` or ``service`` token (never public)."""
+
         path = "/metrics"
-        opt = {"public": True}
+        guards = [allow("admin", "service")]
         include_in_schema = False
+
+        before_request = _refresh_before_metrics  # type: ignore[assignment]
 
     return config, Metrics
 

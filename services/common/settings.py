@@ -11,6 +11,7 @@ import os
 import types
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from urllib.parse import unquote, urlsplit
 
 SERVICES: dict[str, int] = {"placement": 8001, "progress": 8002, "certification": 8003}
 
@@ -35,15 +36,25 @@ class ServiceSettings:
     database_url: str = ""
     db_pool_size: int = 20  # steady connections; bursts above it open (and close) overflow ones
     db_max_overflow: int = 10
+    # Database unavailability answers 503 quickly instead of hanging: waiting for a pooled
+    # connection, connecting, and any one statement are bounded (seconds; statement 0 = unbounded).
+    db_acquire_timeout_seconds: float = 10.0
+    db_connect_timeout_seconds: float = 5.0
+    db_statement_timeout_seconds: float = 30.0
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://localhost:5173")
     jwks: str = ""
     jwt_issuer: str = "lms-dev"
     jwt_audience: str = "lms"
-    service_key_file: str = ""
+    service_key_file: str = ""  # this service's own private key (kid svc-<service>-...): signs its service tokens
+    service_jwks: str = ""  # key set of every service's public key: tokens they sign may only be service tokens
     public_url: str = ""
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 2_000_000
+    max_header_bytes: int = 16_384  # all request headers together; larger gets 431
+    max_json_depth: int = 64  # deeper JSON bodies get 400 before any handler parses them
+    trusted_proxies: tuple[str, ...] = ()  # addresses/CIDRs whose X-Forwarded-For names the client
+    failed_auth_limit: int = 30  # 401s per minute per client address before it gets 429; 0 = off
     public_rate_limit: int = 300  # requests per minute per client address to public or token-less routes; 0 = off
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
@@ -51,6 +62,19 @@ class ServiceSettings:
     relay_backoff_base: float = 1.0
     relay_backoff_cap: float = 300.0
     peer_timeout_seconds: float = 5.0
+
+    def local_development(self) -> bool:
+        """Development keys (no configured key set) and a database on this machine (the embedded
+        server's socket, a loopback address, or none configured yet): the one setting where
+        development secrets are acceptable."""
+        if Path(self.jwks) != data_dir() / "keys" / "jwks.json":
+            return False
+        if not self.database_url:
+            return True
+        url = urlsplit(self.database_url)
+        if not url.hostname:
+            return "host=/" in unquote(url.query)  # a Unix socket
+        return url.hostname in ("localhost", "127.0.0.1", "::1")
 
     def __post_init__(self) -> None:
         if not self.port and self.service in SERVICES:
@@ -60,7 +84,9 @@ class ServiceSettings:
         if not self.jwks:
             self.jwks = str(data_dir() / "keys" / "jwks.json")
         if not self.service_key_file:
-            self.service_key_file = str(data_dir() / "keys" / "dev-private.jwk.json")
+            self.service_key_file = str(data_dir() / "keys" / f"service-{self.service}.jwk.json")
+        if not self.service_jwks:
+            self.service_jwks = str(data_dir() / "keys" / "services-jwks.json")
 
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
+from services.common.ids import OfficialId
+from services.common.moments import check_moment
 from services.common.types import AwareDatetime
 
 Level = Annotated[int, Meta(ge=0, le=4)]
 Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-OfficialId = Annotated[str, Meta(min_length=1, max_length=128)]
 Text200 = Annotated[str, Meta(max_length=200)]
 RuleName = Literal["completed", "passed", "completed_and_passed", "attended"]
 CurriculumStatus = Literal["draft", "published", "retired"]
@@ -113,6 +114,9 @@ class PlacementIn(Struct, forbid_unknown_fields=False):
     ability: float
     standard_error: Annotated[float, Meta(ge=0)]
     completed_at: AwareDatetime
+
+    def __post_init__(self) -> None:
+        check_moment(self.completed_at, "completed_at")
 
 
 class PlacementOut(Struct):
@@ -244,6 +248,9 @@ class EventIn(Struct, forbid_unknown_fields=True):
     verb: VerbName
     occurred_at: datetime
     score: Annotated[float, Meta(ge=0, le=100)] | None = None
+
+    def __post_init__(self) -> None:
+        check_moment(self.occurred_at, "occurred_at")
 
 
 class EventBatch(Struct, forbid_unknown_fields=True):

@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     session_secret: str = ""
     session_max_age: int = 8 * 3600
     cookie_secure: bool = True
+    # The development identity provider's private key that development sign-in mints tokens with
+    # (a service key can sign only service tokens); default LMS_DATA_DIR/keys/dev-private.jwk.json.
+    dev_key_file: str = ""
     # OpenID Connect; with an issuer set, development sign-in is refused.
     oidc_issuer: str = ""
     oidc_client_id: str = ""

@@ -59,7 +59,7 @@ async def test_concurrent_identical_requests_create_exactly_one(svc: Service) ->
 
 
 async def test_bad_requests_are_clear_4xx_and_write_nothing(svc: Service) -> None:
-    h = svc.h("service")
+    h = svc.h("service", sub="service:progress")
     good = {
         "official": {"id": "a", "name": "A", "org": "O"},
         "completed_at": "2026-05-01T06:00:00Z",

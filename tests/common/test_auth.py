@@ -201,10 +201,12 @@ async def test_request_id_echoed_or_generated(client, keys: Keys) -> None:
     assert r.headers["x-request-id"] != "bad id with spaces" and len(r.headers["x-request-id"]) == 32
 
 
-async def test_health_metrics_docs(client) -> None:
+async def test_health_metrics_docs(client, keys: Keys) -> None:
     assert (await client.get("/health/live")).status_code == 200
     assert (await client.get("/health/ready")).json() == {"status": "ready"}
-    metrics = await client.get("/metrics")
+    assert (await client.get("/metrics")).status_code == 401  # metrics are not public
+    assert (await client.get("/metrics", headers=keys.headers("learner"))).status_code == 403
+    metrics = await client.get("/metrics", headers=keys.headers("service", sub="service:prometheus"))
     assert metrics.status_code == 200 and "lms_requests_total" in metrics.text
     schema = (await client.get("/docs/openapi.json")).json()
     assert schema["openapi"].startswith("3.1") and "/v1/whoami" in schema["paths"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import Keys, create_database, free_port
+from tests.support import TEST_KEY_PASSPHRASE, Keys, create_database, free_port
 
 SERVICES = ("placement", "progress", "certification")
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,11 +44,14 @@ class Stack:
                 "LMS_DATA_DIR": str(self.log_dir / "data"),
                 "LMS_JWKS": str(self.keys.jwks_file),
                 "LMS_SERVICE_KEY_FILE": str(self.keys.private_file),
+                "LMS_DEV_KEY_FILE": str(self.keys.private_file),
                 "LMS_LOG_LEVEL": "WARNING",
                 "LMS_RELAY_POLL_SECONDS": "0.2",
                 "LMS_RELAY_BACKOFF_BASE": "0.2",
                 "LMS_RELAY_BACKOFF_CAP": "1.0",
                 "LMS_PEER_TIMEOUT_SECONDS": "3",
+                "LMS_CERTIFICATION_KEY_PASSPHRASE": TEST_KEY_PASSPHRASE,
+                "LMS_CERTIFICATION_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             }
         )
         for name in SERVICES:

@@ -1,6 +1,7 @@
 """Every endpoint of every service against every role, over real HTTP:
 no token gets 401 (except the public routes), a role the route does not declare gets 403, a role
-it declares is never refused for its role, and nothing answers 5xx."""
+it declares is never refused for its role, a service-only route refuses every other service's
+token, and nothing answers 5xx."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from services.common.auth import ROLES, declared_roles
+from services.common.auth import ROLES, declared_peers, declared_roles
+from services.common.auth import SERVICES as PEERS
 from services.common.settings import load_settings
 from tests.support import Keys, client_for, create_database
 
@@ -25,6 +27,17 @@ def concrete(path: str) -> str:
         return {"uuid": str(uuid.uuid4()), "int": "1", "float": "1.0", "date": "2026-01-05"}.get(kind, "x")
 
     return _PARAM.sub(fill, path)
+
+
+def peer_rules(app: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(method, path, callers) of every service-only route that names its callers."""
+    return [
+        (method, route.path, declared_peers(handler))
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        for method in sorted(getattr(handler, "http_methods", []))
+        if declared_peers(handler)
+    ]
 
 
 def endpoints(app: Any) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -55,6 +68,8 @@ async def test_every_endpoint_enforces_its_roles(service: str, pg_admin: str, ke
     app = app_module.create_app(settings)
     routes = endpoints(app)
     assert len(routes) >= 3
+    if service in ("progress", "certification"):  # each has one route only its upstream peer may call
+        assert peer_rules(app), service
     failures: list[str] = []
     async with client_for(app) as client:
         for method, path, roles in routes:
@@ -79,6 +94,15 @@ async def test_every_endpoint_enforces_its_roles(service: str, pg_admin: str, ke
                     assert response.headers["content-type"].startswith("application/problem+json"), (
                         f"{method} {path} as {role}: {response.headers['content-type']}"
                     )
+        for method, path, callers in peer_rules(app):
+            target, body = concrete(path), {} if method in {"POST", "PUT", "PATCH"} else None
+            for peer in PEERS:
+                headers = keys.headers("service", sub=f"service:{peer}")
+                response = await client.request(method, target, json=body, headers=headers)
+                if peer in callers and response.status_code in (401, 403):
+                    failures.append(f"{method} {path} refused its caller {peer}: {response.status_code}")
+                elif peer not in callers and response.status_code != 403:
+                    failures.append(f"{method} {path} as service {peer} (callers {callers}): {response.status_code}")
     assert not failures, "\n".join(failures)
 
 

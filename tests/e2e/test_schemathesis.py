@@ -13,14 +13,15 @@ from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from services.common.auth import declared_roles
+from services.common.auth import declared_peers, declared_roles
 from services.common.settings import load_settings
 from tests.e2e.stack import Stack
 
 
 def roles_by_operation(service: str) -> dict[tuple[str, str], tuple[str, ...]]:
     """(method, OpenAPI path) -> the roles the route declares, so each case is sent as a caller
-    that may make it (a wrong role would only ever meet the 403 the authorization matrix covers)."""
+    that may make it (a wrong role would only ever meet the 403 the authorization matrix covers);
+    a service-only route that names its callers gets ``service:<caller>`` entries."""
     settings = load_settings(importlib.import_module(f"services.{service}.settings").Settings, service)
     app = importlib.import_module(f"services.{service}.app").create_app(settings)
     found = {}
@@ -28,7 +29,8 @@ def roles_by_operation(service: str) -> dict[tuple[str, str], tuple[str, ...]]:
         path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
         for handler in getattr(route, "route_handlers", []):
             for method in getattr(handler, "http_methods", ()):
-                found[(method, path)] = declared_roles(handler) or ()
+                peers = declared_peers(handler)
+                found[(method, path)] = tuple(f"service:{p}" for p in peers) or declared_roles(handler) or ()
     return found
 
 
@@ -57,7 +59,9 @@ async def test_openapi_conformance(stack: Stack, service: str) -> None:
         @hypothesis.given(case=operation.as_strategy())
         def run(case: schemathesis.Case) -> None:
             role = roles[0] if len(roles) == 1 else roles[abs(hash(str(case.body))) % len(roles)]  # noqa: B023
-            headers = {"Authorization": f"Bearer {stack.keys.token(role, sub='official-fuzz')}"}
+            role, _, peer = role.partition(":")
+            sub = f"service:{peer}" if peer else "official-fuzz"
+            headers = {"Authorization": f"Bearer {stack.keys.token(role, sub=sub)}"}
             response = case.call_and_validate(base_url=base, headers=headers, checks=CHECKS)
             seen[response.status_code] = seen.get(response.status_code, 0) + 1
 

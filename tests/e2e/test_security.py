@@ -170,3 +170,53 @@ async def test_token_less_endpoints_are_rate_limited(stack: Stack) -> None:
         # signed-in callers are not held back by the anonymous budget
         who = await client.get(f"{stack.base('certification')}/v1/whoami", headers=stack.keys.headers("hr"))
         assert who.status_code == 200
+
+
+async def test_each_service_key_signs_only_its_own_calls(stack: Stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from services.common.auth import ensure_service_keys, load_private_jwk, mint_token
+
+    folder = tmp_path / "service-keys"
+    folder.mkdir()
+    stack.extra_env = {"LMS_SERVICE_JWKS": str(ensure_service_keys(folder))}
+    for service in SERVICES:
+        stack.extra_env[f"LMS_{service.upper()}_SERVICE_KEY_FILE"] = str(folder / f"service-{service}.jwk.json")
+    stack.stop_all()
+    for service in SERVICES:
+        stack.start(service)
+
+    def signed(signer: str, roles: list[str] | None = None, sub: str | None = None) -> dict[str, str]:
+        key = load_private_jwk(folder / f"service-{signer}.jwk.json")
+        token = mint_token(
+            key, sub=sub or f"service:{signer}", roles=roles or ["service"], issuer=ISSUER, audience=AUDIENCE
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    placement = {
+        "official": {"id": "keyed-1", "name": "Kim", "org": "CITY-01"},
+        "level": 1,
+        "ability": 0.1,
+        "standard_error": 0.3,
+        "completed_at": "2026-11-01T09:00:00Z",
+    }
+    completion = {
+        "official": {"id": "keyed-1", "name": "Kim", "org": "CITY-01"},
+        "completed_at": "2026-11-01T09:00:00Z",
+        "curriculum_version": "2026.1",
+    }
+    issue = f"{stack.base('certification')}/v1/officials/keyed-1/levels/1/certificate"
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.put(
+            f"{stack.base('progress')}/v1/placements/r-keyed-1", json=placement, headers=signed("placement")
+        )
+        assert r.status_code == 201, r.text
+        r = await client.put(issue, json=completion, headers=signed("placement"))
+        assert r.status_code == 403, r.text  # placement's key may not issue certificates
+        r = await client.put(issue, json=completion, headers=signed("progress"))
+        assert r.status_code == 201, r.text
+        for service in SERVICES:  # a service key mints nothing but its own service tokens
+            for headers in (signed("placement", roles=["admin"]), signed("progress", sub="service:certification")):
+                r = await client.get(f"{stack.base(service)}/v1/whoami", headers=headers)
+                assert r.status_code == 401, (service, r.text)
+            assert (await client.get(f"{stack.base(service)}/metrics")).status_code == 401
+            r = await client.get(f"{stack.base(service)}/v1/whoami", headers={"X-Pad": "x" * 40_000})
+            assert r.status_code == 431

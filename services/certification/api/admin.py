@@ -43,7 +43,7 @@ async def manual_issue(
         issuer,
         principal,
         official_id=data.official.id,
-        name=data.official.name,
+        name=data.official.name or data.official.id,
         org=data.official.org,
         level=data.level,
         completed_at=completed,

@@ -60,8 +60,11 @@ def parse_uuid(value: str, what: str = "certificate") -> uuid.UUID:
         raise Problem(404, "not-found", f"No {what} with id {value} exists, or you may not see it.") from None
 
 
+LEVEL_DIGITS = ("0", "1", "2", "3", "4")
+
+
 def parse_level(value: str) -> int:
-    if not value.isdigit() or int(value) not in range(5):
+    if value not in LEVEL_DIGITS:  # ASCII only: str.isdigit() also accepts "²" and "٣"
         raise Problem(
             400,
             "invalid-level",

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.certification.api.common import issuer_of
+from services.certification.api.common import LEVEL_DIGITS, issuer_of
 from services.certification.domain import credential as vc
 from services.certification.domain import integrity, page
 from services.certification.domain.serial import parse_serial
@@ -178,7 +178,7 @@ async def multikey(request: Request[Any, Any, Any], thumbprint: FromPath[str]) -
 async def achievement(request: Request[Any, Any, Any], slug: FromPath[str]) -> AchievementOut:
     """The Achievement of a level (its id is stable: /v1/achievements/level-N)."""
     level = slug.removeprefix("level-")
-    if not slug.startswith("level-") or not level.isdigit() or int(level) not in vc.LEVELS:
+    if not slug.startswith("level-") or level not in LEVEL_DIGITS:
         raise Problem(404, "not-found", "Achievements are /v1/achievements/level-0 to level-4.")
     body = {"@context": [vc.VC_CONTEXT, vc.OB_CONTEXT], **vc.achievement(issuer_of(request).base, int(level))}
     return msgspec.convert(body, AchievementOut)

@@ -15,6 +15,7 @@ from services.certification.domain.keys import seal
 from services.certification.domain.webhooks import EVENT_TYPES, new_secret
 from services.certification.schemas import DeliveryOut, SubscriptionIn, SubscriptionOut, SubscriptionPatch
 from services.certification.store import webhooks as store
+from services.certification.targets import allowed_networks, target_problem
 from services.certification.worker import webhook_id
 from services.common.auth import allow
 from services.common.errors import Problem
@@ -56,6 +57,20 @@ def _out(row: Any, secret: str | None = None) -> SubscriptionOut:
     )
 
 
+async def _check_target(request: Request[Any, Any, Any], url: str | None) -> None:
+    """Webhooks go to public addresses only, unless the allowlist names the network."""
+    if url is None:
+        return
+    reason = await target_problem(url, allowed_networks(request.app.state.settings))
+    if reason:
+        raise Problem(
+            400,
+            "forbidden-target",
+            f"Webhooks cannot be sent there: {reason}.",
+            errors=[{"field": "url", "source": "body", "message": reason}],
+        )
+
+
 async def _own(session: Session, principal: Caller, sub_id: FromPath[str]) -> Any:
     row = await store.own(session, principal.sub, parse_uuid(sub_id, "subscription"))
     if row is None:
@@ -76,6 +91,7 @@ async def subscribe(
     """Subscribe a URL to event types. The answer carries the signing secret (``whsec_...``) once;
     subscribing the same URL again answers 200 with the existing subscription (no secret)."""
     _check(data.url, data.event_types)
+    await _check_target(request, data.url)
     secret = new_secret()
     sealed = seal(secret, request.app.state.settings.key_passphrase)  # never stored in plain text
     row, created = await store.subscribe(session, principal.sub, data.url, sorted(set(data.event_types)), sealed)
@@ -111,6 +127,7 @@ async def update_subscription(
     made while it was disabled) is then delivered, in order, with a fresh retry horizon."""
     row = await _own(session, principal, sub_id)
     _check(data.url, data.event_types)
+    await _check_target(request, data.url)
     events = sorted(set(data.event_types)) if data.event_types is not None else None
     updated = await store.update(session, row.id, data.url, events, data.enabled)
     await session.commit()

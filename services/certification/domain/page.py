@@ -8,6 +8,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from services.certification.domain.credential import LEVELS
+from services.common.text import neutralise_bidi
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -111,7 +112,7 @@ def render(facts: PageFacts, lang: str) -> str:
         rows.append((t["replaced_by"], facts.superseded_by))
     if facts.issuer_name:
         rows.append((t["issuer"], facts.issuer_name))
-    table = "\n".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    table = "\n".join(f"<tr><th>{escape(k)}</th><td><bdi>{escape(neutralise_bidi(v))}</bdi></td></tr>" for k, v in rows)
     serial = escape(facts.serial, quote=True)
     return f"""<!doctype html>
 <html lang="{lang}">

@@ -1,4 +1,5 @@
-"""Human serials with a check digit: ``PREFIX-YYYY-LN-NNNNNN-C``.
+"""Human serials with a check digit: ``PREFIX-YYYY-LN-NNNNNN-C``; new serials' number is a unique
+sequence number followed by random digits (see :func:`unguessable_number`).
 
 The check digit is the Damm algorithm over the digits of year, level and number. Damm's table is a
 totally anti-symmetric quasigroup of order 10, so it detects every single-digit error and every
@@ -22,9 +23,21 @@ _DAMM = (
     (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
 )
 
+# ASCII digits only: \d would also match full-width and Arabic-Indic digits.
 SERIAL_RE = re.compile(
-    r"^(?P<prefix>[A-Z0-9]{1,16})-(?P<year>\d{4})-L(?P<level>[0-4])-(?P<number>\d{6,12})-(?P<check>\d)$"
+    r"^(?P<prefix>[A-Z0-9]{1,16})-(?P<year>[0-9]{4})-L(?P<level>[0-4])-(?P<number>[0-9]{6,20})-(?P<check>[0-9])$"
 )
+# Random digits appended to the sequence number, so that serials cannot be enumerated: a guess
+# hits an issued certificate with odds of about one in 10**RANDOM_DIGITS.
+RANDOM_DIGITS = 7
+
+
+def unguessable_number(sequence: int, random_part: int) -> int:
+    """The number part of a serial: the unique sequence number, then ``RANDOM_DIGITS`` random
+    digits (``random_part`` drawn by the caller, below ``10**RANDOM_DIGITS``)."""
+    if not 0 <= random_part < 10**RANDOM_DIGITS:
+        raise ValueError("random_part out of range")
+    return sequence * 10**RANDOM_DIGITS + random_part
 
 
 def damm(digits: str) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certification.domain import credential as vc
 from services.certification.domain import integrity, pdf
-from services.certification.domain.serial import make_serial
+from services.certification.domain.serial import RANDOM_DIGITS, make_serial, unguessable_number
 from services.certification.domain.statuslist import LIST_BITS, list_for
 from services.certification.settings import Settings
 from services.certification.store.feed import HOLD_FEED_SELECT, feed_timeout, hold_feed
@@ -239,7 +239,8 @@ async def _signed_row(
     cert_id = uuid7()
     issued_at = utcnow().replace(microsecond=0)
     valid_until = issued_at + timedelta(days=settings.validity_days) if settings.validity_days > 0 else None
-    serial = make_serial(settings.serial_prefix, issued_at.year, level, serial_no)
+    number = unguessable_number(serial_no, secrets.randbelow(10**RANDOM_DIGITS))
+    serial = make_serial(settings.serial_prefix, issued_at.year, level, number)
     list_no = list_for(serial_no)
     index = secrets.randbelow(LIST_BITS)
     facts = vc.CertificateFacts(cert_id, serial, official_id, name, level, issued_at, valid_until, list_no, index)

@@ -67,7 +67,13 @@ async def driver(session: AsyncSession) -> Any:
     """The asyncpg connection under ``session``, inside its transaction."""
     conn = await session.connection()
     raw = await conn.get_raw_connection()
-    return raw.driver_connection
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: without this,
+        # statements sent on the bare connection would each commit on their own (and a FOR UPDATE
+        # would lock nothing)
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
 
 
 @lru_cache(maxsize=64)
@@ -166,7 +172,7 @@ async def start(pool: Any, cache: VersionCache, settings: Settings, principal: A
     partial unique index). Returns (session, created). One transaction on the bare pool."""
     idle = timedelta(minutes=settings.session_idle_minutes)
     now = utcnow()
-    async with pool.acquire() as conn:
+    async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
         try:
             async with conn.transaction():
                 existing = await conn.fetchrow(START_EXISTING, principal.sub, now - idle, now)
@@ -312,6 +318,19 @@ class _Decision:
         self.kind, self.body, self.parts = kind, body, parts
 
 
+STORED_ANSWER = "SELECT item_id, choice, reply FROM response WHERE session_id = $1 AND position = $2"
+
+
+async def _late_replay(conn: Any, sid: uuid.UUID, data: AnswerIn) -> _Decision | None:
+    """The same answer sent twice at once: the copy that waited for the row lock sees the session
+    as the winner left it, but its read's snapshot predates the winner's response row. A fresh read
+    (under the lock nothing changes any more) finds that row: the stored reply is the answer."""
+    stored = await conn.fetchrow(STORED_ANSWER, sid, data.position)
+    if stored is not None and stored["item_id"] == data.item_id and stored["choice"] == data.choice:
+        return _Decision("replay", str(stored["reply"]).encode())
+    return None
+
+
 async def _decide(
     conn: Any,
     cache: VersionCache,
@@ -341,6 +360,13 @@ async def _decide(
     idle = timedelta(minutes=settings.session_idle_minutes)
     if row["status"] == "active" and row["last_activity_at"] < now - idle:
         return _Decision("expire")
+    late = (
+        await _late_replay(conn, sid, data)
+        if locked and (row["status"] != "active" or len(row["items"]) >= data.position)
+        else None
+    )
+    if late is not None:
+        return late
     if row["status"] != "active":
         raise Problem(
             409,
@@ -430,7 +456,7 @@ async def answer_fast(
     still at that position. The answer that ends a test, an expired session, or a lost race go
     through :func:`answer` instead, on the kernel's session with a row lock, so that the result,
     the closed session and the outbox message commit together."""
-    async with pool.acquire() as conn:
+    async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
         decision = await _decide(conn, cache, settings, principal, sid, data, locked=False)
     if decision.kind in ("written", "replay"):
         return decision.body

@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from services.common.auth import allow
+from services.common.auth import allow_peers
 from services.progress.schemas import PlacementIn, PlacementOut
 from services.progress.store import intake
 from services.progress.store.base import Db
@@ -15,7 +15,7 @@ from services.progress.store.base import Db
 
 @put(
     "/v1/placements/{result_id:str}",
-    guards=[allow("service")],
+    guards=[allow_peers("placement")],
     tags=["placement intake"],
     status_code=201,
     summary="Receive a placement result",

@@ -74,17 +74,35 @@ def _learner(sub: str) -> Callable[[EventIn], str | None]:
     return bad
 
 
+def _untaught(
+    taught: Container[tuple[str, int]], level_of: Callable[[str], int | None]
+) -> Callable[[EventIn], str | None]:
+    officials = {official for official, _ in taught}  # type: ignore[attr-defined]
+
+    def check(e: EventIn) -> str | None:
+        if e.official_id not in officials:
+            return "instructors may only record results for officials they teach"
+        level = level_of(e.module)
+        if level is not None and (e.official_id, level) not in taught:
+            return f"module {e.module} is not in a level you teach this official"
+        return None
+
+    return check
+
+
 def batch_problems(
     events: list[EventIn],
     *,
     learner: str | None,
     modules: Container[str],
     version: str,
-    taught: Container[str] | None,
+    taught: Container[tuple[str, int]] | None,
+    level_of: Callable[[str], int | None] = lambda _: None,
 ) -> Errors:
     """Every reason an event of the batch cannot be stored, by index. ``learner`` is the
-    caller's id when the caller is only a learner; ``taught`` the officials an instructor-only
-    caller teaches (None for callers who may report about anyone)."""
+    caller's id when the caller is only a learner; ``taught`` the (official, level) pairs an
+    instructor-only caller teaches (None for callers who may report about anyone): an instructor
+    records only for those officials, and only modules of those levels."""
     errors = _each(events, _untimed) + _each(events, _scoreless)
     if learner is not None:
         errors += _each(events, _learner(learner))
@@ -92,12 +110,7 @@ def batch_problems(
         events, lambda e: None if e.module in modules else f"unknown module {e.module} in curriculum {version}"
     )
     if taught is not None:
-        errors += _each(
-            events,
-            lambda e: (
-                None if e.official_id in taught else "instructors may only record results for officials they teach"
-            ),
-        )
+        errors += _each(events, _untaught(taught, level_of))
     errors.sort(key=lambda x: x["index"])
     return errors
 

@@ -16,7 +16,7 @@ from services.progress.store import curricula, progress
 from services.progress.store.base import Conn, Db, many, one
 
 TAUGHT = """
-SELECT e.official_id FROM enrolment e JOIN cohort_session s ON s.id = e.session_id
+SELECT DISTINCT e.official_id, s.level FROM enrolment e JOIN cohort_session s ON s.id = e.session_id
 WHERE s.instructor_id = $1 AND e.status = 'enrolled' AND e.official_id = ANY($2::text[])
 """
 VOID = """
@@ -70,8 +70,10 @@ async def store_events(
     return inserted, completed
 
 
-async def _taught(conn: Conn, instructor: str, events: list[EventIn]) -> set[str]:
-    return {r["official_id"] for r in await conn.fetch(TAUGHT, instructor, sorted({e.official_id for e in events}))}
+async def _taught(conn: Conn, instructor: str, events: list[EventIn]) -> set[tuple[str, int]]:
+    """(official, level) of every session the instructor teaches the batch's officials in."""
+    rows = await conn.fetch(TAUGHT, instructor, sorted({e.official_id for e in events}))
+    return {(r["official_id"], r["level"]) for r in rows}
 
 
 async def ingest(db: Db, events: list[EventIn], *, sub: str, roles: frozenset[str], source: str = "api") -> BatchOut:
@@ -87,7 +89,12 @@ async def ingest(db: Db, events: list[EventIn], *, sub: str, roles: frozenset[st
             raise Problem(409, "no-published-curriculum", "No curriculum is published; events cannot be placed.")
         taught = await _taught(conn, sub, events) if "instructor" in roles and not trusted else None
         errors = rules.batch_problems(
-            events, learner=learner, modules=curriculum.modules, version=curriculum.version, taught=taught
+            events,
+            learner=learner,
+            modules=curriculum.modules,
+            version=curriculum.version,
+            taught=taught,
+            level_of=curriculum.level_of,
         )
         if errors:
             raise Problem(422, "invalid-events", "No event was stored: fix every listed event.", errors=errors)

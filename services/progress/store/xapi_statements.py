@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from services.common.errors import Problem
+from services.common.moments import out_of_window
 from services.progress.domain.events import event_hash
 from services.progress.domain.xapi import statements as st
 from services.progress.domain.xapi.intake import Prepared
@@ -178,7 +179,10 @@ async def _feed_progress(conn: Conn, facts: list[Prepared], flagged: list[str]) 
                 score=f.score,
             )
             for b in facts
-            if (f := b.fact) is not None and f.module in curriculum.modules
+            if (f := b.fact) is not None
+            and f.module in curriculum.modules
+            # xAPI allows any timestamp: stored, but no learning event outside the believable window
+            and not out_of_window(f.occurred_at)
         ]
         if events:
             _, completed = await store_events(conn, curriculum, events, [event_hash(e) for e in events], "xapi")

@@ -14,6 +14,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from services.common.auth import load_private_jwk, mint_token
+from services.common.settings import data_dir
 from services.web.api.common import LANG_COOKIE, Viewer, api, current_viewer, lang_of, render, settings_of, sign_in
 from services.web.client import SignInFailed
 from services.web.domain import oidc
@@ -63,7 +64,7 @@ async def dev_sign_in(request: Request[Any, Any, Any], data: Annotated[dict[str,
     name = choice.name or persona.name
     org = choice.org or persona.org
     token = mint_token(
-        load_private_jwk(settings.service_key_file),
+        load_private_jwk(settings.dev_key_file or str(data_dir() / "keys" / "dev-private.jwk.json")),
         sub=sub,
         roles=[persona.role],
         issuer=settings.jwt_issuer,
