@@ -110,9 +110,7 @@ def _check_escapes(body: bytes) -> None:
                 break
             low_due = None
         elif code == 0:
-            raise EdgeError(
-                400, "invalid-text", "A text value in the body contains a NUL character (U+0000)."
-            )
+            raise EdgeError(400, "invalid-text", "A text value in the body contains a NUL character (U+0000).")
         elif code in _HIGH:
             low_due = match.end()
         else:
