@@ -77,7 +77,7 @@ def forwarded_client(peer: str, forwarded_for: str, trusted: tuple[Network, ...]
 def check_text(value: str, where: str) -> None:
     """No NUL and no lone surrogates (``\\udcxx`` is also how undecodable bytes arrive)."""
     if "\x00" in value:
-        raise EdgeError(400, "invalid-text", f"The {where} contains a NUL character.")
+        raise EdgeError(400, "invalid-text", f"The {where} contains a NUL character (U+0000).")
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
         raise EdgeError(400, "invalid-text", f"The {where} contains a lone surrogate or bytes that are not UTF-8.")
 
@@ -86,7 +86,7 @@ def check_query(raw: bytes, max_depth: int = 64) -> None:
     for part in raw.split(b"&"):
         decoded = unquote_to_bytes(part.replace(b"+", b" "))
         if b"\x00" in decoded:
-            raise EdgeError(400, "invalid-text", "The query string contains a NUL character.")
+            raise EdgeError(400, "invalid-text", "The query string contains a NUL character (U+0000).")
         try:
             decoded.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -110,7 +110,7 @@ def _check_escapes(body: bytes) -> None:
                 break
             low_due = None
         elif code == 0:
-            raise EdgeError(400, "invalid-text", "A text value in the body contains a NUL character.")
+            raise EdgeError(400, "invalid-text", "A text value in the body contains a NUL character (U+0000).")
         elif code in _HIGH:
             low_due = match.end()
         else:
@@ -145,7 +145,7 @@ def check_json(body: bytes, max_depth: int) -> None:
     if body.count(b"[") + body.count(b"{") > max_depth and json_depth(body) > max_depth:
         raise EdgeError(400, "too-deep", f"The JSON body nests deeper than {max_depth} levels.")
     if b"\x00" in body:
-        raise EdgeError(400, "invalid-text", "The body contains a NUL byte.")
+        raise EdgeError(400, "invalid-text", "The body contains a NUL character (U+0000).")
     if b"\\u" in body or b"\\U" in body:
         _check_escapes(body)
 
