@@ -142,8 +142,13 @@ def main() -> None:
 
         async def prepare() -> tuple[dict, dict[int, list[str]]]:
             client = FastClient(bases["placement"])
-            reply = await client.request("GET", "/v1/items?limit=500", headers={"Authorization": f"Bearer {admin}"})
-            bank = {i["id"]: i for i in reply.json()["items"]}  # type: ignore[index]
+            bank: dict = {}
+            query = "?limit=500"
+            while query:  # the whole bank, page by page
+                reply = await client.request("GET", f"/v1/items{query}", headers={"Authorization": f"Bearer {admin}"})
+                listed = reply.json()
+                bank.update({i["id"]: i for i in listed["items"]})  # type: ignore[index]
+                query = f"?limit=500&cursor={listed['next_cursor']}" if listed.get("next_cursor") else ""  # type: ignore[union-attr]
             await client.close()
             client = FastClient(bases["progress"])
             reply = await client.request("GET", "/v1/curricula/current", headers={"Authorization": f"Bearer {admin}"})

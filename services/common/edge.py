@@ -145,7 +145,7 @@ def check_json(body: bytes, max_depth: int) -> None:
     if body.count(b"[") + body.count(b"{") > max_depth and json_depth(body) > max_depth:
         raise EdgeError(400, "too-deep", f"The JSON body nests deeper than {max_depth} levels.")
     if b"\x00" in body:
-        raise EdgeError(400, "invalid-text", "The body contains a NUL character (U+0000).")
+        raise EdgeError(400, "invalid-text", "The body contains a NUL byte.")
     if b"\\u" in body or b"\\U" in body:
         _check_escapes(body)
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, Parameter, QueryParameter
 from prometheus_client import Gauge
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -175,7 +175,9 @@ def outbox_admin_controller(model: type[OutboxFields]) -> type[Controller]:
             return OutboxPage(items=[_out(r) for r in rows], next_cursor=str(last) if last is not None else None)
 
         @post("/{message_id:uuid}/resend", status_code=200)
-        async def resend_message(self, request: Request[Any, Any, Any], message_id: uuid.UUID) -> OutboxMessageOut:
+        async def resend_message(
+            self, request: Request[Any, Any, Any], message_id: FromPath[uuid.UUID]
+        ) -> OutboxMessageOut:
             """Send an undelivered message again now (after fixing its cause), with a fresh retry budget."""
             row = await resend(request.app.state.engine, model, message_id)
             if row is None:

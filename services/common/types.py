@@ -3,9 +3,8 @@
 ``AwareDatetime`` is the type of every timestamp a client sends in a body: msgspec refuses a
 timestamp without a time-zone offset while decoding, and the kernel's validation problem names the
 field ("needs a time zone offset"). Litestar does not apply msgspec constraints to query
-parameters, so a handler taking a timestamp in the query passes it through :func:`require_aware`.
-Where a handler collects every bad item of a batch itself (events, xAPI statements),
-:func:`is_aware` is the same rule as a predicate.
+parameters, and batch handlers list every bad item at once, so those check with :func:`is_aware`
+(the same rule as a predicate) and say "needs a time zone offset, e.g. ``TZ_EXAMPLE``".
 """
 
 from __future__ import annotations
@@ -28,20 +27,4 @@ def is_aware(moment: datetime) -> bool:
     return moment.tzinfo is not None and moment.utcoffset() is not None
 
 
-def require_aware(moment: datetime | None, field: str, source: str = "query") -> datetime | None:
-    """``moment`` if it is None or aware; otherwise the same 400 validation problem a body gets."""
-    from services.common.errors import Problem
-
-    if moment is None or is_aware(moment):
-        return moment
-    message = f"needs a time zone offset, e.g. {TZ_EXAMPLE}"
-    raise Problem(
-        400,
-        "validation",
-        f"{field}: {message}",
-        title="Invalid request",
-        errors=[{"field": field, "source": source, "message": message}],
-    )
-
-
-__all__ = ["TZ_EXAMPLE", "AwareDatetime", "is_aware", "require_aware"]
+__all__ = ["TZ_EXAMPLE", "AwareDatetime", "is_aware"]

@@ -28,17 +28,3 @@ def test_aware_timestamps_decode_and_naive_ones_are_refused() -> None:
 def test_is_aware() -> None:
     assert is_aware(datetime(2026, 1, 1, tzinfo=UTC))
     assert not is_aware(datetime(2026, 1, 1))
-
-
-def test_require_aware_is_the_query_edge_check() -> None:
-    from services.common.errors import Problem
-    from services.common.types import require_aware
-
-    assert require_aware(None, "since") is None
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
-    assert require_aware(moment, "since") is moment
-    with pytest.raises(Problem) as caught:
-        require_aware(datetime(2026, 1, 1), "since")
-    assert caught.value.status == 400 and caught.value.slug == "validation"
-    assert caught.value.errors == [{"field": "since", "source": "query", "message": caught.value.errors[0]["message"]}]
-    assert "time zone" in caught.value.detail

@@ -19,6 +19,7 @@ from services.demo import (
     Client,
     HookReceiver,
     Official,
+    item_bank,
     module_events,
     required_modules,
     run_cohort,
@@ -87,9 +88,7 @@ async def test_every_message_arrives_exactly_once_across_restarts(pg_admin: str,
 
         # 1. placement -> progress, with progress down while diagnostics finish.
         stack.stop("progress")
-        bank = {}
-        page = await client.call("placement", "GET", "/v1/items?limit=500", admin)
-        bank.update({item["id"]: item for item in page["items"]})
+        bank = await item_bank(client, admin)  # every page: the seed bank has more than 500 items
         for official in people:
             await take_diagnostic(client, official, bank, rng)
 

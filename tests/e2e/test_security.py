@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import jwt
 
-from services.demo import Client, Official, take_diagnostic
+from services.demo import Client, Official, item_bank, take_diagnostic
 from tests.e2e.stack import SERVICES, Stack
 from tests.support import AUDIENCE, ISSUER, Keys
 
@@ -81,8 +81,7 @@ async def test_learners_never_see_answer_keys_or_item_parameters(stack: Stack) -
 
     client = Client({s: stack.base(s) for s in SERVICES}, mint)
     admin = mint("admin")
-    page = await client.call("placement", "GET", "/v1/items?limit=500", admin)
-    bank = {item["id"]: item for item in page["items"]}
+    bank = await item_bank(client, admin)  # every page: the seed bank has more than 500 items
     client.http.event_hooks["response"] = [record]  # from here on, only the learner's calls
     official = Official("secret-keeper", "Kim", "CITY-01", 0.3)
     await take_diagnostic(client, official, bank, random.Random(1))

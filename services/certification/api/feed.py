@@ -19,6 +19,7 @@ from services.common.auth import allow
 from services.common.errors import Problem
 from services.common.export import CSV, stream_csv
 from services.common.pagination import decode_cursor, encode_cursor
+from services.common.types import TZ_EXAMPLE, is_aware
 
 CSV_HEADER = [
     "seq",
@@ -68,8 +69,8 @@ def _filters(
     if status is not None and status not in STATUSES:
         errors.append({"field": "status", "source": "query", "message": f"one of {', '.join(STATUSES)}"})
     for name, value in (("issued_from", issued_from), ("issued_to", issued_to)):
-        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-            errors.append({"field": name, "source": "query", "message": "needs a time zone, e.g. 2026-01-01T00:00:00Z"})
+        if value is not None and not is_aware(value):
+            errors.append({"field": name, "source": "query", "message": f"needs a time zone offset, e.g. {TZ_EXAMPLE}"})
     if not errors and issued_from is not None and issued_to is not None and issued_from >= issued_to:
         errors.append({"field": "issued_from", "source": "query", "message": "must be before issued_to"})
     if errors:

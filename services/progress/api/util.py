@@ -1,4 +1,4 @@
-"""Kept for the xAPI module, which still imports ``wake_relay`` from here."""
+"""``wake_relay`` for handlers that hold the request (the xAPI statements resource)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from services.web.api.common import api, form_failure, lang_of, need, redirect, render
@@ -70,7 +70,7 @@ def fullest(rows: list[dict[str, Any]], n: int = 20) -> list[dict[str, Any]]:
 
 
 @get("/admin/reports/{name:str}/csv")
-async def report_csv(request: Request[Any, Any, Any], name: str, by: str = "level") -> Stream:
+async def report_csv(request: Request[Any, Any, Any], name: FromPath[str], by: FromQuery[str] = "level") -> Stream:
     """A report as CSV, streamed from progress."""
     viewer = need(request, "admin")
     if name not in REPORTS or by not in REPORTS[name]:
@@ -142,7 +142,7 @@ async def session_detail(
 
 
 @get("/admin/sessions/{session_id:str}")
-async def session_page(request: Request[Any, Any, Any], session_id: str) -> Template:
+async def session_page(request: Request[Any, Any, Any], session_id: FromPath[str]) -> Template:
     """One session: edit it, its roster and waitlist."""
     ctx = await session_detail(request, session_id)
     s = ctx["session"]
@@ -155,7 +155,7 @@ async def session_page(request: Request[Any, Any, Any], session_id: str) -> Temp
 
 @post("/admin/sessions/{session_id:str}", status_code=303)
 async def update_session(
-    request: Request[Any, Any, Any], session_id: str, data: Annotated[dict[str, str], Form]
+    request: Request[Any, Any, Any], session_id: FromPath[str], data: Annotated[dict[str, str], Form]
 ) -> Template | Redirect:
     """Change place, instructor, seats, waitlist limit, open or close enrolment."""
     viewer = need(request, "admin")
@@ -185,7 +185,7 @@ async def curricula_page(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/admin/curricula/{curriculum_id:str}")
-async def curriculum_page(request: Request[Any, Any, Any], curriculum_id: str) -> Template:
+async def curriculum_page(request: Request[Any, Any, Any], curriculum_id: FromPath[str]) -> Template:
     """One version: levels, courses, modules and rules; publish a draft."""
     viewer = need(request, "admin")
     curriculum = await api(request).progress.curriculum(viewer.token, curriculum_id)
@@ -193,7 +193,7 @@ async def curriculum_page(request: Request[Any, Any, Any], curriculum_id: str) -
 
 
 @post("/admin/curricula/{curriculum_id:str}/publish", status_code=303)
-async def publish_curriculum(request: Request[Any, Any, Any], curriculum_id: str) -> Template | Redirect:
+async def publish_curriculum(request: Request[Any, Any, Any], curriculum_id: FromPath[str]) -> Template | Redirect:
     """Publish (the previous version retires) and watch the recompute job."""
     viewer = need(request, "admin")
     client = api(request).progress
@@ -213,7 +213,7 @@ async def publish_curriculum(request: Request[Any, Any, Any], curriculum_id: str
 
 
 @get("/admin/jobs/{job_id:str}")
-async def job_page(request: Request[Any, Any, Any], job_id: str) -> Template:
+async def job_page(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Template:
     """The recompute job after a publish; the status part refreshes itself until the job is done."""
     viewer = need(request, "admin")
     job = await api(request).progress.recompute_job(viewer.token, job_id)
@@ -321,7 +321,7 @@ async def start_calibration(
 
 
 @get("/admin/calibrations/{calibration_id:str}")
-async def calibration_page(request: Request[Any, Any, Any], calibration_id: str) -> Template:
+async def calibration_page(request: Request[Any, Any, Any], calibration_id: FromPath[str]) -> Template:
     """Review a calibration: old and new parameters, standard errors and item fit."""
     viewer = need(request, "admin")
     run = await api(request).placement.calibration(viewer.token, calibration_id)
@@ -329,7 +329,7 @@ async def calibration_page(request: Request[Any, Any, Any], calibration_id: str)
 
 
 @post("/admin/calibrations/{calibration_id:str}/publish", status_code=303)
-async def publish_calibration(request: Request[Any, Any, Any], calibration_id: str) -> Template | Redirect:
+async def publish_calibration(request: Request[Any, Any, Any], calibration_id: FromPath[str]) -> Template | Redirect:
     """Apply the new parameters and publish a new bank version."""
     viewer = need(request, "admin")
     client = api(request).placement
@@ -347,7 +347,7 @@ async def publish_calibration(request: Request[Any, Any, Any], calibration_id: s
 
 
 @get("/admin/reviews")
-async def reviews_page(request: Request[Any, Any, Any], cursor: str | None = None) -> Template:
+async def reviews_page(request: Request[Any, Any, Any], cursor: FromQuery[str | None] = None) -> Template:
     """Completed levels that a recomputation flagged for review."""
     viewer = need(request, "admin")
     page = await api(request).progress.reviews(viewer.token, cursor)
@@ -361,7 +361,7 @@ async def reviews_page(request: Request[Any, Any, Any], cursor: str | None = Non
 
 
 @post("/admin/reviews/{official_id:str}/{level:int}", status_code=303)
-async def clear_review(request: Request[Any, Any, Any], official_id: str, level: int) -> Redirect:
+async def clear_review(request: Request[Any, Any, Any], official_id: FromPath[str], level: FromPath[int]) -> Redirect:
     """Clear a flag: the completion stands."""
     viewer = need(request, "admin")
     await api(request).progress.clear_review(viewer.token, official_id, level)
@@ -372,7 +372,7 @@ async def clear_review(request: Request[Any, Any, Any], official_id: str, level:
 
 
 @get("/admin/certificates")
-async def certificates_page(request: Request[Any, Any, Any], q: str = "") -> Template:
+async def certificates_page(request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Template:
     """Find a certificate by serial or id; see its record and audit trail; revoke, suspend, reinstate."""
     viewer = need(request, "admin")
     q = q.strip()
@@ -407,7 +407,10 @@ async def certificates_page(request: Request[Any, Any, Any], q: str = "") -> Tem
 
 @post("/admin/certificates/{certificate_id:str}/{action:str}", status_code=303)
 async def change_certificate(
-    request: Request[Any, Any, Any], certificate_id: str, action: str, data: Annotated[dict[str, str], Form]
+    request: Request[Any, Any, Any],
+    certificate_id: FromPath[str],
+    action: FromPath[str],
+    data: Annotated[dict[str, str], Form],
 ) -> Template | Redirect:
     """Revoke, suspend or reinstate, with a reason."""
     viewer = need(request, "admin")

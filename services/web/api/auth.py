@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from services.common.auth import load_private_jwk, mint_token
@@ -124,9 +124,9 @@ async def oidc_login(request: Request[Any, Any, Any]) -> Redirect:
 @get("/auth/callback")
 async def oidc_callback(
     request: Request[Any, Any, Any],
-    code: str = "",
-    returned_state: Annotated[str, Parameter(query="state")] = "",
-    error: str = "",
+    code: FromQuery[str] = "",
+    returned_state: Annotated[str, QueryParameter(name="state")] = "",
+    error: FromQuery[str] = "",
 ) -> Redirect | Template:
     """The provider's answer: check state, exchange the code (PKCE verifier), verify the ID token, sign in."""
     settings = settings_of(request)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from services.web.api.common import api, form_failure, lang_of, need, redirect, render
@@ -65,7 +65,7 @@ async def session_context(
 
 
 @get("/teach/{session_id:str}")
-async def roster_page(request: Request[Any, Any, Any], session_id: str) -> Template:
+async def roster_page(request: Request[Any, Any, Any], session_id: FromPath[str]) -> Template:
     """A session: its roster (and waitlist), its days, and links to attendance and results."""
     ctx = await session_context(request, session_id)
     ctx.pop("viewer_token")
@@ -73,7 +73,7 @@ async def roster_page(request: Request[Any, Any, Any], session_id: str) -> Templ
 
 
 @get("/teach/{session_id:str}/attendance/{day:str}")
-async def attendance_page(request: Request[Any, Any, Any], session_id: str, day: str) -> Template:
+async def attendance_page(request: Request[Any, Any, Any], session_id: FromPath[str], day: FromPath[str]) -> Template:
     """Attendance for one day as a tap-friendly grid."""
     ctx = await session_context(request, session_id)
     ctx.pop("viewer_token")
@@ -86,7 +86,10 @@ async def attendance_page(request: Request[Any, Any, Any], session_id: str, day:
 
 @post("/teach/{session_id:str}/attendance/{day:str}", status_code=303)
 async def record_attendance(
-    request: Request[Any, Any, Any], session_id: str, day: str, data: Annotated[dict[str, str], Form]
+    request: Request[Any, Any, Any],
+    session_id: FromPath[str],
+    day: FromPath[str],
+    data: Annotated[dict[str, str], Form],
 ) -> Template | Redirect:
     """Save the day's marks; a changed mark needs a reason (the API refuses it otherwise)."""
     lang = lang_of(request)
@@ -126,7 +129,7 @@ async def record_attendance(
 
 
 @get("/teach/{session_id:str}/results")
-async def results_page(request: Request[Any, Any, Any], session_id: str) -> Template:
+async def results_page(request: Request[Any, Any, Any], session_id: FromPath[str]) -> Template:
     """Record assessment results (passed/failed, score) for the modules of the session's level."""
     ctx = await session_context(request, session_id)
     token = ctx.pop("viewer_token")
@@ -137,7 +140,7 @@ async def results_page(request: Request[Any, Any, Any], session_id: str) -> Temp
 
 @post("/teach/{session_id:str}/results", status_code=303)
 async def record_results(
-    request: Request[Any, Any, Any], session_id: str, data: Annotated[dict[str, str], Form]
+    request: Request[Any, Any, Any], session_id: FromPath[str], data: Annotated[dict[str, str], Form]
 ) -> Template | Redirect:
     """Send the typed results as learning events (one atomic batch)."""
     lang = lang_of(request)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import segno
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Stream, Template
 
 from services.web.api.common import api, form_failure, lang_of, need, redirect, render
@@ -71,7 +71,7 @@ async def diagnostic_start(request: Request[Any, Any, Any]) -> Template | Redire
 
 
 @get("/diagnostic/{session_id:str}")
-async def diagnostic_item(request: Request[Any, Any, Any], session_id: str) -> Template:
+async def diagnostic_item(request: Request[Any, Any, Any], session_id: FromPath[str]) -> Template:
     """The current item (one at a time, with progress), or the result once the diagnostic ended."""
     viewer = need(request, "learner")
     session = await api(request).placement.session(viewer.token, session_id)
@@ -107,7 +107,7 @@ def render_session(request: Request[Any, Any, Any], session: dict[str, Any], **e
 
 @post("/diagnostic/{session_id:str}/answer", status_code=303)
 async def diagnostic_answer(
-    request: Request[Any, Any, Any], session_id: str, data: Annotated[dict[str, str], Form]
+    request: Request[Any, Any, Any], session_id: FromPath[str], data: Annotated[dict[str, str], Form]
 ) -> Template | Redirect:
     """Answer the current item; the next one (or the result) is rendered from the answer itself
     (no second call; sending the form again replays the first answer, which the API allows)."""
@@ -181,7 +181,7 @@ def mine_by_session(enrolments: Any) -> dict[str, dict[str, Any]]:
 
 @post("/sessions/{session_id:str}/enrol", status_code=303)
 async def enrol(
-    request: Request[Any, Any, Any], session_id: str, data: Annotated[dict[str, str], Form]
+    request: Request[Any, Any, Any], session_id: FromPath[str], data: Annotated[dict[str, str], Form]
 ) -> Template | Redirect:
     """Take a seat, or a place on the waitlist."""
     viewer = need(request, "learner")
@@ -195,7 +195,7 @@ async def enrol(
 
 
 @post("/enrolments/{enrolment_id:str}/withdraw", status_code=303)
-async def withdraw(request: Request[Any, Any, Any], enrolment_id: str) -> Template | Redirect:
+async def withdraw(request: Request[Any, Any, Any], enrolment_id: FromPath[str]) -> Template | Redirect:
     """Give the seat (or waitlist place) back."""
     viewer = need(request, "learner")
     try:
@@ -226,7 +226,7 @@ async def certificates(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/certificates/{certificate_id:str}/pdf")
-async def certificate_pdf(request: Request[Any, Any, Any], certificate_id: str) -> Stream:
+async def certificate_pdf(request: Request[Any, Any, Any], certificate_id: FromPath[str]) -> Stream:
     """Download the printable PDF (fetched with the person's token; no token in any URL)."""
     viewer = need(request, "learner")
     headers, body = await api(request).certification.stream(f"/v1/me/certificates/{certificate_id}/pdf", viewer.token)

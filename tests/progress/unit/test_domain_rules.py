@@ -103,7 +103,7 @@ def test_event_batch_rules() -> None:
         batch, learner="a", modules=CURRICULUM.modules, version=CURRICULUM.version, taught=None
     )
     assert [p["index"] for p in problems] == [1, 2, 3, 4]
-    taught = events.batch_problems(batch[:2], learner=None, modules=CURRICULUM.modules, version="v", taught={"a"})
+    taught = events.batch_problems(batch[:2], learner=None, modules=CURRICULUM.modules, version="v", taught={("a", 0)})
     assert [p["index"] for p in taught] == [1]
     hashes = [events.event_hash(e) for e in batch]
     assert events.event_hash(event(0)) == hashes[0] != hashes[1]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, head, post, put
+from litestar.di import NamedDependency
 
 from services.common.auth import Principal, allow
 from services.common.errors import Problem
@@ -133,32 +134,52 @@ def _controller(path: str, kind: Kind, label: str, documented: dict[str, Any]) -
 
         @get("/")
         async def get_documents(
-            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+            self,
+            request: Request[Any, Any, Any],
+            principal: NamedDependency[Principal],
+            xapi_params: NamedDependency[None],
+            xapi_version: NamedDependency[None],
         ) -> Response[list[str] | bytes]:
             return await read(request, principal, kind)
 
         @head("/")
         async def head_documents(
-            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+            self,
+            request: Request[Any, Any, Any],
+            principal: NamedDependency[Principal],
+            xapi_params: NamedDependency[None],
+            xapi_version: NamedDependency[None],
         ) -> Response[None]:
             response = await read(request, principal, kind)
             return Response(None, headers=dict(response.headers), media_type=response.media_type)
 
         @put("/", status_code=204)
         async def put_document(
-            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+            self,
+            request: Request[Any, Any, Any],
+            principal: NamedDependency[Principal],
+            xapi_params: NamedDependency[None],
+            xapi_version: NamedDependency[None],
         ) -> Response[None]:
             return await write(request, principal, kind, merge=False)
 
         @post("/", status_code=204)
         async def post_document(
-            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+            self,
+            request: Request[Any, Any, Any],
+            principal: NamedDependency[Principal],
+            xapi_params: NamedDependency[None],
+            xapi_version: NamedDependency[None],
         ) -> Response[None]:
             return await write(request, principal, kind, merge=True)
 
         @delete("/", status_code=204)
         async def delete_documents(
-            self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+            self,
+            request: Request[Any, Any, Any],
+            principal: NamedDependency[Principal],
+            xapi_params: NamedDependency[None],
+            xapi_version: NamedDependency[None],
         ) -> Response[None]:
             return await remove(request, principal, kind)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, head
+from litestar.di import NamedDependency
 
 from services.common.auth import Principal, allow
 from services.progress.api.xapi import openapi as doc
@@ -49,14 +50,22 @@ class XapiResourceController(Controller):
 
     @get("/activities", guards=[allow(*ROLES)], dependencies=doc.ACTIVITIES)
     async def get_activity(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_params: NamedDependency[None],
+        xapi_version: NamedDependency[None],
     ) -> Response[XapiActivity]:
         """The canonical definition of an activity, merged from the statements that carry it."""
         return await _activity(request)
 
     @head("/activities", guards=[allow(*ROLES)], dependencies=doc.ACTIVITIES)
     async def head_activity(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_params: NamedDependency[None],
+        xapi_version: NamedDependency[None],
     ) -> Response[None]:
         """The headers a GET of the activity would answer."""
         response = await _activity(request)
@@ -64,14 +73,22 @@ class XapiResourceController(Controller):
 
     @get("/agents", guards=[allow(*ROLES)], dependencies=doc.AGENTS)
     async def get_agent(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_params: NamedDependency[None],
+        xapi_version: NamedDependency[None],
     ) -> Response[XapiPerson]:
         """The Person object of an agent: every identifier and name the LRS knows for it."""
         return await _person(request)
 
     @head("/agents", guards=[allow(*ROLES)], dependencies=doc.AGENTS)
     async def head_agent(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_params: NamedDependency[None],
+        xapi_version: NamedDependency[None],
     ) -> Response[None]:
         """The headers a GET of the agent would answer."""
         response = await _person(request)

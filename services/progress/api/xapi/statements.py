@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get, head, post, put
+from litestar.di import NamedDependency
 
 from services.common.auth import Principal, allow
 from services.common.db import utcnow
@@ -244,7 +245,10 @@ class StatementController(Controller):
 
     @post("/", status_code=200, dependencies=doc.VERSION_ONLY)
     async def post_statements(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_version: NamedDependency[None],
     ) -> Response[list[str]]:
         """Store one statement or an array (JSON, or multipart/mixed with attachments); answers the ids."""
         version(request)
@@ -255,7 +259,11 @@ class StatementController(Controller):
 
     @put("/", status_code=204, dependencies=doc.PUT_STATEMENT)
     async def put_statement(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_params: NamedDependency[None],
+        xapi_version: NamedDependency[None],
     ) -> Response[None]:
         """Store one statement under ``statementId``; 204 whether new or an identical replay."""
         version(request)
@@ -272,14 +280,22 @@ class StatementController(Controller):
 
     @get("/", dependencies=doc.STATEMENTS)
     async def get_statements(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_params: NamedDependency[None],
+        xapi_version: NamedDependency[None],
     ) -> Response[XapiStatementResult | XapiStatement]:
         """One statement (``statementId``/``voidedStatementId``) or a StatementResult with ``more``."""
         return await read(request, principal)
 
     @head("/", dependencies=doc.STATEMENTS)
     async def head_statements(
-        self, request: Request[Any, Any, Any], principal: Principal, xapi_params: None, xapi_version: None
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        xapi_params: NamedDependency[None],
+        xapi_version: NamedDependency[None],
     ) -> Response[None]:
         """The headers a GET would answer, without the body."""
         response = await read(request, principal)
