@@ -17,6 +17,7 @@ from litestar.response import Stream
 
 from services.common.auth import allow
 from services.common.errors import Problem
+from services.common.export import csv_text
 from services.common.pagination import Page, decode_cursor, page
 from services.placement.api.common import JSON_MEDIA, Cursor, Limit, Session, item_out
 from services.placement.domain import bank as bank_rules
@@ -64,12 +65,12 @@ def _export(request: Request[Any, Any, Any], fmt: str) -> Stream:
             if fmt == "json":
                 yield ("" if first else ",") + "\n" + json.dumps(row, ensure_ascii=False)
             else:
-                yield bank_rules.csv_line(row, header=first)
+                yield csv_text(([bank_rules.FIELDS] if first else []) + [bank_rules.csv_cells(row)])
             first = False
         if fmt == "json":
             yield "\n]\n"
         elif first:
-            yield ",".join(bank_rules.FIELDS) + "\n"
+            yield csv_text([bank_rules.FIELDS])
 
     return Stream(
         lines(),

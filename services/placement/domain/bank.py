@@ -259,20 +259,12 @@ def export_row(item: Any) -> dict[str, Any]:
     }
 
 
-def csv_line(row: dict[str, Any], header: bool = False) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    if header:
-        writer.writerow(FIELDS)
-    writer.writerow(
-        [
-            json.dumps(row[f], ensure_ascii=False)
-            if f in ("stem", "options") and not isinstance(row[f], str)
-            else row[f]
-            for f in FIELDS
-        ]
-    )
-    return buffer.getvalue()
+def csv_cells(row: dict[str, Any]) -> list[Any]:
+    """One exported item as CSV cells in ``FIELDS`` order (stem and options as JSON text)."""
+    return [
+        json.dumps(row[f], ensure_ascii=False) if f in ("stem", "options") and not isinstance(row[f], str) else row[f]
+        for f in FIELDS
+    ]
 
 
 def snapshot_hash(rows: list[dict[str, Any]]) -> str:

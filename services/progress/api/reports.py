@@ -13,7 +13,7 @@ from litestar.response import Stream
 
 from services.common.auth import allow
 from services.common.export import CSV, stream_csv
-from services.progress.domain.reports import Table, spreadsheet_safe
+from services.progress.domain.reports import Table
 from services.progress.schemas import AttendanceReport, CapacityReport, CompletionReport
 from services.progress.store import reports
 from services.progress.store.base import Db
@@ -36,7 +36,7 @@ def as_csv(table: Table) -> Stream:
 
     async def gen() -> AsyncIterator[Sequence[Any]]:
         for r in rows:
-            yield [spreadsheet_safe(r[c]) for c in columns]
+            yield [r[c] for c in columns]  # the kernel writer neutralises formula cells
 
     return stream_csv(columns, gen(), f"{name}.csv")
 

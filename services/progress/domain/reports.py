@@ -146,10 +146,3 @@ def attendance(by: str, groups: Iterable[Row]) -> Table:
         rows.append(row)
     columns = ["level", "session_id", "title", "starts_on", *ATTENDANCE[2:]] if by_session else ATTENDANCE
     return f"attendance-by-{by}", columns, rows
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
