@@ -206,7 +206,8 @@ async def test_data_integrity_proof_verifies_with_an_independent_implementation(
         assert {k: v for k, v in secured.items() if k != "proof"} == {
             k: v for k, v in payload.items() if k not in REGISTERED
         }
-        assert problems(OB3, secured) == [] and problems(VC2, secured) == []
+        if HAVE_SCHEMAS:
+            assert problems(OB3, secured) == [] and problems(VC2, secured) == []
         result = await di_verify(di_verifier, secured, svc.base)
         assert result["verified"] is True and result["status"] == "active", result
         # Tampering is caught; a revoked credential's proof is intact but its status says revoked.
