@@ -267,6 +267,10 @@ class Certification(Service):
         path = f"/v1/admin/certificates/{seg(certificate_id)}/{seg(action)}"
         return await self.json("POST", path, token, json={"reason": reason})
 
+    async def search_certificates(self, token: str, q: str, cursor: str | None = None) -> Json:
+        params = {"q": q, "limit": 20, **({"cursor": cursor} if cursor else {})}
+        return await self.json("GET", "/v1/admin/certificates", token, params=params)
+
     async def audit(self, token: str, certificate_id: str) -> Json:
         return await self.json("GET", f"/v1/admin/certificates/{seg(certificate_id)}/audit", token)
 

@@ -121,6 +121,8 @@ async def test_admin_runs_the_programme(web: Web, browser: Any, axe_source: str,
     assert "published" in (await page.inner_text("tr:has-text('2026.2')")).lower()
 
     # certificates: a reason is required (the error shows by the field), then suspend and reinstate
+    await page.goto(web.base + "/admin/certificates?q=holder")  # part of the name finds the one certificate
+    assert serial in await page.inner_text("main")
     await page.goto(web.base + f"/admin/certificates?q={serial}")
     await axe_check(page, axe_source, "admin-certificate")
     await page.fill("#reason", " ")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.certification.api.common import (
     Caller,
@@ -20,8 +22,43 @@ from services.certification.store import certificates as store
 from services.common.auth import allow
 from services.common.db import utcnow
 from services.common.errors import Problem
+from services.common.pagination import Page, decode_cursor, page
 
 ADMIN = [allow("admin")]
+SearchText = Annotated[
+    str,
+    QueryParameter(
+        min_length=1,
+        max_length=200,
+        description="An exact serial or official id, or part of the holder's name (case-insensitive).",
+    ),
+]
+
+
+def _search_after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        at, cert_id = key
+        return datetime.fromisoformat(at), uuid.UUID(cert_id)
+    except (TypeError, ValueError) as exc:
+        raise Problem(400, "invalid-cursor", "The cursor is not one this service issued; start without it.") from exc
+
+
+@get("/v1/admin/certificates", guards=ADMIN, tags=["admin"])
+async def search_certificates(
+    request: Request[Any, Any, Any],
+    session: Session,
+    q: FromQuery[SearchText],
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    cursor: FromQuery[str | None] = None,
+) -> Page[CertificateOut]:
+    """Find certificates by serial, official id or part of the holder's name, newest first."""
+    rows = await store.search(session, q.strip(), limit + 1, _search_after(cursor))
+    issuer = issuer_of(request)
+    found = page(rows, limit, lambda r: [r.issued_at.isoformat(), str(r.id)])
+    return Page(items=[certificate_out(r, issuer) for r in found.items], next_cursor=found.next_cursor)
 
 
 @post("/v1/admin/certificates", guards=ADMIN, tags=["admin"], status_code=201)
@@ -153,4 +190,4 @@ async def audit_log(session: Session, cert_id: FromPath[str]) -> list[AuditOut]:
     ]
 
 
-handlers = [manual_issue, revoke, suspend, reinstate, reissue, audit_log]
+handlers = [search_certificates, manual_issue, revoke, suspend, reinstate, reissue, audit_log]

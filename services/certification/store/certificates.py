@@ -73,6 +73,17 @@ CURRENT_HOLDING_FEED = text(
 BY_ID = text("SELECT * FROM certificate WHERE id = :id")
 BY_ID_FOR_UPDATE = text("SELECT * FROM certificate WHERE id = :id FOR UPDATE")
 MINE = text("SELECT * FROM certificate WHERE official_id = :official_id ORDER BY issued_at DESC")
+# Admin search: an exact serial or official id, or part of the holder's name; newest first, keyset
+# paged on (issued_at, id). A name match reads the table (an admin tool, not a hot path).
+SEARCH = text(
+    """
+    SELECT * FROM certificate
+    WHERE (serial = :q OR official_id = :q OR official_name ILIKE :pattern ESCAPE '\\')
+      AND (CAST(:after_at AS timestamptz) IS NULL OR (issued_at, id) < (:after_at, :after_id))
+    ORDER BY issued_at DESC, id DESC
+    LIMIT :n
+    """
+)
 AUDIT_LOG = text("SELECT * FROM audit WHERE certificate_id = :id ORDER BY id")
 CERT_COLUMNS = (
     "id, serial, serial_no, official_id, official_name, org, level, curriculum_version, completed_at, issued_at,"
@@ -173,6 +184,15 @@ async def get(session: AsyncSession, cert_id: uuid.UUID, *, lock: bool = False) 
 async def mine(session: AsyncSession, official_id: str) -> list[Row[Any]]:
     """The official's certificates, newest first."""
     return list((await session.execute(MINE, {"official_id": official_id})).all())
+
+
+async def search(session: AsyncSession, q: str, limit: int, after: tuple[datetime, uuid.UUID] | None) -> list[Row[Any]]:
+    """Certificates whose serial or official id is ``q`` or whose holder's name contains it, newest
+    first, after the keyset ``after``; at most ``limit`` rows."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    after_at, after_id = after if after else (None, None)
+    params = {"q": q, "pattern": pattern, "after_at": after_at, "after_id": after_id, "n": limit}
+    return list((await session.execute(SEARCH, params)).all())
 
 
 async def audit_log(session: AsyncSession, cert_id: uuid.UUID) -> list[Row[Any]] | None:

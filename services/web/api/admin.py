@@ -372,26 +372,30 @@ async def clear_review(request: Request[Any, Any, Any], official_id: FromPath[st
 
 
 @get("/admin/certificates")
-async def certificates_page(request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Template:
-    """Find a certificate by serial or id; see its record and audit trail; revoke, suspend, reinstate."""
+async def certificates_page(
+    request: Request[Any, Any, Any], q: FromQuery[str] = "", cursor: FromQuery[str | None] = None
+) -> Template:
+    """Find certificates by serial, official id or name; see one's record and audit trail; change its status."""
     viewer = need(request, "admin")
     q = q.strip()
-    cert, audit, failure = None, [], {}
+    cert, audit, found, more, failure = None, [], [], None, {}
     if q:
         client = api(request).certification
         try:
-            certificate_id = q
-            if not _looks_like_uuid(q):
-                verified = await client.verify(q)
-                certificate_id = str(verified.get("certificate_id") or "")
+            certificate_id = q if _looks_like_uuid(q) else ""
+            if not certificate_id:
+                result = await client.search_certificates(viewer.token, q, cursor)
+                found, more = items(result), result.get("next_cursor")
+                if len(found) == 1 and not cursor:
+                    certificate_id = str(found[0]["id"])
             if certificate_id:
                 cert, trail = await asyncio.gather(
                     client.certificate(viewer.token, certificate_id), client.audit(viewer.token, certificate_id)
                 )
-                audit = items(trail)
+                audit, found = items(trail), []
         except ApiError as exc:
             failure = form_failure(exc, lang_of(request))
-        if cert is None and not failure:
+        if cert is None and not found and not failure:
             failure = failure_of(lang_of(request), {"q": "certs.not_found"})
     return render(
         request,
@@ -399,6 +403,8 @@ async def certificates_page(request: Request[Any, Any, Any], q: FromQuery[str] =
         q=q,
         cert=cert,
         audit=audit,
+        found=found,
+        more=more,
         values={"q": q},
         notice=request.query_params.get("notice"),
         **failure,
