@@ -97,6 +97,7 @@ def service_env(service: str, database_url: str, **extra: str) -> dict[str, str]
             f"LMS_{service.upper()}_DATABASE_URL": database_url,
             "LMS_JWKS": str(jwks_file),
             "LMS_SERVICE_KEY_FILE": str(private_file),
+            "LMS_WEB_DEV_KEY_FILE": str(private_file),  # the web app's development sign-in mints with it
             "LMS_LOG_LEVEL": "WARNING",
             "LMS_PUBLIC_RATE_LIMIT": "0",  # a load generator is one client address
             "LMS_CERTIFICATION_KEY_PASSPHRASE": "bench-only-certification-passphrase",

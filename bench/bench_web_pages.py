@@ -72,15 +72,15 @@ async def via_web(n: int, base: str, timer: Timer, rng: random.Random) -> None:
         form = {"_csrf_token": CSRF.search(signin.text).group(1), "persona": "learner", "sub": f"web-{n}"}  # type: ignore[union-attr]
         await web.post("/auth/dev", data={**form, "name": f"Official {n}", "org": f"ORG-{n % 20:02d}"})
         await timer.time("home (unplaced)", web.get("/"), page_ok)
-        await timer.time("diagnostic intro", web.get("/diagnostic"), page_ok)
+        intro = await timer.time("diagnostic intro", web.get("/diagnostic"), page_ok)
         page = await timer.time(
-            "diagnostic start -> item", web.post("/diagnostic/start", data={"_csrf_token": csrf(web)}), page_ok
+            "diagnostic start -> item", web.post("/diagnostic/start", data={"_csrf_token": form_token(intro)}), page_ok
         )
         while isinstance(page, httpx.Response) and (item := ITEM.search(page.text)):
             session_path = ACTION.search(page.text).group(1)  # type: ignore[union-attr]
             await timer.time("diagnostic item page", web.get(session_path), page_ok)
             answer = {
-                "_csrf_token": csrf(web),
+                "_csrf_token": form_token(page),
                 "position": POSITION.search(page.text).group(1),  # type: ignore[union-attr]
                 "item_id": item.group(1),
                 "choice": rng.choice(OPTIONS.findall(page.text)),
@@ -97,8 +97,10 @@ async def via_web(n: int, base: str, timer: Timer, rng: random.Random) -> None:
         await timer.time("sessions", web.get("/sessions"), page_ok)
 
 
-def csrf(client: httpx.AsyncClient) -> str:
-    return str(client.cookies.get("lms_csrf", ""))
+def form_token(page: Any) -> str:
+    """The CSRF token of the form on ``page``, as a browser would send it."""
+    found = CSRF.search(page.text) if isinstance(page, httpx.Response) else None
+    return found.group(1) if found else ""
 
 
 async def via_api(n: int, bases: dict[str, str], timer: Timer, rng: random.Random) -> None:
