@@ -138,10 +138,19 @@ def process(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -
 @contextlib.contextmanager
 def service(name: str, database_url: str, port: int, **extra_env: str) -> Iterator[str]:
     """Run ``lms serve <name>`` as a real process (one uvicorn worker); yield its base URL."""
+    with service_process(name, database_url, port, **extra_env) as (base, _proc):
+        yield base
+
+
+@contextlib.contextmanager
+def service_process(
+    name: str, database_url: str, port: int, **extra_env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`service`, also yielding the server process (its tree's CPU: :func:`tree_cpu_seconds`)."""
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)]
-    with process(cmd, f"{base}/health/ready", service_env(name, database_url, **extra_env)):
-        yield base
+    with process(cmd, f"{base}/health/ready", service_env(name, database_url, **extra_env)) as proc:
+        yield base, proc
 
 
 class Reply:
@@ -317,6 +326,32 @@ def report(title: str, rows: list[Result], unit: str = "req/s", ceiling: Result 
             share,
         )
     console.print(table)
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants (a server's worker processes), from /proc."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds spent so far by ``pid`` and its live descendants (/proc/<pid>/stat)."""
+    total = 0
+    for each in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone in between
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def median(values: list[float]) -> float:
