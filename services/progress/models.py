@@ -301,14 +301,14 @@ class RecomputeJob(Base, table=True):
 # --- xAPI Learning Record Store ---------------------------------------------------------------
 # Statements, the documents of the State, Activity Profile and Agent Profile resources, the
 # canonical activity definitions and attachment contents. Filters match ``keys`` (see
-# ``domain/xapi/statements.filter_keys``) through one GIN index.
+# ``domain/xapi/statements.filter_keys``) through one GIN index; pages are ordered by
+# (stored, seq), and the activity filters walk ``xapi_statement_activity`` in that order.
 
 
 class XapiStatement(Base, table=True):
     __tablename__ = "xapi_statement"
     __table_args__ = (
         Index("ix_xapi_statement_stored", "stored", "seq"),
-        Index("ix_xapi_statement_official", "official_id", postgresql_where=text("official_id IS NOT NULL")),
         # fastupdate off: each insert updates the index at once, so reads never scan a long pending list
         Index("ix_xapi_statement_keys", "keys", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
     )
@@ -324,6 +324,21 @@ class XapiStatement(Base, table=True):
     content_hash: str = Field(max_length=64)
     voided: bool = Field(default=False)
     voids: uuid.UUID | None = Field(default=None, nullable=True)
+
+
+class XapiStatementActivity(Base, table=True):
+    """One row per activity a statement's ``related_activities`` filter matches (its ``ractivity:``
+    keys), ``direct`` when the plain ``activity`` filter matches it too. ``activity`` is a 64-bit
+    hash of the IRI (``store.xapi_statements.ACTIVITY_HASH``; a collision only costs a recheck of
+    ``keys``), so a filter on one activity walks the primary key in page order and stops at the
+    page's end instead of reading every statement about the activity."""
+
+    __tablename__ = "xapi_statement_activity"
+
+    activity: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    stored: datetime = timestamp(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    direct: bool
 
 
 class XapiDocument(Base, table=True):

@@ -25,15 +25,28 @@ EXISTING = "SELECT id, content_hash FROM xapi_statement WHERE id = ANY($1::uuid[
 TARGETS = """
 SELECT id, verb_id, keys, statement -> 'authority' AS authority FROM xapi_statement WHERE id = ANY($1::uuid[])
 """
-# One statement for a whole batch; each row's keys travel as a JSON array (arrays of arrays
-# must be rectangular in PostgreSQL, the rows' key lists are not).
+# The 64-bit hash of an activity IRI that keys ``xapi_statement_activity`` (also written out in
+# INSERT and in the migration that made the table).
+ACTIVITY_HASH = "('x' || left(md5({}), 16))::bit(64)::bigint"
+# One statement for a whole batch, with the rows of its activities; each row's keys travel as a
+# JSON array (arrays of arrays must be rectangular in PostgreSQL, the rows' key lists are not).
 INSERT = """
-INSERT INTO xapi_statement (id, stored, timestamp, official_id, verb_id, keys, statement, content_hash, voided, voids)
-SELECT id, $2, ts, official, verb, ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), st::jsonb, h, false, v
-FROM unnest($1::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[])
-     AS t(id, ts, official, verb, k, st, h, v)
-ON CONFLICT (id) DO NOTHING
-RETURNING id
+WITH inserted AS (
+  INSERT INTO xapi_statement (id, stored, timestamp, official_id, verb_id, keys, statement, content_hash, voided, voids)
+  SELECT id, $2, ts, official, verb, ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), st::jsonb, h, false, v
+  FROM unnest($1::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[])
+       AS t(id, ts, official, verb, k, st, h, v)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id, stored, seq, keys
+), activities AS (
+  INSERT INTO xapi_statement_activity (activity, stored, seq, direct)
+  SELECT ('x' || left(md5(substr(k, 11)), 16))::bit(64)::bigint, stored, seq,
+         keys @> ARRAY['activity:' || substr(k, 11)]
+  FROM inserted, unnest(keys) AS k
+  WHERE k LIKE 'ractivity:%'
+  ON CONFLICT DO NOTHING
+)
+SELECT id FROM inserted
 """
 VOID = """
 UPDATE xapi_statement SET voided = true WHERE id = ANY($1::uuid[]) AND verb_id <> $2 AND NOT voided
@@ -52,7 +65,10 @@ ONE = """
 SELECT statement::text AS s, stored FROM xapi_statement
 WHERE id = $1 AND voided = $2 AND ($3::text IS NULL OR keys @> ARRAY[$3::text])
 """
-PAGE = "SELECT seq, statement::text AS s FROM xapi_statement WHERE {where} ORDER BY seq {order} LIMIT ${limit}"
+PAGE = """
+SELECT s.stored, s.seq, s.statement::text AS s FROM {source} WHERE {where}
+ORDER BY {by}.stored {order}, {by}.seq {order} LIMIT ${limit}
+"""
 CANONICAL = "SELECT id, definition::text AS d FROM xapi_activity WHERE id = ANY($1::text[])"
 ACTIVITY = "SELECT definition::text FROM xapi_activity WHERE id = $1"
 ATTACHMENTS = "SELECT sha2, content_type, content FROM xapi_attachment WHERE sha2 = ANY($1::text[])"
@@ -202,27 +218,51 @@ class Query:
     since: datetime | None = None
     until: datetime | None = None
     ascending: bool = False
-    after: int | None = None
+    after: tuple[datetime, int] | None = None  # (stored, seq) of the last row of the previous page
     limit: int = 100
 
 
-async def page(conn: Conn, query: Query) -> list[tuple[int, str]]:
-    """One page of unvoided statements (``limit + 1`` rows tell whether there is more)."""
-    where: list[str] = ["NOT voided"]
+def page_sql(query: Query) -> tuple[str, list[Any]]:
+    """The page query and its arguments. Rows come in (stored, seq) order, walking an index in
+    that order and stopping after ``limit + 1`` rows: ``ix_xapi_statement_stored`` (or the GIN
+    index on ``keys`` for rare keys, as the planner chooses), or ``xapi_statement_activity`` when
+    an activity is named. ``keys`` are always tested on the statement itself."""
     args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = ["NOT s.voided"]
+    source, by = "xapi_statement s", "s"
+    activity = next((k for k in query.keys if k.startswith(("activity:", "ractivity:"))), None)
+    if activity is not None:
+        source, by = "xapi_statement_activity a JOIN xapi_statement s ON s.seq = a.seq", "a"
+        related, iri = activity.split(":", 1)
+        where.append(f"a.activity = {ACTIVITY_HASH.format(arg(iri) + '::text')}")
+        if related == "activity":
+            where.append("a.direct")
     if query.keys:
-        args.append(query.keys)
-        where.append(f"keys @> ${len(args)}::text[]")
-    for value, test in ((query.since, "stored > "), (query.until, "stored <= ")):
-        if value is not None:
-            args.append(value)
-            where.append(f"{test}${len(args)}")
+        where.append(f"s.keys @> {arg(query.keys)}::text[]")
+    if query.since is not None:
+        where.append(f"{by}.stored > {arg(query.since)}")
+    if query.until is not None:
+        where.append(f"{by}.stored <= {arg(query.until)}")
     if query.after is not None:
-        args.append(query.after)
-        where.append(f"seq {'>' if query.ascending else '<'} ${len(args)}")
-    args.append(query.limit + 1)
-    sql = PAGE.format(where=" AND ".join(where), order="ASC" if query.ascending else "DESC", limit=len(args))
-    return [(r["seq"], r["s"]) for r in await conn.fetch(sql, *args)]
+        where.append(
+            f"({by}.stored, {by}.seq) {'>' if query.ascending else '<'} ({arg(query.after[0])}, {arg(query.after[1])})"
+        )
+    limit = arg(query.limit + 1)[1:]
+    sql = PAGE.format(
+        source=source, where=" AND ".join(where), by=by, order="ASC" if query.ascending else "DESC", limit=limit
+    )
+    return sql, args
+
+
+async def page(conn: Conn, query: Query) -> list[tuple[datetime, int, str]]:
+    """One page of unvoided statements (``limit + 1`` rows tell whether there is more)."""
+    sql, args = page_sql(query)
+    return [(r["stored"], r["seq"], r["s"]) for r in await conn.fetch(sql, *args)]
 
 
 async def canonical_definitions(conn: Conn, activity_ids: list[str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -181,32 +182,43 @@ async def read(request: Request[Any, Any, Any], principal: Principal) -> Respons
         limit=maximum if limit == 0 else min(limit, maximum),
     )
     if "cursor" in values:
-        after = decode_cursor(values["cursor"])
-        if not isinstance(after, int):
-            raise bad("cursor: is not one this service issued")
-        query.after = after
+        query.after = _after(decode_cursor(values["cursor"]))
     async with connect(request.app, transaction=False) as conn:
         rows = await store.page(conn, query)
         more = ""
         if len(rows) > query.limit:
             rows = rows[: query.limit]
             kept = {k: v for k, v in values.items() if k != "cursor"}
-            more = f"/xapi/statements?{urlencode({**kept, 'cursor': encode_cursor(rows[-1][0])})}"
+            last = [rows[-1][0].isoformat(), rows[-1][1]]
+            more = f"/xapi/statements?{urlencode({**kept, 'cursor': encode_cursor(last)})}"
         if fmt == "exact" and not with_attachments:
             body = (
                 b'{"statements":['
-                + b",".join(r[1].encode() for r in rows)
+                + b",".join(r[2].encode() for r in rows)
                 + b'],"more":'
                 + msgspec.json.encode(more)
                 + b"}"
             )
             return Response(body, media_type="application/json", headers=answer)
-        statements = [msgspec.json.decode(r[1]) for r in rows]
+        statements = [msgspec.json.decode(r[2]) for r in rows]
         canon = await _canon(conn, statements) if fmt == "canonical" else {}
         shaped = [st.formatted(s, fmt, canon, accept) for s in statements]
         return await _respond(
             conn, msgspec.json.encode({"statements": shaped, "more": more}), shaped, with_attachments, answer
         )
+
+
+def _after(cursor: Any) -> tuple[datetime, int]:
+    """The (stored, seq) a ``more`` cursor holds."""
+    try:
+        stored, seq = cursor
+        if isinstance(stored, str) and isinstance(seq, int) and not isinstance(seq, bool):
+            at = datetime.fromisoformat(stored)
+            if at.tzinfo is not None:
+                return at, seq
+    except (TypeError, ValueError):
+        pass
+    raise bad("cursor: is not one this service issued")
 
 
 async def _canon(conn: Any, statements: list[dict[str, Any]]) -> dict[str, Any]:
