@@ -28,6 +28,7 @@ from services.common.observability import configure_logging, health_controller, 
 from services.web.api import ROUTES
 from services.web.api.common import SignInNeeded, lang_of, render
 from services.web.client import ApiError, Outage, Services
+from services.web.domain import problems
 from services.web.domain.i18n import translate
 from services.web.settings import Settings, get_settings
 
@@ -80,7 +81,8 @@ def on_api_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         request.clear_session()
         return Redirect(path="/signin", status_code=303)
     title = translate(lang, "error.notfound") if exc.status == 404 else translate(lang, "error.title")
-    return render(request, "error.html", status_code=exc.status, title=title, message=exc.detail)
+    message = problems.problem_title(exc.slug, exc.status, lang)
+    return render(request, "error.html", status_code=exc.status, title=title, message=message)
 
 
 def on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -16,30 +16,21 @@ from urllib.parse import quote
 import httpx
 import jwt
 
+from services.web.domain.problems import slug_of
 from services.web.settings import Settings
 
 Json = Any
 
 
 class ApiError(Exception):
-    """A 4xx/5xx problem answer from a service."""
+    """A 4xx/5xx problem answer from a service (``domain.problems`` says it in the page's language)."""
 
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
         super().__init__(problem.get("detail") or problem.get("title") or f"HTTP {status}")
         self.status = status
         self.problem = problem
-        self.slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
+        self.slug = slug_of(problem)
         self.detail = str(problem.get("detail") or problem.get("title") or "")
-        self.fields: dict[str, list[str]] = {}
-        for entry in problem.get("errors") or []:
-            if isinstance(entry, dict):
-                name = field_name(str(entry.get("field") or entry.get("official_id") or entry.get("row") or "form"))
-                message = str(entry.get("message") or entry.get("reason") or "")
-                if not message and "from" in entry and "to" in entry:
-                    message = f"{entry['from']} → {entry['to']}"
-                if entry.get("row") is not None and entry.get("field"):
-                    message = f"{entry['field']}: {message}"
-                self.fields.setdefault(name, []).append(message)
 
 
 class Outage(Exception):
@@ -48,14 +39,6 @@ class Outage(Exception):
     def __init__(self, service: str) -> None:
         super().__init__(service)
         self.service = service
-
-
-def field_name(raw: str) -> str:
-    """``$.records[0].status`` / ``body.seats`` / ``seats`` -> ``seats`` or ``records``."""
-    if not raw.startswith(("$", "body.")):
-        return raw or "form"
-    name = raw.removeprefix("$.").removeprefix("body.").removeprefix("$")
-    return name.split(".")[0].split("[")[0] or "form"
 
 
 class Service:

@@ -16,6 +16,7 @@ from litestar.response import Redirect, Stream, Template
 from services.web.api.common import api, form_failure, lang_of, need, redirect, render
 from services.web.client import ApiError, Outage, new_key
 from services.web.domain import admin as dom
+from services.web.domain import problems
 from services.web.domain.i18n import translate
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -265,7 +266,11 @@ async def import_items(request: Request[Any, Any, Any], data: Annotated[dict[str
         except (ApiError, Outage) as exc:
             failure = form_failure(exc, lang)
             if isinstance(exc, ApiError):
-                rows = [e for e in exc.problem.get("errors") or [] if isinstance(e, dict)]
+                rows = [
+                    {**e, "reason": problems.detail_text(str(e.get("reason") or e.get("message") or ""), lang)}
+                    for e in exc.problem.get("errors") or []
+                    if isinstance(e, dict)
+                ]
     ctx = await items_context(request, tolerate=True)
     return render(
         request,
@@ -432,7 +437,7 @@ async def change_certificate(
         )
         failure = form_failure(exc, lang)
         if isinstance(exc, ApiError) and "reason" not in failure["errors"] and exc.status == 400:
-            failure["errors"]["reason"] = [exc.detail]
+            failure["errors"]["reason"] = [problems.problem_title(exc.slug, exc.status, lang)]
         return render(
             request,
             "admin/certificates.html",

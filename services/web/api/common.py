@@ -12,7 +12,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.response import Redirect, Template
 
 from services.web.client import ApiError, Outage, Services, new_key
-from services.web.domain import charts, fmt
+from services.web.domain import charts, fmt, problems
 from services.web.domain.i18n import LANGS, translate
 from services.web.settings import Settings
 
@@ -122,16 +122,15 @@ def pick(text: Any, lang: str) -> str:
 
 
 def form_failure(exc: ApiError | Outage, lang: str) -> dict[str, Any]:
-    """Context for re-rendering a form after an API error or an outage: every field's errors at once."""
+    """Context for re-rendering a form after an API error or an outage: the problem's title and
+    every field's errors at once, in the page's language."""
     if isinstance(exc, Outage):
         message = translate(lang, "error.outage", service=translate(lang, f"service.{exc.service}"))
         return {"problem": message, "errors": {}, "failed_status": 503}
-    known = f"problem.{exc.slug}"
-    title = translate(lang, known) if translate(lang, known) != known else ""
-    summary = title or exc.detail
-    if title and exc.detail and lang == "en":
-        summary = exc.detail
-    return {"problem": summary, "errors": exc.fields}
+    return {
+        "problem": problems.problem_title(exc.slug, exc.status, lang),
+        "errors": problems.form_errors(exc.problem, lang),
+    }
 
 
 def redirect(path: str, notice: str | None = None) -> Redirect:

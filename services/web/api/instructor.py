@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from services.web.api.common import api, form_failure, lang_of, need, redirect, render
 from services.web.client import ApiError, Outage
-from services.web.domain import teaching
+from services.web.domain import problems, teaching
 from services.web.domain.fmt import SEOUL
 from services.web.domain.i18n import translate
 
@@ -175,7 +175,8 @@ async def record_results(
                 for entry in exc.problem.get("errors") or []:
                     if isinstance(entry, dict) and str(entry.get("index")) in by_index:
                         official = by_index[str(entry["index"])]
-                        failure["errors"].setdefault(official, []).append(str(entry.get("reason", "")))
+                        reason = problems.detail_text(str(entry.get("reason", "")), lang)
+                        failure["errors"].setdefault(official, []).append(reason)
         else:
             return redirect(f"/teach/{session_id}", "saved")
     return render(

@@ -353,47 +353,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "certs.suspend": ("정지", "Suspend"),
     "certs.reinstate": ("복원", "Reinstate"),
     "certs.audit": ("변경 이력", "Audit trail"),
-    "problem.reason-required": ("사유가 필요합니다.", "A reason is needed."),
-    "problem.session-full": ("자리가 없습니다.", "The session is full."),
-    "problem.session-started": (
-        "이미 시작한 과정입니다. 다가오는 과정을 고르세요.",
-        "The session has started; choose an upcoming one.",
-    ),
-    "problem.already-enrolled": ("이 레벨에 이미 신청했습니다.", "You are already enrolled at this level."),
-    "problem.enrolment-closed": ("신청이 마감되었습니다.", "Enrolment is closed."),
-    "problem.not-current-level": (
-        "지금 레벨의 과정만 신청할 수 있습니다.",
-        "You can only enrol at your current level.",
-    ),
-    "problem.no-learning-path": ("먼저 진단평가를 받으세요.", "Take the diagnostic first."),
-    "problem.retake-cooldown": (
-        "재응시는 결과 후 90일이 지나야 합니다.",
-        "A retake is possible 90 days after your result.",
-    ),
-    "problem.day-in-future": ("아직 오지 않은 날입니다.", "That day has not happened yet."),
-    "problem.not-enrolled": ("과정에 신청한 사람만 표시할 수 있습니다.", "Only enrolled officials can be marked."),
-    "problem.invalid-import": (
-        "잘못된 행이 있어 아무것도 가져오지 않았습니다.",
-        "Nothing was imported: fix every listed row.",
-    ),
-    "problem.invalid-events": (
-        "결과가 저장되지 않았습니다. 표시된 항목을 고치세요.",
-        "No result was stored: fix every listed row.",
-    ),
-    "problem.validation": ("입력값을 확인하세요.", "Check the values entered."),
-    "problem.seats-below-enrolled": (
-        "정원을 신청 인원보다 적게 할 수 없습니다.",
-        "Seats cannot go below the number enrolled.",
-    ),
-    "problem.invalid-transition": (
-        "지금 상태에서는 할 수 없는 변경입니다.",
-        "That change is not possible in the current status.",
-    ),
-    "problem.not-a-draft": ("초안만 게시할 수 있습니다.", "Only a draft can be published."),
-    "problem.empty-bank": ("게시할 문항이 없습니다.", "There are no items to publish."),
-    "problem.no-responses": ("보정할 응답이 부족합니다.", "Not enough responses to calibrate."),
-    "problem.session-ended": ("이미 끝난 진단평가입니다.", "This diagnostic has ended."),
-    "problem.session-expired": ("시간이 지나 진단평가가 끝났습니다.", "The diagnostic expired."),
 }
 
 
