@@ -81,7 +81,10 @@ class BankVersion(Base, table=True):
     """A published, immutable snapshot of the bank. At most one is active (new sessions use it)."""
 
     __tablename__ = "bank_version"
-    __table_args__ = (Index("uq_bank_version_active", "active", unique=True, postgresql_where=text("active")),)
+    __table_args__ = (
+        Index("uq_bank_version_active", "active", unique=True, postgresql_where=text("active")),
+        CheckConstraint("c_prior_alpha > 0 AND c_prior_beta > 0", name="c_prior_positive"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: uuid.UUID = Field(default_factory=uuid7, unique=True)
@@ -92,6 +95,9 @@ class BankVersion(Base, table=True):
     domain_specs: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     )
+    # the Beta(alpha, beta) prior on the guessing parameter c that calibrating this bank uses (3PL)
+    c_prior_alpha: float = Field(default=2.0, sa_column=Column(Float, nullable=False, server_default=text("2")))
+    c_prior_beta: float = Field(default=20.0, sa_column=Column(Float, nullable=False, server_default=text("20")))
     active: bool = False
     calibrated: bool = False
     item_count: int = 0
@@ -227,4 +233,7 @@ class CalibrationRun(Base, table=True):
     iterations: int = 0
     converged: bool = False
     items: list[dict[str, Any]] = Field(sa_type=JSONB)
+    # the Beta prior on c the run used (3PL runs; null for 2PL)
+    c_prior_alpha: float | None = None
+    c_prior_beta: float | None = None
     published_version_id: int | None = Field(default=None, foreign_key="bank_version.id")

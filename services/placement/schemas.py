@@ -101,6 +101,10 @@ class ImportReport(msgspec.Struct):
     total: int
 
 
+# a Beta(alpha, beta) prior on the guessing parameter c: two positive numbers
+CPrior = Annotated[list[Annotated[float, msgspec.Meta(gt=0, le=1000)]], msgspec.Meta(min_length=2, max_length=2)]
+
+
 class BankVersionOut(msgspec.Struct):
     id: uuid.UUID
     number: int
@@ -109,6 +113,7 @@ class BankVersionOut(msgspec.Struct):
     item_count: int
     domains: list[str]
     domain_specs: list[DomainOut]
+    c_prior: list[float]  # the Beta(alpha, beta) prior on c that calibrating this version uses
     note: str
     sessions_started: int
     published_by: str
@@ -117,6 +122,19 @@ class BankVersionOut(msgspec.Struct):
 
 class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    c_prior: (
+        Annotated[
+            CPrior,
+            msgspec.Meta(
+                description="The Beta(alpha, beta) prior on c for calibrating this version "
+                "(default: the active version's, else Beta(2, 20))."
+            ),
+        ]
+        | None
+    ) = None
+
+    def c_prior_tuple(self) -> tuple[float, float] | None:
+        return (self.c_prior[0], self.c_prior[1]) if self.c_prior else None
 
 
 class ServedItem(msgspec.Struct):
@@ -240,9 +258,9 @@ class CalibrationIn(msgspec.Struct, forbid_unknown_fields=True):
     max_iterations: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100
     c_prior: (
         Annotated[
-            list[Annotated[float, msgspec.Meta(gt=0, le=1000)]],
+            CPrior,
             msgspec.Meta(
-                min_length=2, max_length=2, description="3PL: the Beta(alpha, beta) prior on c (default Beta(2, 20))."
+                description="3PL: the Beta(alpha, beta) prior on c for this run (default: the active version's)."
             ),
         ]
         | None
@@ -286,3 +304,4 @@ class CalibrationOut(msgspec.Struct):
     created_at: datetime
     items: list[CalibratedItem]
     published_version: int | None = None
+    c_prior: list[float] | None = None  # the Beta prior on c the run used (3PL)

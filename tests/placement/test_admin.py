@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -159,7 +160,43 @@ async def test_calibration_run_review_and_publish(svc: Service, keys: Keys, data
     assert items["CAL-9"]["status"] == "active"  # the pretest item graduated
     version = (await svc.client.get("/v1/bank/versions/2", headers=admin)).json()
     assert version["active"] and version["calibrated"]
+    assert version["c_prior"] == [2.0, 20.0]  # kept from version 1, the default
+    assert run["c_prior"] is None  # a 2PL run has no prior on c
     assert (await svc.client.post("/v1/calibrations", headers=learner(keys, "l"))).status_code == 403
+    await _c_prior_per_bank_version(svc, admin)
+
+
+async def _c_prior_per_bank_version(svc: Service, admin: dict[str, str]) -> None:
+    """The Beta prior on c belongs to the bank version: a 3PL run uses the active version's (and
+    records it), a run may name its own, and bad priors are refused with a problem."""
+    three = {"model": "3pl", "min_responses": 50}
+    default = await svc.client.post("/v1/calibrations", json=three, headers=admin)
+    assert default.status_code == 201 and default.json()["c_prior"] == [2.0, 20.0]
+    for bad in ([0, 20], [2], [2, 20, 1], [-1, 5], ["x", 5], [2, 1e6]):
+        for path, body in (("/v1/bank/versions", {"c_prior": bad}), ("/v1/calibrations", {**three, "c_prior": bad})):
+            r = await svc.client.post(path, json=body, headers=admin)
+            assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json"), r.text
+            assert "c_prior" in r.json()["detail"], r.text
+    # the same items with another prior are another version; again with the same prior: that version
+    strong = await svc.client.post("/v1/bank/versions", json={"c_prior": [5, 17]}, headers=admin)
+    assert strong.status_code == 201 and strong.json()["c_prior"] == [5.0, 17.0] and strong.json()["number"] == 3
+    same = await svc.client.post("/v1/bank/versions", json={"c_prior": [5, 17]}, headers=admin)
+    assert same.status_code == 200 and same.json()["number"] == 3
+    kept = await svc.client.post("/v1/bank/versions", json={"note": "no prior named"}, headers=admin)
+    assert kept.status_code == 200 and kept.json()["number"] == 3 and kept.json()["c_prior"] == [5.0, 17.0]
+    pulled = await svc.client.post("/v1/calibrations", json=three, headers=admin)
+    assert pulled.status_code == 201 and pulled.json()["c_prior"] == [5.0, 17.0]
+    named = await svc.client.post("/v1/calibrations", json={**three, "c_prior": [2, 20]}, headers=admin)
+    assert named.status_code == 201 and named.json()["c_prior"] == [2.0, 20.0]
+
+    def mean_c(run: dict[str, Any]) -> float:
+        return float(np.mean([i["new"]["c"] for i in run["items"] if i["new"] is not None]))
+
+    # the responses come from c = 0: the version's Beta(5, 17) (mode .2) pulls c up, Beta(2, 20) much less
+    assert mean_c(pulled.json()) > mean_c(default.json()) + 0.03
+    assert abs(mean_c(named.json()) - mean_c(default.json())) < 1e-9
+    back = await svc.client.post("/v1/bank/versions", json={"c_prior": [2, 20]}, headers=admin)
+    assert back.status_code == 200 and back.json()["number"] == 2  # the default prior: version 2's content
 
 
 async def test_seed_is_idempotent(database_url: str, keys: Keys) -> None:

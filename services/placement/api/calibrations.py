@@ -33,6 +33,9 @@ def calibration_out(run: CalibrationRun, bank_version: int) -> CalibrationOut:
         created_at=run.created_at,
         items=[msgspec.convert(i, CalibratedItem) for i in run.items],
         published_version=run.published_version_id,
+        c_prior=None
+        if run.c_prior_alpha is None or run.c_prior_beta is None
+        else [run.c_prior_alpha, run.c_prior_beta],
     )
 
 
@@ -56,7 +59,8 @@ class CalibrationController(Controller):
 
         Marginal maximum likelihood (EM) on scored and pretest responses; review old beside new
         with fit statistics, then publish it. Items with fewer than ``min_responses`` answers keep
-        their parameters. An ``Idempotency-Key`` header makes a retry return the first run (200)."""
+        their parameters. A 3PL run uses the active bank version's Beta prior on c unless
+        ``c_prior`` names one. An ``Idempotency-Key`` header makes a retry return the first run (200)."""
         data = data or CalibrationIn()
         key = idempotency_key(request.headers.get(HEADER))
         run, created = await store.run(

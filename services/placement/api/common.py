@@ -58,6 +58,7 @@ def version_out(v: BankVersion) -> BankVersionOut:
             DomainOut(d["code"], DomainName(d["name"]["ko"], d["name"]["en"]), d["share"], k)
             for k, d in enumerate(v.domain_specs or [])
         ],
+        c_prior=[v.c_prior_alpha, v.c_prior_beta],
         note=v.note,
         sessions_started=v.sessions_started,
         published_by=v.published_by,

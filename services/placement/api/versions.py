@@ -25,8 +25,14 @@ class VersionController(Controller):
     async def publish_version(
         self, session: Session, principal: Caller, data: JSONBody[PublishIn | None] = None
     ) -> Response[BankVersionOut]:
-        """Publish the bank as the active, immutable version (same content: 200)."""
-        version, created = await store.publish_now(session, principal.sub, data.note if data else "")
+        """Publish the bank as the active, immutable version (same content: 200).
+
+        ``c_prior`` is the Beta(alpha, beta) prior on c that calibrating this version uses; without
+        it the version keeps the active version's (Beta(2, 20) on a first version). Publishing the
+        same items with a different prior makes a new version."""
+        version, created = await store.publish_now(
+            session, principal.sub, data.note if data else "", data.c_prior_tuple() if data else None
+        )
         if not created:
             return Response(version_out(version), status_code=200)
         return Response(version_out(version), status_code=201, headers={"Location": f"{self.path}/{version.id}"})

@@ -18,6 +18,7 @@ from sqlmodel import col
 from services.common.db import utcnow
 from services.common.errors import Problem, not_found
 from services.placement.domain import bank as bank_rules
+from services.placement.domain.calibration import C_PRIOR
 from services.placement.domain.cat.cat import Bank
 from services.placement.models import BankVersion, ContentDomain, Item, VersionItem
 
@@ -25,6 +26,7 @@ PUBLISH_LOCK = text("SELECT pg_advisory_xact_lock(8001001)")  # one publisher at
 LIVE_ITEMS = select(Item).where(col(Item.status) != "retired").order_by(col(Item.code))
 ACTIVE_VERSION = select(BankVersion).where(col(BankVersion.active))
 ACTIVE_VERSION_ID = select(col(BankVersion.id)).where(col(BankVersion.active))
+ACTIVE_C_PRIOR = select(col(BankVersion.c_prior_alpha), col(BankVersion.c_prior_beta)).where(col(BankVersion.active))
 DEACTIVATE_VERSIONS = update(BankVersion).where(col(BankVersion.active)).values(active=False)
 VERSION_ITEMS = (
     "SELECT idx, item_id, code, domain, stem, options, answer, a, b, c, pretest "
@@ -164,18 +166,32 @@ async def export_rows(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[
             after = batch[-1].code
 
 
+async def active_c_prior(session: AsyncSession) -> tuple[float, float]:
+    """The Beta prior on c of the active version (the default before any version)."""
+    row = (await session.execute(ACTIVE_C_PRIOR)).one_or_none()
+    return (float(row[0]), float(row[1])) if row is not None else C_PRIOR
+
+
 async def publish(
-    session: AsyncSession, by: str, note: str, calibrated: bool | None = None
+    session: AsyncSession,
+    by: str,
+    note: str,
+    calibrated: bool | None = None,
+    c_prior: tuple[float, float] | None = None,
 ) -> tuple[BankVersion, bool]:
     """Publish the current non-retired items as the active version; the same content again
     re-activates the existing version instead of creating a copy. Returns (version, created).
+    ``c_prior`` (the Beta prior on c for calibrating it) defaults to the active version's; it is
+    part of the content, so the same items with another prior make a new version.
     The caller commits."""
     await session.execute(PUBLISH_LOCK)
     items = list((await session.execute(LIVE_ITEMS)).scalars())
     if not any(i.status == "active" for i in items):
         raise Problem(409, "empty-bank", "There are no active items to publish; import or create items first.")
     rows = [{**bank_rules.export_row(i), "id": str(i.id)} for i in items]
-    digest = bank_rules.snapshot_hash(rows)
+    prior = c_prior or await active_c_prior(session)
+    # the default prior leaves the digest of the items alone (versions published before it keep theirs)
+    digest = bank_rules.snapshot_hash(rows if prior == C_PRIOR else [*rows, {"c_prior": list(prior)}])
     existing = (
         await session.execute(select(BankVersion).where(col(BankVersion.content_hash) == digest))
     ).scalar_one_or_none()
@@ -192,6 +208,8 @@ async def publish(
         note=note,
         domains=[d.code for d in defined],
         domain_specs=specs,
+        c_prior_alpha=prior[0],
+        c_prior_beta=prior[1],
         active=True,
         calibrated=all(i.calibrated for i in items if i.status == "active") if calibrated is None else calibrated,
         item_count=len(items),
@@ -221,9 +239,11 @@ async def publish(
     return version, True
 
 
-async def publish_now(session: AsyncSession, by: str, note: str) -> tuple[BankVersion, bool]:
+async def publish_now(
+    session: AsyncSession, by: str, note: str, c_prior: tuple[float, float] | None = None
+) -> tuple[BankVersion, bool]:
     """Publish and commit (the admin's publish request)."""
-    version, created = await publish(session, by, note)
+    version, created = await publish(session, by, note, c_prior=c_prior)
     await session.commit()
     return version, created
 

@@ -16,7 +16,7 @@ from services.common.db import utcnow
 from services.common.errors import Problem, not_found
 from services.placement.domain.calibration import calibrate_cells, review
 from services.placement.models import CalibrationRun, Item
-from services.placement.store.bank import LIVE_ITEMS, publish
+from services.placement.store.bank import LIVE_ITEMS, active_c_prior, publish
 
 ALL_RESPONSES = text("SELECT session_id, item_id, correct FROM response ORDER BY session_id")
 
@@ -35,7 +35,8 @@ async def run(
     c_prior: tuple[float, float] | None = None,
 ) -> tuple[CalibrationRun, bool]:
     """Calibrate on every response and store the draft. Returns (run, created); with an
-    ``Idempotency-Key`` a retry (even a concurrent one) returns the first run."""
+    ``Idempotency-Key`` a retry (even a concurrent one) returns the first run. A 3PL run uses
+    ``c_prior``, else the active version's prior on c, and records it."""
     if key is not None:
         earlier = (await session.execute(_by_key(key))).scalar_one_or_none()  # type: ignore[call-overload]
         if earlier is not None:
@@ -55,6 +56,8 @@ async def run(
     right = np.fromiter((bool(x[2]) for x in cells), dtype=bool, count=len(cells))
     start = (np.array([i.a for i in items]), np.array([i.b for i in items]), np.array([i.c for i in items]))
     three = model == "3pl"
+    if three and c_prior is None:
+        c_prior = await active_c_prior(session)
     cal = await asyncio.to_thread(
         calibrate_cells,
         person,
@@ -77,6 +80,8 @@ async def run(
         iterations=cal.iterations,
         converged=cal.converged,
         items=report,
+        c_prior_alpha=c_prior[0] if three and c_prior else None,
+        c_prior_beta=c_prior[1] if three and c_prior else None,
     )
     session.add(draft)
     try:
