@@ -1,15 +1,17 @@
 """Web pages under load: N concurrent signed-in officials (default 100) go through the web app's
-home, the whole diagnostic (item page, answer, next item ... result) and the sessions page. Then,
-in the same run and at the same concurrency, as many other officials make exactly the API calls
-those pages make, straight to the services with the same kind of token. The table prints p50/p95/
-p99 of each page beside the API calls it makes, and the web app's bare /health/live as the
-framework ceiling. The three services and the web app run as real processes, one uvicorn worker
-each, on this machine.
+home, the whole diagnostic (item page, answer, next item ... result) and the sessions page, each
+pausing between pages as a person does (think time, exponential with mean ``--think`` seconds).
+Beside each of them, another official makes exactly the API calls those pages make, straight to the
+services with the same kind of token; the two take their steps in turn (page, API calls, page ...),
+so pages and API calls are measured at the same moments under the same load. A short warm-up runs
+first and is not counted. The table prints p50/p95/p99 of each page beside the API calls it makes,
+and the web app's bare /health/live as the framework ceiling. The three services and the web app
+run as real processes, one uvicorn worker each, on this machine.
 
 The web app's cookies are marked Secure in production; here (plain http on loopback, a load
 generator instead of a browser) it runs with LMS_WEB_COOKIE_SECURE=false.
 
-    .venv/bin/python bench/bench_web_pages.py [--officials 100]
+    .venv/bin/python bench/bench_web_pages.py [--officials 100] [--think 3] [--warmup 10]
 """
 
 from __future__ import annotations
@@ -62,30 +64,78 @@ class Timer:
         return value
 
 
+class Turns:
+    """A web official and an API official taking their measured steps in turn (the one whose
+    journey ended no longer holds the other up)."""
+
+    def __init__(self) -> None:
+        self.turn = "web"
+        self.done: set[str] = set()
+        self.changed = asyncio.Condition()
+
+    async def take(self, kind: str) -> None:
+        other = "api" if kind == "web" else "web"
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.turn == kind or other in self.done)
+
+    async def give(self, kind: str, finished: bool = False) -> None:
+        async with self.changed:
+            self.turn = "api" if kind == "web" else "web"
+            if finished:
+                self.done.add(kind)
+            self.changed.notify_all()
+
+
+class Pace:
+    """One official's measured steps: wait for its turn, time the step, hand the turn over, think."""
+
+    def __init__(self, kind: str, timer: Timer, turns: Turns, rng: random.Random, think: float) -> None:
+        self.kind, self.timer, self.turns, self.rng, self.think = kind, timer, turns, rng, think
+
+    async def step(self, name: str, call: Awaitable[Any], ok: Any = lambda r: True) -> Any:
+        await self.turns.take(self.kind)
+        try:
+            return await self.timer.time(name, call, ok)
+        finally:
+            await self.turns.give(self.kind)
+            if self.think:
+                await asyncio.sleep(min(self.rng.expovariate(1 / self.think), 5 * self.think))
+
+    async def finish(self) -> None:
+        await self.turns.give(self.kind, finished=True)
+
+
 def page_ok(response: httpx.Response) -> bool:
     return response.status_code == 200
 
 
-async def via_web(n: int, base: str, timer: Timer, rng: random.Random) -> None:
+async def via_web(n: int, base: str, pace: Pace) -> None:
+    try:
+        await web_journey(n, base, pace, pace.rng)
+    finally:
+        await pace.finish()
+
+
+async def web_journey(n: int, base: str, pace: Pace, rng: random.Random) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=True) as web:
         signin = await web.get("/signin")
         form = {"_csrf_token": CSRF.search(signin.text).group(1), "persona": "learner", "sub": f"web-{n}"}  # type: ignore[union-attr]
         await web.post("/auth/dev", data={**form, "name": f"Official {n}", "org": f"ORG-{n % 20:02d}"})
-        await timer.time("home (unplaced)", web.get("/"), page_ok)
-        intro = await timer.time("diagnostic intro", web.get("/diagnostic"), page_ok)
-        page = await timer.time(
+        await pace.step("home (unplaced)", web.get("/"), page_ok)
+        intro = await pace.step("diagnostic intro", web.get("/diagnostic"), page_ok)
+        page = await pace.step(
             "diagnostic start -> item", web.post("/diagnostic/start", data={"_csrf_token": form_token(intro)}), page_ok
         )
         while isinstance(page, httpx.Response) and (item := ITEM.search(page.text)):
             session_path = ACTION.search(page.text).group(1)  # type: ignore[union-attr]
-            await timer.time("diagnostic item page", web.get(session_path), page_ok)
+            await pace.step("diagnostic item page", web.get(session_path), page_ok)
             answer = {
                 "_csrf_token": form_token(page),
                 "position": POSITION.search(page.text).group(1),  # type: ignore[union-attr]
                 "item_id": item.group(1),
                 "choice": rng.choice(OPTIONS.findall(page.text)),
             }
-            page = await timer.time(
+            page = await pace.step(
                 "diagnostic answer -> next", web.post(f"{session_path}/answer", data=answer), page_ok
             )
         for _ in range(120):  # placement reaches progress through the outbox
@@ -93,8 +143,8 @@ async def via_web(n: int, base: str, timer: Timer, rng: random.Random) -> None:
             if "levels" in home.text:
                 break
             await asyncio.sleep(0.5)
-        await timer.time("home (path)", web.get("/"), page_ok)
-        await timer.time("sessions", web.get("/sessions"), page_ok)
+        await pace.step("home (path)", web.get("/"), page_ok)
+        await pace.step("sessions", web.get("/sessions"), page_ok)
 
 
 def form_token(page: Any) -> str:
@@ -103,7 +153,14 @@ def form_token(page: Any) -> str:
     return found.group(1) if found else ""
 
 
-async def via_api(n: int, bases: dict[str, str], timer: Timer, rng: random.Random) -> None:
+async def via_api(n: int, bases: dict[str, str], pace: Pace) -> None:
+    try:
+        await api_journey(n, bases, pace, pace.rng)
+    finally:
+        await pace.finish()
+
+
+async def api_journey(n: int, bases: dict[str, str], pace: Pace, rng: random.Random) -> None:
     """The same calls the pages make, in the same order and grouping."""
     auth = {"Authorization": f"Bearer {token('learner', sub=f'api-{n}', name=f'Official {n}', org='ORG-01')}"}
     async with (
@@ -115,25 +172,25 @@ async def via_api(n: int, bases: dict[str, str], timer: Timer, rng: random.Rando
         async def home() -> list[httpx.Response]:
             return list(await asyncio.gather(progress.get("/v1/me/path"), certification.get("/v1/me/certificates")))
 
-        await timer.time("home (unplaced)", home())
-        started = await timer.time("diagnostic start -> item", start(placement))
+        await pace.step("home (unplaced)", home())
+        started = await pace.step("diagnostic start -> item", start(placement))
         session = started.json() if isinstance(started, httpx.Response) else {}
         current = session.get("current_item")
         while current:
-            await timer.time("diagnostic item page", placement.get(f"/v1/sessions/{session['id']}"))
+            await pace.step("diagnostic item page", placement.get(f"/v1/sessions/{session['id']}"))
             body = {
                 "position": current["position"],
                 "item_id": current["item_id"],
                 "choice": rng.randrange(len(current["options"])),
             }
-            reply = await timer.time("diagnostic answer -> next", answer(placement, session["id"], body))
+            reply = await pace.step("diagnostic answer -> next", answer(placement, session["id"], body))
             current = reply.get("next_item") if isinstance(reply, dict) else None
         for _ in range(120):
             path = await progress.get("/v1/me/path")
             if path.status_code == 200:
                 break
             await asyncio.sleep(0.5)
-        await timer.time("home (path)", home())
+        await pace.step("home (path)", home())
         level = path.json().get("current_level")
 
         async def sessions() -> list[httpx.Response]:
@@ -141,7 +198,7 @@ async def via_api(n: int, bases: dict[str, str], timer: Timer, rng: random.Rando
             listing = await progress.get("/v1/sessions", params={"level": level, "upcoming": "true", "limit": 50})
             return [path, listing]
 
-        await timer.time("sessions", sessions())
+        await pace.step("sessions", sessions())
 
 
 async def start(placement: httpx.AsyncClient) -> httpx.Response:
@@ -158,6 +215,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--officials", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--think", type=float, default=3.0, help="mean seconds a person pauses between pages")
+    parser.add_argument(
+        "--warmup", type=int, default=10, help="officials (and as many API ones) run first, not counted"
+    )
     args = parser.parse_args()
     urls = {s: fresh_database(s) for s in SERVICES}
     for name in ("placement", "progress"):
@@ -184,20 +245,24 @@ def main() -> None:
 
         ceiling = asyncio.run(run_load("web /health/live", health, base_url=web_base, total=3000, concurrency=32))
 
-        async def everyone(kind: str) -> Timer:
-            timer, rng = Timer(), random.Random(args.seed)
+        async def everyone(officials: range, think: float) -> tuple[Timer, Timer]:
+            """Each web official beside an API official, taking turns."""
+            web, api = Timer(), Timer()
+            journeys = []
+            for n in officials:
+                turns, seed = Turns(), args.seed * 100_003 + n
+                journeys.append(via_web(n, web_base, Pace("web", web, turns, random.Random(seed), think)))
+                journeys.append(via_api(n, bases, Pace("api", api, turns, random.Random(seed), think)))
             started = time.perf_counter()
-            if kind == "api":
-                await asyncio.gather(*(via_api(n, bases, timer, rng) for n in range(args.officials)))
-            else:
-                await asyncio.gather(*(via_web(n, web_base, timer, rng) for n in range(args.officials)))
+            await asyncio.gather(*journeys)
             seconds = time.perf_counter() - started
-            for result in timer.results.values():
+            for result in (*web.results.values(), *api.results.values()):
                 result.seconds = seconds
-            return timer
+            return web, api
 
-        api = asyncio.run(everyone("api"))
-        web = asyncio.run(everyone("web"))
+        warm = range(100_000, 100_000 + args.warmup)
+        asyncio.run(everyone(warm, think=0.2))  # connections, caches and code paths warm; not counted
+        web, api = asyncio.run(everyone(range(args.officials), think=args.think))
         rows: list[Result] = []
         for name in web.results:
             page, calls = web.results[name], api.results.get(name)

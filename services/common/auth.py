@@ -275,9 +275,12 @@ def allow(*roles: str) -> Any:
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    wanted = frozenset(roles)
+
+    # async: Litestar runs a sync guard in a worker thread, a thread hop on every request
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = connection.scope.get("user")
-        if not isinstance(user, Principal) or not user.has(*roles):
+        if not isinstance(user, Principal) or user.roles.isdisjoint(wanted):
             raise PermissionDeniedException(f"This needs one of the roles: {', '.join(roles)}.")
 
     guard.lms_roles = roles  # type: ignore[attr-defined]
@@ -290,7 +293,7 @@ def allow_peers(*services: str) -> Any:
     if unknown:
         raise ValueError(f"unknown services {unknown}")
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = connection.scope.get("user")
         if not isinstance(user, Principal) or user.peer not in services:
             raise PermissionDeniedException(f"Only the {', '.join(services)} service may call this.")

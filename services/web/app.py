@@ -15,14 +15,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
-from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Empty, Message, ScopeSession
 
 from services.common.observability import configure_logging, health_controller, request_id_middleware
 from services.web.api import ROUTES
@@ -59,6 +62,37 @@ async def security_headers(response: Response[Any]) -> Response[Any]:
             continue
         response.headers.setdefault(name, value)
     return response
+
+
+class SessionBackend(ClientSideSessionBackend):
+    """The encrypted session cookie, written only when the session changes: its lifetime is fixed
+    at sign-in (``LMS_WEB_SESSION_MAX_AGE``), and a page that only reads the session costs no
+    encryption and sends no ``Set-Cookie``."""
+
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        connection.scope.setdefault("state", {})["session_as_loaded"] = self.serialize_data(data) if data else b""
+        return data
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        loaded = connection.scope.get("state", {}).get("session_as_loaded")
+        if loaded and scope_session and scope_session is not Empty and self.serialize_data(scope_session) == loaded:
+            return
+        await super().store_in_message(scope_session, message, connection)
+
+
+class SessionConfig(CookieBackendConfig):
+    _backend_class = SessionBackend
+
+
+def template_engine() -> JinjaTemplateEngine:
+    """Jinja with every template compiled once, at start (no file checks per page)."""
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False, cache_size=-1)
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
+    return JinjaTemplateEngine.from_environment(env)
 
 
 def on_sign_in_needed(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
@@ -120,10 +154,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[*ROUTES, static, health_controller(ready)],
         lifespan=[lifespan],
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(instance=template_engine()),
         middleware=[
             request_id_middleware,
-            CookieBackendConfig(
+            SessionConfig(
                 secret=secret,
                 key="lms_session",
                 max_age=settings.session_max_age,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 
+from services.common.observability import request_id_var
 from services.web.domain.problems import slug_of
 from services.web.settings import Settings
 
@@ -42,11 +43,15 @@ class Outage(Exception):
 
 
 class Service:
-    """One service's HTTP client (pooled connections)."""
+    """One service's HTTP client: HTTP/1.1 connections kept alive and reused (up to
+    ``connections`` open at once); every call forwards the page's request id."""
 
-    def __init__(self, name: str, base_url: str, timeout: float) -> None:
+    def __init__(self, name: str, base_url: str, timeout: float, connections: int = 100) -> None:
         self.name = name
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        # idle connections are closed before the services' own keep-alive timeout (uvicorn: 5 s)
+        # closes them, so a reused connection is never one the service is closing
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=4.0)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits)
 
     async def call(
         self,
@@ -58,12 +63,11 @@ class Service:
         params: dict[str, Any] | None = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
-        request_id: str | None = None,
     ) -> httpx.Response:
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
-        if request_id:
+        if request_id := request_id_var.get():
             sent["X-Request-ID"] = request_id
         clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         try:
@@ -90,7 +94,10 @@ class Service:
 
     async def stream(self, path: str, token: str | None) -> tuple[dict[str, str], AsyncIterator[bytes]]:
         """A download passed through to the browser (PDF, CSV) without holding it in memory."""
-        request = self.http.build_request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        sent = {"Authorization": f"Bearer {token}"} if token else {}
+        if request_id := request_id_var.get():
+            sent["X-Request-ID"] = request_id
+        request = self.http.build_request("GET", path, headers=sent)
         try:
             response = await self.http.send(request, stream=True)
         except httpx.TransportError as exc:
@@ -262,10 +269,10 @@ class Services:
     """The three clients, opened once per process."""
 
     def __init__(self, settings: Settings) -> None:
-        t = settings.api_timeout_seconds
-        self.placement = Placement("placement", settings.placement_url, t)
-        self.progress = Progress("progress", settings.progress_url, t)
-        self.certification = Certification("certification", settings.certification_url, t)
+        t, n = settings.api_timeout_seconds, settings.api_connections
+        self.placement = Placement("placement", settings.placement_url, t, n)
+        self.progress = Progress("progress", settings.progress_url, t, n)
+        self.certification = Certification("certification", settings.certification_url, t, n)
         self.oidc = OidcProvider(settings) if settings.oidc_issuer else None
 
     async def aclose(self) -> None:

@@ -36,6 +36,7 @@ class Settings(ServiceSettings):
     claim_roles: str = "roles"
     dev_signin: bool = True  # offer development sign-in when no OIDC issuer is configured
     api_timeout_seconds: float = 5.0
+    api_connections: int = 100  # kept-alive connections to each service, at most
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -72,8 +72,11 @@ async def test_headers_cookies_csrf_and_the_encrypted_session(web: Web) -> None:
     raw = b.jar["lms_session"]
     decoded = base64.b64decode(raw.strip('"'))
     assert b"admin-http" not in decoded and b"eyJ" not in decoded and b"admin-http" not in raw.encode()
+    b.set_cookie.clear()
     home = await b.request("GET", "/admin/certificates")
     assert home.status_code == 200 and ("Development sign-in" in home.text or "개발용 로그인" in home.text)
+    # a page that only reads the session does not write it again (its lifetime is fixed at sign-in)
+    assert not [c for c in b.set_cookie if c.startswith("lms_session=")]
     # a tampered cookie is no session at all
     b.jar["lms_session"] = raw.replace(raw[10:14], "AAAA" if raw[10:14] != "AAAA" else "BBBB")
     assert (await b.request("GET", "/admin")).headers["location"] == "/signin"

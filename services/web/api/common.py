@@ -136,7 +136,3 @@ def form_failure(exc: ApiError | Outage, lang: str) -> dict[str, Any]:
 def redirect(path: str, notice: str | None = None) -> Redirect:
     target = path if notice is None else f"{path}{'&' if '?' in path else '?'}notice={quote(notice)}"
     return Redirect(path=target, status_code=303)
-
-
-def request_id(request: Request[Any, Any, Any]) -> str:
-    return str(request.headers.get("x-request-id", ""))
