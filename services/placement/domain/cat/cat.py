@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.placement.domain.cat.content import content_order, uncovered
-from services.placement.domain.cat.estimator import EAPEstimator, Estimate
+from services.placement.domain.cat.estimator import EAPEstimator
 from services.placement.domain.cat.exposure import eligible, randomesque
 from services.placement.domain.cat.model import Array, prob_grid
 from services.placement.domain.cat.selector import InfoSelector, Tables
@@ -31,6 +31,7 @@ from services.placement.domain.cat.stopper import (
 )
 
 STOP_RULES = ("sprt", "glr", "bayes", "curtailment")
+_RNG = np.random.default_rng()  # when the caller gives none
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,8 @@ class Bank:
         self.shares = shares  # the bank's target share per domain (None: equal shares)
         self.pretest = np.zeros(len(self.a), dtype=bool) if pretest is None else np.asarray(pretest, dtype=bool)
         self.operational = ~self.pretest
-        self.domain_masks = (
-            np.stack([self.domain == d for d in range(len(domains))])
+        self.domain_masks = (  # operational items of each domain
+            np.stack([(self.domain == d) & self.operational for d in range(len(domains))])
             if domains
             else np.zeros((0, len(self.a)), dtype=bool)
         )
@@ -221,16 +222,6 @@ class Step:
     criterion: str = ""
 
 
-def estimate(bank: Bank, cfg: TestConfig, state: TestState) -> tuple[Estimate, Array, list[int]]:
-    """EAP estimate from the scored responses (log likelihood summed from the cached tables).
-    Also returns the table rows used (``item + n * right``) for the stopper."""
-    rows_ll, _, _ = bank.tables(cfg)
-    n = len(bank)
-    rows = [i + n * r for i, s, r in zip(state.items, state.scored, state.responses, strict=True) if s]
-    loglik = np.add.reduce(rows_ll[rows], axis=0) if rows else np.zeros(rows_ll.shape[1])
-    return cfg.estimator.estimate(loglik), loglik, rows
-
-
 def step(
     bank: Bank,
     cfg: TestConfig,
@@ -245,13 +236,13 @@ def step(
     the log likelihood is the sum of the answered items' rows, the posterior's mass, mean, second
     moment and level probabilities come from one product, and the selector reads interpolated
     table rows; content, length and criterion bookkeeping is plain Python over short lists."""
-    rng = rng or np.random.default_rng()
+    rng = rng or _RNG
     rows_ll, rows_pts, tables = bank.tables(cfg)
     size = len(bank)
     rows = [i + size * r for i, s, r in zip(state.items, state.scored, state.responses, strict=True) if s]
     n = len(rows)
     loglik = np.add.reduce(rows_ll[rows], axis=0) if rows else np.zeros(rows_ll.shape[1])
-    posterior, moments = cfg.estimator.summarise(loglik, cfg.moment_matrix)
+    posterior, mass, moments = cfg.estimator.summarise(loglik, cfg.moment_matrix)
     theta = moments[1]
     se = math.sqrt(max(moments[2] - theta * theta, 1e-12))
     level_probs = moments[3:]
@@ -276,6 +267,7 @@ def step(
             theta=theta,
             se=se,
             posterior=posterior,
+            mass=mass,
             level_probs=level_probs,
             grid=cfg.estimator.grid,
             loglik=loglik,
@@ -296,13 +288,30 @@ def step(
             item = int(pool[rng.integers(len(pool))])
             return Step(False, item, True, theta, se, None, level_probs, n, "continue", "pretest")
 
+    criterion, scores = cfg.selector.select(theta, n, tables)
+    k = cfg.randomesque_k if n < cfg.randomesque_items else 1
+    order = content_order(given, targets, cfg.content_tolerance)
+    if k <= 1 and counts is not None and cfg.r_max < 1 and order:
+        # the usual case, in a few vector operations: the best item of the first domain group with
+        # an eligible item left (the domain masks hold operational items only)
+        if state.items:
+            scores[state.items] = -np.inf
+        allowed = eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
+        for group in order:
+            mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
+            masked = np.where(mask & allowed, scores, -np.inf)
+            chosen = int(masked.argmax())
+            if masked[chosen] > -np.inf:
+                return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
+        # no eligible item left in any targeted domain: the general rule below decides
+
     candidates = bank.open_items(state.items)
     if counts is not None and cfg.r_max < 1:
         allowed = candidates & eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
         if allowed.any():
             candidates = allowed
     chosen_mask = None
-    for group in content_order(given, targets, cfg.content_tolerance):
+    for group in order:
         mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
         mask = candidates & mask
         if mask.any():
@@ -312,10 +321,8 @@ def step(
         if not candidates.any():
             return finish("bank-exhausted")
         chosen_mask = candidates
-    scores = cfg.selector.scores(theta, n, tables)
-    k = cfg.randomesque_k if n < cfg.randomesque_items else 1
     if k <= 1:
         chosen = int(np.where(chosen_mask, scores, -np.inf).argmax())
     else:
         chosen = randomesque(scores, chosen_mask, k, rng)
-    return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", cfg.selector.criterion(theta, n))
+    return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)

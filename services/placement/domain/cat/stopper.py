@@ -56,12 +56,13 @@ class StopContext:
     max_items: int
     theta: float
     se: float
-    posterior: Array  # weights on the estimator grid
+    posterior: Array  # weights on the estimator grid, summing to ``mass``
     level_probs: Sequence[float]
     grid: Array
     loglik: Array  # log likelihood on the grid
     point_loglik: Callable[[], Array]  # log likelihood at the cut +/- delta points (cut order, low then high)
     remaining_info: Callable[[int], float]  # Fisher information at theta of the best m items still to come
+    mass: float = 1.0
     grid_list: list[float] = field(default_factory=list)  # the grid as Python floats (filled from grid if empty)
 
     def __post_init__(self) -> None:
@@ -209,9 +210,10 @@ class CurtailmentStopper:
 
         nodes = range(len(grid))
         cum = np.cumsum(ctx.posterior)
+        scale = 1.0 / ctx.mass
 
-        def mass_before(j: int) -> float:  # posterior mass of the nodes before index j
-            return float(cum[j - 1]) if j > 0 else 0.0
+        def mass_before(j: int) -> float:  # posterior probability of the nodes before index j
+            return float(cum[j - 1]) * scale if j > 0 else 0.0
 
         inside = 0.0
         if best > 0:  # nodes from the first above the lower cut; those on it count half
