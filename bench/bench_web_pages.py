@@ -101,6 +101,10 @@ class Pace:
             if self.think:
                 await asyncio.sleep(min(self.rng.expovariate(1 / self.think), 5 * self.think))
 
+    async def arrive(self) -> None:
+        """People do not all sign in at the same instant: each arrives within the first think times."""
+        await asyncio.sleep(self.rng.uniform(0, 3 * self.think))
+
     async def finish(self) -> None:
         await self.turns.give(self.kind, finished=True)
 
@@ -117,6 +121,7 @@ async def via_web(n: int, base: str, pace: Pace) -> None:
 
 
 async def web_journey(n: int, base: str, pace: Pace, rng: random.Random) -> None:
+    await pace.arrive()
     async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=True) as web:
         signin = await web.get("/signin")
         form = {"_csrf_token": CSRF.search(signin.text).group(1), "persona": "learner", "sub": f"web-{n}"}  # type: ignore[union-attr]
@@ -162,6 +167,7 @@ async def via_api(n: int, bases: dict[str, str], pace: Pace) -> None:
 
 async def api_journey(n: int, bases: dict[str, str], pace: Pace, rng: random.Random) -> None:
     """The same calls the pages make, in the same order and grouping."""
+    await pace.arrive()
     auth = {"Authorization": f"Bearer {token('learner', sub=f'api-{n}', name=f'Official {n}', org='ORG-01')}"}
     async with (
         httpx.AsyncClient(base_url=bases["placement"], headers=auth, timeout=60) as placement,

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import jwt
+import msgspec
 
 from services.common.observability import request_id_var
 from services.web.domain.problems import slug_of
+from services.web.http import Pool, Reply, Unreachable
 from services.web.settings import Settings
 
 Json = Any
@@ -43,15 +46,14 @@ class Outage(Exception):
 
 
 class Service:
-    """One service's HTTP client: HTTP/1.1 connections kept alive and reused (up to
-    ``connections`` open at once); every call forwards the page's request id."""
+    """One service's HTTP client: up to ``connections`` HTTP/1.1 connections kept alive and
+    reused (:mod:`services.web.http`); every call forwards the page's request id. Downloads
+    streamed to the browser go through httpx."""
 
     def __init__(self, name: str, base_url: str, timeout: float, connections: int = 100) -> None:
         self.name = name
-        # idle connections are closed before the services' own keep-alive timeout (uvicorn: 5 s)
-        # closes them, so a reused connection is never one the service is closing
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=4.0)
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits)
+        self.pool = Pool(base_url, size=connections, timeout=timeout)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
     async def call(
         self,
@@ -63,16 +65,20 @@ class Service:
         params: dict[str, Any] | None = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        sent = dict(headers or {})
+    ) -> Reply:
+        sent = {"Accept": "application/json", **(headers or {})}
         if token:
             sent["Authorization"] = f"Bearer {token}"
         if request_id := request_id_var.get():
             sent["X-Request-ID"] = request_id
+        if json is not None:
+            content = msgspec.json.encode(json)
+            sent.setdefault("Content-Type", "application/json")
         clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
+        target = f"{path}?{urlencode(clean, quote_via=quote)}" if clean else path
         try:
-            response = await self.http.request(method, path, json=json, params=clean, content=content, headers=sent)
-        except httpx.TransportError as exc:
+            response = await self.pool.request(method, target, sent, content)
+        except Unreachable as exc:
             raise Outage(self.name) from exc
         if response.status_code in (502, 503, 504) and not response.headers.get("content-type", "").startswith(
             "application/problem+json"
@@ -83,8 +89,8 @@ class Service:
         if response.status_code >= 400:
             try:
                 problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason_phrase}
+            except msgspec.DecodeError:
+                problem = {"title": HTTPStatus(response.status_code).phrase}
             raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
         return response
 
@@ -120,6 +126,7 @@ class Service:
         return keep, body()
 
     async def aclose(self) -> None:
+        await self.pool.aclose()
         await self.http.aclose()
 
 

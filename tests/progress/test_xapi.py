@@ -130,3 +130,52 @@ async def test_query_paging_and_voiding(svc: Service, database_url: str) -> None
     void_id = listed[0]["id"]
     again = {**void, "object": {"objectType": "StatementRef", "id": void_id}}
     assert (await svc.client.post("/xapi/statements", json=again, headers=h)).status_code == 400
+
+
+async def test_pages_in_stored_order_through_the_activity_index(svc: Service, database_url: str) -> None:
+    """Pages follow ``stored`` (not the insertion sequence) for every index a filter walks, in both
+    directions and across ``more``; a statement that only shares an activity's hash is no match."""
+    h = {**svc.service, **V}
+    ids = []
+    for _ in range(4):
+        r = await svc.client.post("/xapi/statements", json=statement("o", "experienced", "L0-M1"), headers=h)
+        ids += r.json()
+    parent = {"contextActivities": {"parent": [{"id": "urn:lms:module:L0-M1"}]}}
+    r = await svc.client.post(
+        "/xapi/statements", json=statement("o", "experienced", "L0-M2", context=parent), headers=h
+    )
+    ids += r.json()
+    # the last statement of L0-M1 was stored first but committed last (as a slow concurrent write would)
+    for table in ("xapi_statement", "xapi_statement_activity"):
+        await sql(
+            database_url,
+            f"UPDATE {table} SET stored = stored - interval '1 hour' "
+            "WHERE seq = (SELECT seq FROM xapi_statement WHERE id = $1)",
+            uuid.UUID(ids[3]),
+        )
+    newest_first = [ids[4], ids[2], ids[1], ids[0], ids[3]]
+
+    async def walk(**params: str) -> list[str]:
+        page = (await svc.client.get("/xapi/statements", params={"limit": "1", **params}, headers=h)).json()
+        seen = [s["id"] for s in page["statements"]]
+        while page["more"]:
+            page = (await svc.client.get(page["more"], headers=h)).json()
+            seen += [s["id"] for s in page["statements"]]
+        return seen
+
+    assert await walk() == newest_first
+    assert await walk(ascending="true") == newest_first[::-1]
+    assert await walk(activity="urn:lms:module:L0-M1") == [i for i in newest_first if i != ids[4]]
+    assert await walk(activity="urn:lms:module:L0-M1", ascending="true") == [ids[3], ids[0], ids[1], ids[2]]
+    assert await walk(activity="urn:lms:module:L0-M1", related_activities="true") == newest_first
+    assert await walk(activity="urn:lms:module:L0-M2", related_activities="true") == [ids[4]]
+    # a row of another activity whose hash collides: read, but not answered
+    await sql(
+        database_url,
+        "INSERT INTO xapi_statement_activity (activity, stored, seq, direct) "
+        "SELECT ('x' || left(md5($1), 16))::bit(64)::bigint, stored, seq, true FROM xapi_statement WHERE id = $2",
+        "urn:lms:module:L0-M9",
+        uuid.UUID(ids[0]),
+    )
+    page = (await svc.client.get("/xapi/statements", params={"activity": "urn:lms:module:L0-M9"}, headers=h)).json()
+    assert page == {"statements": [], "more": ""}

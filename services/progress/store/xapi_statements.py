@@ -66,7 +66,7 @@ SELECT statement::text AS s, stored FROM xapi_statement
 WHERE id = $1 AND voided = $2 AND ($3::text IS NULL OR keys @> ARRAY[$3::text])
 """
 PAGE = """
-SELECT s.stored, s.seq, s.statement::text AS s FROM {source} WHERE {where}
+SELECT s.stored, s.seq, {statement} AS s FROM {source} WHERE {where}
 ORDER BY {by}.stored {order}, {by}.seq {order} LIMIT ${limit}
 """
 CANONICAL = "SELECT id, definition::text AS d FROM xapi_activity WHERE id = ANY($1::text[])"
@@ -226,7 +226,7 @@ def page_sql(query: Query) -> tuple[str, list[Any]]:
     """The page query and its arguments. Rows come in (stored, seq) order, walking an index in
     that order and stopping after ``limit + 1`` rows: ``ix_xapi_statement_stored`` (or the GIN
     index on ``keys`` for rare keys, as the planner chooses), or ``xapi_statement_activity`` when
-    an activity is named. ``keys`` are always tested on the statement itself."""
+    an activity is named. Every key is tested on the statement itself."""
     args: list[Any] = []
 
     def arg(value: Any) -> str:
@@ -234,16 +234,23 @@ def page_sql(query: Query) -> tuple[str, list[Any]]:
         return f"${len(args)}"
 
     where = ["NOT s.voided"]
-    source, by = "xapi_statement s", "s"
-    activity = next((k for k in query.keys if k.startswith(("activity:", "ractivity:"))), None)
+    source, by, statement = "xapi_statement s", "s", "s.statement::text"
+    keys = query.keys
+    activity = next((k for k in keys if k.startswith(("activity:", "ractivity:"))), None)
     if activity is not None:
-        source, by = "xapi_statement_activity a JOIN xapi_statement s ON s.seq = a.seq", "a"
+        # Walk the activity's rows in page order. Its key is tested in the select list, not in
+        # WHERE: a statement whose activity only shares the hash comes back as NULL (skipped, but
+        # still a page row for ``more``), and the planner, not counting that test as a filter,
+        # estimates the walk right and stops at the page's end instead of sorting every match.
+        source = "xapi_statement_activity a JOIN xapi_statement s ON s.seq = a.seq"
         related, iri = activity.split(":", 1)
         where.append(f"a.activity = {ACTIVITY_HASH.format(arg(iri) + '::text')}")
         if related == "activity":
             where.append("a.direct")
-    if query.keys:
-        where.append(f"s.keys @> {arg(query.keys)}::text[]")
+        by, statement = "a", f"CASE WHEN {arg(activity)}::text = ANY(s.keys) THEN s.statement::text END"
+        keys = [k for k in keys if k != activity]
+    if keys:
+        where.append(f"s.keys @> {arg(keys)}::text[]")
     if query.since is not None:
         where.append(f"{by}.stored > {arg(query.since)}")
     if query.until is not None:
@@ -254,13 +261,19 @@ def page_sql(query: Query) -> tuple[str, list[Any]]:
         )
     limit = arg(query.limit + 1)[1:]
     sql = PAGE.format(
-        source=source, where=" AND ".join(where), by=by, order="ASC" if query.ascending else "DESC", limit=limit
+        statement=statement,
+        source=source,
+        where=" AND ".join(where),
+        by=by,
+        order="ASC" if query.ascending else "DESC",
+        limit=limit,
     )
     return sql, args
 
 
-async def page(conn: Conn, query: Query) -> list[tuple[datetime, int, str]]:
-    """One page of unvoided statements (``limit + 1`` rows tell whether there is more)."""
+async def page(conn: Conn, query: Query) -> list[tuple[datetime, int, str | None]]:
+    """One page of unvoided statements (``limit + 1`` rows tell whether there is more; a row
+    without its statement only shared an activity's hash: it moves the cursor, but is no match)."""
     sql, args = page_sql(query)
     return [(r["stored"], r["seq"], r["s"]) for r in await conn.fetch(sql, *args)]
 

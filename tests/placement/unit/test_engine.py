@@ -443,3 +443,65 @@ def test_a_weak_c_prior_does_not_bias_low_guessing_banks() -> None:
     strong = calibrate(u, seen, three_pl=True, c_prior=(5.0, 17.0))  # the former default, mode .2
     bias_default, bias_strong = (default.c - c).mean(), (strong.c - c).mean()
     assert abs(bias_default) < 0.04 and bias_strong > bias_default, (bias_default, bias_strong)
+
+
+def test_curtailment_by_bisection_equals_the_elementwise_rule() -> None:
+    """The stopper finds the nodes inside the level by bisection over the cumulative posterior; it
+    must give exactly the nodes, and so the chance, of the elementwise comparison it replaced."""
+    from services.placement.domain.cat.stopper import CurtailmentStopper, StopContext
+
+    cfg = TestConfig()
+    grid = cfg.estimator.grid
+    stopper = CurtailmentStopper(CUTS, gamma=0.08)
+
+    def elementwise(ctx: StopContext) -> tuple[int, float]:
+        best = int(np.argmax(ctx.level_probs))
+        left = ctx.max_items - ctx.n
+        if left <= 0:
+            return best, 0.0
+        var = ctx.se * ctx.se
+        info = ctx.remaining_info(left)
+        shrink = float(np.sqrt(info * var / (1.0 + info * var)))
+        final = ctx.theta + shrink * (ctx.grid - ctx.theta)
+        lo = CUTS[best - 1] if best > 0 else -np.inf
+        hi = CUTS[best] if best < len(CUTS) else np.inf
+        inside = ((final > lo) & (final < hi)).astype(np.float64)
+        inside += 0.5 * ((final == lo) | (final == hi))
+        return best, 1.0 - float(ctx.posterior @ inside)
+
+    rng = np.random.default_rng(17)
+    cases = [
+        (float(t), float(s), int(n), float(i))
+        for t, s, n, i in zip(
+            rng.uniform(-3, 3, 400),
+            rng.uniform(0.05, 1.0, 400),
+            rng.integers(8, 31, 400),
+            rng.uniform(0, 3, 400),
+            strict=True,
+        )
+    ]
+    # ties: the estimate on a node with nothing left to learn (every final point on its node, some on cuts),
+    # and enormous information (shrink 1 in floating point)
+    cases += [(cut, 0.3, 20, 0.0) for cut in CUTS] + [(0.5, 0.4, 10, 1e300), (-1.5, 0.2, 10, 1e300)]
+    changes = []
+    for theta, se, n, per_item in cases:
+        w = np.exp(-0.5 * ((grid - theta) / se) ** 2)
+        w /= w.sum()
+        ctx = StopContext(
+            n=n,
+            max_items=30,
+            theta=theta,
+            se=se,
+            posterior=w,
+            level_probs=w @ cfg.level_matrix,
+            grid=grid,
+            loglik=np.zeros_like(grid),
+            point_loglik=lambda: np.zeros(8),
+            remaining_info=lambda m, per_item=per_item: m * per_item,
+        )
+        best, change = stopper.change_probability(ctx)
+        ref_best, ref_change = elementwise(ctx)
+        assert best == ref_best and change == pytest.approx(ref_change, abs=1e-12)
+        assert stopper.decide(ctx) == (ref_best if ref_change < 0.08 else None)
+        changes.append(change)
+    assert 0.0 < np.mean(np.asarray(changes) < 0.08) < 1.0  # both decisions occur

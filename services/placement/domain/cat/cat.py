@@ -7,6 +7,7 @@ the simulator calls it in a loop.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.placement.domain.cat.content import content_order, uncovered
-from services.placement.domain.cat.estimator import EAPEstimator, Estimate
+from services.placement.domain.cat.estimator import EAPEstimator
 from services.placement.domain.cat.exposure import eligible, randomesque
 from services.placement.domain.cat.model import Array, prob_grid
 from services.placement.domain.cat.selector import InfoSelector, Tables
@@ -26,9 +27,11 @@ from services.placement.domain.cat.stopper import (
     StopContext,
     Stopper,
     level_weights,
+    most_probable,
 )
 
 STOP_RULES = ("sprt", "glr", "bayes", "curtailment")
+_RNG = np.random.default_rng()  # when the caller gives none
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,15 @@ class TestConfig:
         point on a cut counts half to each side)."""
         return level_weights(self.estimator.grid, self.cuts)
 
+    @cached_property
+    def moment_matrix(self) -> Array:
+        """Posterior @ this = [1, mean, second moment, P(level 0), ...] (one product per step)."""
+        return self.estimator.moment_matrix(self.level_matrix)
+
+    @cached_property
+    def grid_list(self) -> list[float]:
+        return list(self.estimator.grid.tolist())
+
     def public(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k in self.__dataclass_fields__}
 
@@ -128,8 +140,8 @@ class Bank:
         self.shares = shares  # the bank's target share per domain (None: equal shares)
         self.pretest = np.zeros(len(self.a), dtype=bool) if pretest is None else np.asarray(pretest, dtype=bool)
         self.operational = ~self.pretest
-        self.domain_masks = (
-            np.stack([self.domain == d for d in range(len(domains))])
+        self.domain_masks = (  # operational items of each domain
+            np.stack([(self.domain == d) & self.operational for d in range(len(domains))])
             if domains
             else np.zeros((0, len(self.a)), dtype=bool)
         )
@@ -154,6 +166,13 @@ class Bank:
             )
             self._tables[key] = tables
         return tables
+
+    def open_items(self, items: list[int]) -> NDArray[np.bool_]:
+        """Operational items not given yet (a fresh array)."""
+        available = self.operational.copy()
+        if items:
+            available[items] = False
+        return available
 
     def __len__(self) -> int:
         return len(self.a)
@@ -203,16 +222,6 @@ class Step:
     criterion: str = ""
 
 
-def estimate(bank: Bank, cfg: TestConfig, state: TestState) -> tuple[Estimate, Array, list[int]]:
-    """EAP estimate from the scored responses (log likelihood summed from the cached tables).
-    Also returns the table rows used (``item + n * right``) for the stopper."""
-    rows_ll, _, _ = bank.tables(cfg)
-    n = len(bank)
-    rows = [i + n * r for i, s, r in zip(state.items, state.scored, state.responses, strict=True) if s]
-    loglik = np.add.reduce(rows_ll[rows], axis=0) if rows else np.zeros(rows_ll.shape[1])
-    return cfg.estimator.estimate(loglik), loglik, rows
-
-
 def step(
     bank: Bank,
     cfg: TestConfig,
@@ -221,16 +230,26 @@ def step(
     sessions: int = 0,
     rng: np.random.Generator | None = None,
 ) -> Step:
-    """One adaptive step: estimate, stop with a level, or choose the next item."""
-    rng = rng or np.random.default_rng()
-    current, loglik, rows = estimate(bank, cfg, state)
+    """One adaptive step: estimate, stop with a level, or choose the next item.
+
+    The per-step work is a handful of vector operations over tables built once per bank version:
+    the log likelihood is the sum of the answered items' rows, the posterior's mass, mean, second
+    moment and level probabilities come from one product, and the selector reads interpolated
+    table rows; content, length and criterion bookkeeping is plain Python over short lists."""
+    rng = rng or _RNG
+    rows_ll, rows_pts, tables = bank.tables(cfg)
+    size = len(bank)
+    rows = [i + size * r for i, s, r in zip(state.items, state.scored, state.responses, strict=True) if s]
     n = len(rows)
-    probs = current.posterior() @ cfg.level_matrix
-    level_probs = probs.tolist()
+    loglik = np.add.reduce(rows_ll[rows], axis=0) if rows else np.zeros(rows_ll.shape[1])
+    posterior, mass, moments = cfg.estimator.summarise(loglik, cfg.moment_matrix)
+    theta = moments[1]
+    se = math.sqrt(max(moments[2] - theta * theta, 1e-12))
+    level_probs = moments[3:]
 
     def finish(reason: str, level: int | None = None) -> Step:
-        chosen = int(np.argmax(probs)) if level is None else level
-        return Step(True, None, False, current.theta, current.se, chosen, level_probs, n, reason)
+        chosen = most_probable(level_probs) if level is None else level
+        return Step(True, None, False, theta, se, chosen, level_probs, n, reason)
 
     if n >= cfg.max_items:
         return finish("max-length")
@@ -241,24 +260,20 @@ def step(
         if s:
             given[domain_of[i]] += 1
     targets = bank.targets(cfg)
-    _, rows_pts, tables = bank.tables(cfg)
-    administered = np.zeros(len(bank), dtype=bool)
-    if state.items:
-        administered[state.items] = True
     if n >= cfg.min_items and not uncovered(given, targets):
-        grid = cfg.estimator.grid
-
         ctx = StopContext(
             n=n,
             max_items=cfg.max_items,
-            theta=current.theta,
-            se=current.se,
-            posterior=current.posterior(),
-            level_probs=probs,
-            grid=grid,
+            theta=theta,
+            se=se,
+            posterior=posterior,
+            mass=mass,
+            level_probs=level_probs,
+            grid=cfg.estimator.grid,
             loglik=loglik,
             point_loglik=lambda: np.add.reduce(rows_pts[rows], axis=0),
-            remaining_info=lambda m: tables.next_best_info(current.theta, n, m),
+            remaining_info=lambda m: tables.next_best_info(theta, n, m),
+            grid_list=cfg.grid_list,
         )
         decided = cfg.stopper.decide(ctx)
         if decided is not None:
@@ -266,43 +281,48 @@ def step(
 
     n_pretest = len(state.scored) - n
     if cfg.pretest_rate > 0 and n >= 1 and n_pretest < cfg.pretest_max and rng.random() < cfg.pretest_rate:
+        administered = np.zeros(size, dtype=bool)
+        administered[state.items] = True
         pool = np.flatnonzero(bank.pretest & ~administered)
         if len(pool):
             item = int(pool[rng.integers(len(pool))])
-            return Step(False, item, True, current.theta, current.se, None, level_probs, n, "continue", "pretest")
+            return Step(False, item, True, theta, se, None, level_probs, n, "continue", "pretest")
 
-    open_items = bank.operational & ~administered
-    candidates = open_items
+    criterion, scores = cfg.selector.select(theta, n, tables)
+    k = cfg.randomesque_k if n < cfg.randomesque_items else 1
+    order = content_order(given, targets, cfg.content_tolerance)
+    if k <= 1 and counts is not None and cfg.r_max < 1 and order:
+        # the usual case, in a few vector operations: the best item of the first domain group with
+        # an eligible item left (the domain masks hold operational items only)
+        if state.items:
+            scores[state.items] = -np.inf
+        allowed = eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
+        for group in order:
+            mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
+            masked = np.where(mask & allowed, scores, -np.inf)
+            chosen = int(masked.argmax())
+            if masked[chosen] > -np.inf:
+                return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
+        # no eligible item left in any targeted domain: the general rule below decides
+
+    candidates = bank.open_items(state.items)
     if counts is not None and cfg.r_max < 1:
-        allowed = open_items & eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
-        if np.count_nonzero(allowed):
+        allowed = candidates & eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
+        if allowed.any():
             candidates = allowed
     chosen_mask = None
-    for group in content_order(given, targets, cfg.content_tolerance):
+    for group in order:
         mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
         mask = candidates & mask
-        if np.count_nonzero(mask):
+        if mask.any():
             chosen_mask = mask
             break
     if chosen_mask is None:
-        if not np.count_nonzero(candidates):
+        if not candidates.any():
             return finish("bank-exhausted")
         chosen_mask = candidates
-    scores = cfg.selector.scores(current.theta, n, tables)
-    k = cfg.randomesque_k if n < cfg.randomesque_items else 1
     if k <= 1:
         chosen = int(np.where(chosen_mask, scores, -np.inf).argmax())
     else:
         chosen = randomesque(scores, chosen_mask, k, rng)
-    return Step(
-        False,
-        chosen,
-        False,
-        current.theta,
-        current.se,
-        None,
-        level_probs,
-        n,
-        "continue",
-        cfg.selector.criterion(current.theta, n),
-    )
+    return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)

@@ -48,6 +48,22 @@ class EAPEstimator:
         p = prob_grid(self.grid, np.array([a]), np.array([b]), np.array([c]))[0]
         return np.asarray(loglik + (np.log(p) if response else np.log1p(-p)))
 
+    def moment_matrix(self, level_matrix: Array) -> Array:
+        """(grid points, 3 + levels): columns 1, theta, theta^2 and each level's weights, so that
+        one product with the posterior gives its mass, mean, second moment and level probabilities."""
+        return np.ascontiguousarray(np.column_stack([np.ones_like(self.grid), self.grid, self.grid_sq, level_matrix]))
+
+    def summarise(self, loglik: Array, moments: Array) -> tuple[Array, float, list[float]]:
+        """The engine's path: the posterior weights on the grid (unnormalised: their sum is the
+        returned mass) and, in one product with :meth:`moment_matrix`,
+        ``[1, mean, second moment, P(level 0), ...]`` (normalised)."""
+        w = loglik + self.log_prior
+        w -= w.max()  # log-sum-exp: the largest term is exp(0) = 1, nothing overflows
+        np.exp(w, out=w)
+        m = (w @ moments).tolist()
+        mass = m[0]
+        return w, mass, [x / mass for x in m]
+
     def estimate(self, loglik: Array) -> Estimate:
         log_post = self.log_prior + loglik
         log_post -= log_post.max()  # log-sum-exp: the largest term is exp(0) = 1, nothing overflows

@@ -69,9 +69,14 @@ class Tables:
     def next_best_info(self, theta: float, given: int, more: int) -> float:
         """Information at ``theta`` of the ``more`` best items after the ``given`` best ones (what the
         rest of a test can still gather, the best items being used first)."""
+        start, step, last_point = self._grid
+        x = min(max((theta - start) / step, 0.0), last_point - 1e-6)
+        k = int(x)
+        w = x - k
         last = self.best_info.shape[1] - 1
-        row = self.at(self.best_info, theta)
-        return float(row[min(given + more, last)] - row[min(given, last)])
+        j, i = min(given + more, last), min(given, last)
+        t = self.best_info  # the two entries of the interpolated row that are needed, as :meth:`at` would
+        return float((t[k, j] * (1.0 - w) + t[k + 1, j] * w) - (t[k, i] * (1.0 - w) + t[k + 1, i] * w))
 
     def kl_interval(self, theta: float, radius: float) -> Array:
         """Chang & Ying's KL index over the grid points within ``radius`` of ``theta``."""
@@ -113,18 +118,23 @@ class InfoSelector:
             return "kl-cut"
         return "fisher"
 
+    def select(self, theta: float, n_scored: int, tables: Tables) -> tuple[str, Array]:
+        """(criterion, scores of every item) from the bank's tables: the engine's path (a fresh
+        array the caller may mask in place)."""
+        kind = self.criterion(theta, n_scored)
+        if kind == "kl-interval":
+            return kind, tables.kl_interval(theta, self.radius(n_scored))
+        if kind == "kl-cut":
+            nearest = min(range(len(self.cuts)), key=lambda k: abs(theta - self.cuts[k]))
+            return kind, tables.cut_kl[nearest].copy()
+        return kind, tables.at(tables.info, theta)
+
     def radius(self, n_scored: int) -> float:
         return float(min(self.kl_radius / np.sqrt(max(n_scored, 1)), 3.0))
 
     def scores(self, theta: float, n_scored: int, tables: Tables) -> Array:
-        """Scores from the bank's tables (the engine's path)."""
-        kind = self.criterion(theta, n_scored)
-        if kind == "kl-interval":
-            return tables.kl_interval(theta, self.radius(n_scored))
-        if kind == "kl-cut":
-            nearest = min(range(len(self.cuts)), key=lambda k: abs(theta - self.cuts[k]))
-            return np.asarray(tables.cut_kl[nearest])
-        return tables.at(tables.info, theta)
+        """Scores from the bank's tables."""
+        return self.select(theta, n_scored, tables)[1]
 
     def exact_scores(self, theta: float, n_scored: int, a: Array, b: Array, c: Array) -> Array:
         """The same criteria computed exactly at ``theta`` (reference for the tabulated path)."""

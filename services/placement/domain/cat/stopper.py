@@ -14,8 +14,10 @@ says "above" and the cut above it says "below".
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
@@ -54,12 +56,23 @@ class StopContext:
     max_items: int
     theta: float
     se: float
-    posterior: Array  # weights on the estimator grid
-    level_probs: Array
+    posterior: Array  # weights on the estimator grid, summing to ``mass``
+    level_probs: Sequence[float]
     grid: Array
     loglik: Array  # log likelihood on the grid
     point_loglik: Callable[[], Array]  # log likelihood at the cut +/- delta points (cut order, low then high)
     remaining_info: Callable[[int], float]  # Fisher information at theta of the best m items still to come
+    mass: float = 1.0
+    grid_list: list[float] = field(default_factory=list)  # the grid as Python floats (filled from grid if empty)
+
+    def __post_init__(self) -> None:
+        if not self.grid_list:
+            self.grid_list = self.grid.tolist()
+
+
+def most_probable(level_probs: Sequence[float]) -> int:
+    """Index of the largest probability (the first on ties, like numpy's argmax)."""
+    return max(range(len(level_probs)), key=level_probs.__getitem__)
 
 
 class Stopper(Protocol):
@@ -152,9 +165,9 @@ class PosteriorStopper:
     def decide(self, ctx: StopContext) -> int | None:
         return self.decided_level(ctx.level_probs)
 
-    def decided_level(self, level_probs: Array) -> int | None:
+    def decided_level(self, level_probs: Sequence[float]) -> int | None:
         """The most probable level once its probability reaches the threshold, else None."""
-        best = int(np.argmax(level_probs))
+        best = most_probable(level_probs)
         return best if float(level_probs[best]) >= self.threshold else None
 
 
@@ -179,19 +192,44 @@ class CurtailmentStopper:
             raise ValueError("gamma must be in (0, 1)")
 
     def change_probability(self, ctx: StopContext) -> tuple[int, float]:
-        best = int(np.argmax(ctx.level_probs))
+        """(most probable level, predicted chance of leaving it). The predicted final means
+        ``theta + shrink * (grid - theta)`` increase with the grid, so the nodes inside the level
+        are one run of indices: found by bisection (with the same float arithmetic, so the same
+        nodes as an elementwise comparison), their mass read from the posterior's cumulative sum."""
+        best = most_probable(ctx.level_probs)
         left = ctx.max_items - ctx.n
         if left <= 0:
             return best, 0.0
         var = ctx.se * ctx.se
         info = ctx.remaining_info(left)
-        shrink = float(np.sqrt(info * var / (1.0 + info * var)))
-        final = ctx.theta + shrink * (ctx.grid - ctx.theta)
-        lo = self.cuts[best - 1] if best > 0 else -np.inf
-        hi = self.cuts[best] if best < len(self.cuts) else np.inf
-        inside = ((final > lo) & (final < hi)).astype(np.float64)
-        inside += 0.5 * ((final == lo) | (final == hi))
-        return best, 1.0 - float(ctx.posterior @ inside)
+        shrink = math.sqrt(info * var / (1.0 + info * var))
+        theta, grid = ctx.theta, ctx.grid_list
+
+        def final(j: int) -> float:
+            return theta + shrink * (grid[j] - theta)
+
+        nodes = range(len(grid))
+        cum = np.cumsum(ctx.posterior)
+        scale = 1.0 / ctx.mass
+
+        def mass_before(j: int) -> float:  # posterior probability of the nodes before index j
+            return float(cum[j - 1]) * scale if j > 0 else 0.0
+
+        inside = 0.0
+        if best > 0:  # nodes from the first above the lower cut; those on it count half
+            lo = self.cuts[best - 1]
+            on_lo, above_lo = bisect_left(nodes, lo, key=final), bisect_right(nodes, lo, key=final)
+        else:
+            on_lo = above_lo = 0
+        if best < len(self.cuts):  # up to the first at or above the upper cut; those on it count half
+            hi = self.cuts[best]
+            on_hi, above_hi = bisect_left(nodes, hi, key=final), bisect_right(nodes, hi, key=final)
+        else:
+            on_hi = above_hi = len(grid)
+        if on_hi > above_lo:
+            inside += mass_before(on_hi) - mass_before(above_lo)
+        inside += 0.5 * (mass_before(above_lo) - mass_before(on_lo) + mass_before(above_hi) - mass_before(on_hi))
+        return best, 1.0 - inside
 
     def decide(self, ctx: StopContext) -> int | None:
         best, change = self.change_probability(ctx)

@@ -191,16 +191,17 @@ async def read(request: Request[Any, Any, Any], principal: Principal) -> Respons
             kept = {k: v for k, v in values.items() if k != "cursor"}
             last = [rows[-1][0].isoformat(), rows[-1][1]]
             more = f"/xapi/statements?{urlencode({**kept, 'cursor': encode_cursor(last)})}"
+        matched = [r[2] for r in rows if r[2] is not None]
         if fmt == "exact" and not with_attachments:
             body = (
                 b'{"statements":['
-                + b",".join(r[2].encode() for r in rows)
+                + b",".join(f.encode() for f in matched)
                 + b'],"more":'
                 + msgspec.json.encode(more)
                 + b"}"
             )
             return Response(body, media_type="application/json", headers=answer)
-        statements = [msgspec.json.decode(r[2]) for r in rows]
+        statements = [msgspec.json.decode(f) for f in matched]
         canon = await _canon(conn, statements) if fmt == "canonical" else {}
         shaped = [st.formatted(s, fmt, canon, accept) for s in statements]
         return await _respond(
