@@ -47,6 +47,10 @@ LIMITS = httpx.Limits(keepalive_expiry=4.0)
 TLS = ssl.create_default_context()
 
 
+def client(base: str, **options: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, timeout=60, limits=LIMITS, verify=TLS, **options)
+
+
 class Timer:
     def __init__(self) -> None:
         self.results: dict[str, Result] = defaultdict(lambda: Result(""))
@@ -128,7 +132,7 @@ async def via_web(n: int, base: str, pace: Pace) -> None:
 
 async def web_journey(n: int, base: str, pace: Pace, rng: random.Random) -> None:
     await pace.arrive()
-    async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=True, limits=LIMITS, verify=TLS) as web:
+    async with client(base, follow_redirects=True) as web:
         signin = await web.get("/signin")
         form = {"_csrf_token": CSRF.search(signin.text).group(1), "persona": "learner", "sub": f"web-{n}"}  # type: ignore[union-attr]
         await web.post("/auth/dev", data={**form, "name": f"Official {n}", "org": f"ORG-{n % 20:02d}"})
@@ -179,7 +183,7 @@ async def api_journey(n: int, bases: dict[str, str], pace: Pace, rng: random.Ran
         httpx.AsyncClient(
             base_url=bases["placement"], headers=auth, timeout=60, limits=LIMITS, verify=TLS
         ) as placement,
-        httpx.AsyncClient(base_url=bases["progress"], headers=auth, timeout=60, limits=LIMITS, verify=TLS) as progress,
+        client(bases["progress"], headers=auth) as progress,
         httpx.AsyncClient(
             base_url=bases["certification"], headers=auth, timeout=60, limits=LIMITS, verify=TLS
         ) as certification,
