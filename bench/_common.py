@@ -122,8 +122,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) ->
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(cmd, env=env or dict(os.environ), cwd=ROOT)
+def process(
+    cmd: list[str], ready_url: str, env: dict[str, str] | None = None, stdout: Any = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(cmd, env=env or dict(os.environ), cwd=ROOT, stdout=stdout)
     try:
         wait_http(ready_url, proc)
         yield proc
@@ -144,12 +146,13 @@ def service(name: str, database_url: str, port: int, **extra_env: str) -> Iterat
 
 @contextlib.contextmanager
 def service_process(
-    name: str, database_url: str, port: int, **extra_env: str
+    name: str, database_url: str, port: int, stdout: Any = None, **extra_env: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like :func:`service`, also yielding the server process (its tree's CPU: :func:`tree_cpu_seconds`)."""
+    """Like :func:`service`, also yielding the server process (its tree's CPU: :func:`tree_cpu_seconds`);
+    ``stdout`` takes its log (e.g. an open file, to measure with the access log on)."""
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)]
-    with process(cmd, f"{base}/health/ready", service_env(name, database_url, **extra_env)) as proc:
+    with process(cmd, f"{base}/health/ready", service_env(name, database_url, **extra_env), stdout) as proc:
         yield base, proc
 
 

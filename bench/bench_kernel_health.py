@@ -3,7 +3,8 @@ ids, edge checks, security headers, metrics, access log) and its authenticated `
 (the same plus token verification and a role guard, no database), one uvicorn worker each, measured
 in the same run. Besides requests per second it prints the server's CPU per request: the user plus
 system CPU time of the server's process tree (``/proc/<pid>/stat``) over the run, divided by the
-requests served, which does not depend on how busy the rest of the machine is.
+requests served, which does not depend on how busy the rest of the machine is. The service logs at
+INFO as in production (one access line per request), into a temporary file.
 
 Targets: health at least 85 % and whoami at least 70 % of the bare app's rate.
 
@@ -17,6 +18,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 
 from _common import (
@@ -81,8 +83,16 @@ def main() -> None:
 
     # Both servers run side by side; rounds alternate so machine noise hits all alike; best round wins.
     with (
+        tempfile.TemporaryFile() as service_log,
         process(bare_cmd, f"{bare_url}/health/live") as bare,
-        service_process("placement", url, free_port(), LMS_PLACEMENT_RELAY_ENABLED="false") as (base, ours),
+        service_process(
+            "placement",
+            url,
+            free_port(),
+            stdout=service_log,
+            LMS_PLACEMENT_RELAY_ENABLED="false",
+            LMS_LOG_LEVEL="INFO",
+        ) as (base, ours),
     ):
         for target, hit in ((bare_url, health), (base, health), (base, whoami)):
             asyncio.run(run_load("warm-up", hit, base_url=target, total=2000))
@@ -90,6 +100,8 @@ def main() -> None:
             measure("bare Litestar /health/live", health, bare_url, bare)
             measure("placement /health/live", health, base, ours)
             measure("placement GET /v1/whoami (auth, no database)", whoami, base, ours)
+        service_log.seek(0)
+        logged = sum(1 for line in service_log if line.startswith(b'{"event":"request"'))
     names = list(best)
     ceiling = best[names[0]]
     report(
@@ -103,7 +115,8 @@ def main() -> None:
     whoami_share = best[names[2]].rate / ceiling.rate
     console.print(
         f"health {health_share:.0%} of bare (target >= 85 %), whoami {whoami_share:.0%} of bare (target >= 70 %); "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+        f"{logged:,} access lines logged (whoami requests are logged, probes are not)"
     )
 
 

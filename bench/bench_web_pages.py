@@ -21,6 +21,7 @@ import asyncio
 import importlib
 import random
 import re
+import ssl
 import sys
 import time
 from collections import defaultdict
@@ -39,6 +40,15 @@ ITEM = re.compile(r'name="item_id" value="([^"]+)"')
 ACTION = re.compile(r'action="(/diagnostic/[^"/]+)/answer"')
 POSITION = re.compile(r'name="position" value="(\d+)"')
 OPTIONS = re.compile(r'name="choice" value="(\d+)"')
+# a person's idle connection is dropped before the server's keep-alive (uvicorn: 5 s) closes it
+LIMITS = httpx.Limits(keepalive_expiry=4.0)
+# one TLS context for every client: httpx builds a new one (about 50 ms of CPU) for each client
+# otherwise, which stalls the load generator while 200 people arrive (all calls here are plain http)
+TLS = ssl.create_default_context()
+
+
+def client(base: str, **options: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, timeout=60, limits=LIMITS, verify=TLS, **options)
 
 
 class Timer:
@@ -122,7 +132,7 @@ async def via_web(n: int, base: str, pace: Pace) -> None:
 
 async def web_journey(n: int, base: str, pace: Pace, rng: random.Random) -> None:
     await pace.arrive()
-    async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=True) as web:
+    async with client(base, follow_redirects=True) as web:
         signin = await web.get("/signin")
         form = {"_csrf_token": CSRF.search(signin.text).group(1), "persona": "learner", "sub": f"web-{n}"}  # type: ignore[union-attr]
         await web.post("/auth/dev", data={**form, "name": f"Official {n}", "org": f"ORG-{n % 20:02d}"})
@@ -170,9 +180,13 @@ async def api_journey(n: int, bases: dict[str, str], pace: Pace, rng: random.Ran
     await pace.arrive()
     auth = {"Authorization": f"Bearer {token('learner', sub=f'api-{n}', name=f'Official {n}', org='ORG-01')}"}
     async with (
-        httpx.AsyncClient(base_url=bases["placement"], headers=auth, timeout=60) as placement,
-        httpx.AsyncClient(base_url=bases["progress"], headers=auth, timeout=60) as progress,
-        httpx.AsyncClient(base_url=bases["certification"], headers=auth, timeout=60) as certification,
+        httpx.AsyncClient(
+            base_url=bases["placement"], headers=auth, timeout=60, limits=LIMITS, verify=TLS
+        ) as placement,
+        client(bases["progress"], headers=auth) as progress,
+        httpx.AsyncClient(
+            base_url=bases["certification"], headers=auth, timeout=60, limits=LIMITS, verify=TLS
+        ) as certification,
     ):
 
         async def home() -> list[httpx.Response]:

@@ -35,14 +35,15 @@ from services.common.auth import (
     check_declared,
     declared_roles,
 )
-from services.common.edge import edge_middleware, parse_networks
+from services.common.edge import parse_networks
 from services.common.errors import document_problems, exception_handlers
+from services.common.front import AccessLog, front_middleware
 from services.common.http import PeerClient
 from services.common.observability import (
+    access_log_wanted,
     configure_logging,
     health_controller,
-    metrics_config,
-    request_id_middleware,
+    metrics_controller,
 )
 from services.common.outbox import OutboxFields, Relay, Sender, peer_sender
 from services.common.outbox_admin import gauge_refresher, outbox_admin_controller
@@ -180,8 +181,9 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             if app.state.pool is not None:
                 await app.state.pool.close()
             await app.state.engine.dispose()
+            if app.state.access_log is not None:
+                app.state.access_log.flush()
 
-    prometheus, metrics_controller = metrics_config(service)
     outbox_routes = [outbox_admin_controller(spec.outbox)] if spec.outbox is not None else []
     app = Litestar(
         route_handlers=[
@@ -189,7 +191,7 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
             *outbox_routes,
             whoami,
             health_controller(ready_check),
-            metrics_controller,
+            metrics_controller(),
             docs.root_page,
             docs.assets_router,
         ],
@@ -202,7 +204,6 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         },
         exception_handlers=exception_handlers,
         middleware=[
-            prometheus.middleware,
             *(
                 [RateLimitConfig(("minute", settings.public_rate_limit), check_throttle_handler=_throttled).middleware]
                 if settings.public_rate_limit
@@ -243,15 +244,19 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
     )
-    app.asgi_handler = edge_middleware(
+    # One pure-ASGI middleware in front of everything (request id, edge checks, security headers,
+    # metrics, access log); outermost, so that answers made by middleware (401s) carry them too.
+    access_log = AccessLog(service, settings.log_json) if access_log_wanted(settings.log_level) else None
+    app.asgi_handler = front_middleware(
         app.asgi_handler,
+        service=service,
         max_header_bytes=settings.max_header_bytes,
         max_json_depth=settings.max_json_depth,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=parse_networks(settings.trusted_proxies),
+        access_log=access_log,
     )
-    # Outermost, so that errors raised by middleware (401s) also carry the request id.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.state.access_log = access_log
     app.state.settings = settings
     app.state.constraint_problems = spec.constraint_problems
     app.state.keyset = KeySet(settings.jwks, service_sources=settings.service_jwks)

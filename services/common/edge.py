@@ -1,5 +1,5 @@
-"""What every request passes before routing: limits and checks at the edge, and the headers every
-answer carries.
+"""The checks every request passes before routing, and the headers every answer carries (applied by
+the kernel's front middleware, ``front.py``):
 
 - headers larger than ``max_header_bytes`` in total get 431;
 - ``X-Forwarded-For`` is believed only from a configured proxy (``trusted_proxies``), and then
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope, Send
 
 from services.common.errors import PROBLEM_JSON
 
@@ -78,7 +78,7 @@ def check_text(value: str, where: str) -> None:
     """No NUL and no lone surrogates (``\\udcxx`` is also how undecodable bytes arrive)."""
     if "\x00" in value:
         raise EdgeError(400, "invalid-text", f"The {where} contains a NUL character (U+0000).")
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+    if not value.isascii() and any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
         raise EdgeError(400, "invalid-text", f"The {where} contains a lone surrogate or bytes that are not UTF-8.")
 
 
@@ -150,97 +150,29 @@ def check_json(body: bytes, max_depth: int) -> None:
         _check_escapes(body)
 
 
-def _scanned(content_type: str) -> bool:
+async def refuse(scope: Scope, send: Send, error: EdgeError, request_id: str) -> None:
+    """Answer an edge refusal as problem+json (with the request id and the security headers)."""
+    body: dict[str, Any] = {
+        "type": f"urn:lms:problem:{error.slug}",
+        "title": "Request refused at the edge",
+        "status": error.status,
+        "detail": error.detail,
+        "instance": scope.get("path", ""),
+        "request_id": request_id,
+    }
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    start: Any = {"type": "http.response.start", "status": error.status, "headers": headers + _ALWAYS}
+    await send(start)
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def scanned(content_type: str) -> bool:
     """Bodies checked before routing: everything but multipart and binary uploads (a handler may
     decode a body as JSON whatever its declared type)."""
     kind = content_type.split(";", 1)[0].strip().lower()
     return not kind.startswith(("multipart/", "application/octet-stream", "application/pdf", "image/"))
-
-
-def edge_middleware(
-    app: ASGIApp,
-    *,
-    max_header_bytes: int,
-    max_json_depth: int,
-    max_body_bytes: int,
-    trusted_proxies: tuple[Network, ...],
-) -> ASGIApp:
-    async def refuse(scope: Scope, send: Send, error: EdgeError) -> None:
-        from services.common.observability import request_id_var
-
-        body: dict[str, Any] = {
-            "type": f"urn:lms:problem:{error.slug}",
-            "title": "Request refused at the edge",
-            "status": error.status,
-            "detail": error.detail,
-            "instance": scope.get("path", ""),
-        }
-        if request_id_var.get():
-            body["request_id"] = request_id_var.get()
-        payload = json.dumps(body).encode()
-        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())]
-        start: Any = {"type": "http.response.start", "status": error.status, "headers": headers + _ALWAYS}
-        await send(start)
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        raw_headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
-        try:
-            if sum(len(n) + len(v) for n, v in raw_headers) > max_header_bytes:
-                raise EdgeError(431, "headers-too-large", f"The request headers exceed {max_header_bytes} bytes.")
-            check_text(scope.get("path", ""), "path")
-            check_query(scope.get("query_string", b""), max_json_depth)
-        except EdgeError as error:
-            await refuse(scope, send, error)
-            return
-        client = scope.get("client") or ("", 0)
-        forwarded = b",".join(v for n, v in raw_headers if n == b"x-forwarded-for").decode("latin-1")
-        address = forwarded_client(client[0], forwarded, trusted_proxies) if forwarded else client[0]
-        headers = [(n, v) for n, v in raw_headers if n not in _FORWARDED]
-        scope = {**scope, "headers": headers, "client": (address, client[1])}  # type: ignore[assignment]
-        content_type = next((v.decode("latin-1") for n, v in headers if n == b"content-type"), "")
-        if scope.get("method") in {"POST", "PUT", "PATCH"} and _scanned(content_type):
-            chunks: list[bytes] = []
-            size, more = 0, True
-            while more:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                chunks.append(message.get("body", b""))
-                size += len(chunks[-1])
-                more = message.get("more_body", False)
-                if size > max_body_bytes:
-                    break  # the framework answers 413 for what is left
-            body = b"".join(chunks)
-            if not more:
-                try:
-                    check_json(body, max_json_depth)
-                except EdgeError as error:
-                    await refuse(scope, send, error)
-                    return
-            replayed = False
-
-            async def replay() -> Any:
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": more}
-                return await receive()
-
-            receive = replay
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                extra = list(_ALWAYS)
-                kind = next((v for n, v in message.get("headers", []) if n.lower() == b"content-type"), b"")
-                if kind.startswith(b"text/html") and not scope.get("path", "").startswith("/docs"):
-                    extra += _PAGE
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from litestar import Controller, Request, get
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import allow
@@ -24,11 +24,21 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 log = structlog.get_logger()
 
 
+def add_request_id(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the current request's id (:data:`request_id_var`) on every line logged
+    while serving it, without binding anything per request."""
+    rid = request_id_var.get()
+    if rid and "request_id" not in event:
+        event["request_id"] = rid
+    return event
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     """structlog renders one JSON object per line; stdlib loggers (uvicorn, alembic) go through it."""
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -52,8 +62,14 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request
 
 
+def access_log_wanted(level: str) -> bool:
+    """Access lines (one per request, level info) are written when INFO is logged."""
+    return bool(logging.getLevelName(level.upper()) <= logging.INFO)
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Accept a sane ``X-Request-ID`` or make one; log the request; echo the id back."""
+    """Accept a sane ``X-Request-ID`` or make one; log the request; echo the id back. (The web
+    app's; a service's requests pass the kernel's front middleware, ``front.py``, instead.)"""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +82,6 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 break
         rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(rid)
-        structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
         status = 500
         closed = False  # the client went away before the answer was complete
@@ -105,7 +120,6 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                     status=status,
                     ms=round((time.perf_counter() - started) * 1000, 2),
                 )
-            structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)
 
     return middleware
@@ -121,13 +135,8 @@ async def _refresh_before_metrics(request: Request[Any, Any, Any]) -> None:
             log.warning("metrics_refresh_failed", error=str(exc)[:200])
 
 
-def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusController]]:
-    config = PrometheusConfig(
-        app_name=service,
-        prefix="lms",
-        group_path=True,
-        exclude=["/metrics", "/health"],
-    )
+def metrics_controller() -> type[PrometheusController]:
+    """The ``/metrics`` route; the request metrics themselves are counted by the front middleware."""
 
     class Metrics(PrometheusController):
         """Prometheus metrics, for a scraper holding an ``admin`` or ``service`` token (never public)."""
@@ -138,7 +147,7 @@ def metrics_config(service: str) -> tuple[PrometheusConfig, type[PrometheusContr
 
         before_request = _refresh_before_metrics  # type: ignore[assignment]
 
-    return config, Metrics
+    return Metrics
 
 
 ReadyCheck = Callable[[], Awaitable[str | None]]

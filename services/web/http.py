@@ -45,6 +45,8 @@ class _Reading:
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.done = False
+        self.keep_alive = False
+        self.parser = httptools.HttpResponseParser(self)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -53,6 +55,7 @@ class _Reading:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()  # (once the parser resets, it says False)
         self.done = True
 
 
@@ -132,7 +135,7 @@ class Pool:
     async def _send(self, conn: _Connection, message: bytes) -> tuple[Reply, bool]:
         conn.writer.write(message)
         reading = _Reading()
-        parser = httptools.HttpResponseParser(reading)
+        parser = reading.parser
         received = False
         while not reading.done:
             try:
@@ -147,7 +150,7 @@ class Pool:
                 raise ConnectionResetError("the service closed the connection mid-answer")
             received = True
             parser.feed_data(data)
-        return Reply(parser.get_status_code(), reading.headers, b"".join(reading.body)), parser.should_keep_alive()
+        return Reply(parser.get_status_code(), reading.headers, b"".join(reading.body)), reading.keep_alive
 
     async def aclose(self) -> None:
         for conn in self.free:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import datetime
 
 from tests.progress.conftest import Service, sql
 
@@ -179,3 +181,33 @@ async def test_pages_in_stored_order_through_the_activity_index(svc: Service, da
     )
     page = (await svc.client.get("/xapi/statements", params={"activity": "urn:lms:module:L0-M9"}, headers=h)).json()
     assert page == {"statements": [], "more": ""}
+
+
+async def test_consistent_through_waits_for_open_transactions(svc: Service, database_url: str) -> None:
+    """X-Experience-API-Consistent-Through never passes the start of a transaction still open
+    (a statement's ``stored`` is its transaction's start), and follows the clock when none is."""
+    import asyncpg
+
+    from services.common.db import plain_url
+
+    h = {**svc.service, **V}
+
+    async def through() -> datetime:
+        r = await svc.client.get("/xapi/statements", headers=h)
+        assert r.status_code == 200
+        return datetime.fromisoformat(r.headers["x-experience-api-consistent-through"].replace("Z", "+00:00"))
+
+    sid = (await svc.client.post("/xapi/statements", json=statement("c", "experienced", "L0-M1"), headers=h)).json()[0]
+    stored = (await svc.client.get(f"/xapi/statements?statementId={sid}", headers=h)).json()["stored"]
+    assert datetime.fromisoformat(stored.replace("Z", "+00:00")) <= await through()
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        writer = conn.transaction()
+        await writer.start()
+        started = await conn.fetchval("SELECT now()")
+        await asyncio.sleep(0.05)
+        assert await through() < started
+        await writer.rollback()
+        assert await through() > started
+    finally:
+        await conn.close()

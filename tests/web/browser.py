@@ -40,3 +40,15 @@ async def dev_sign_in(page: Any, base: str, persona: str, sub: str = "", name: s
         await page.fill("#org", org)
     await page.click("form[action='/auth/dev'] button[type=submit]")
     await page.wait_for_load_state()
+
+
+async def axe_check_widths(page: Any, axe_source: str, label: str) -> None:
+    """The page as it is now, on a phone (360 px wide: nothing wider than the screen but the tables
+    that scroll inside their own region) and on a desktop, each checked with axe-core."""
+    size = page.viewport_size
+    for width, height, tag in ((360, 740, "360"), (1280, 800, "desktop")):
+        await page.set_viewport_size({"width": width, "height": height})
+        await axe_check(page, axe_source, f"{label}-{tag}")
+        overflow = await page.evaluate("() => document.documentElement.scrollWidth")
+        assert overflow <= width, f"{page.url} is {overflow} px wide on a {width} px screen"
+    await page.set_viewport_size(size)

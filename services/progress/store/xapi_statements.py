@@ -69,6 +69,14 @@ PAGE = """
 SELECT s.stored, s.seq, {statement} AS s FROM {source} WHERE {where}
 ORDER BY {by}.stored {order}, {by}.seq {order} LIMIT ${limit}
 """
+NOW = "SELECT now()"
+# Every statement stored at or before this moment is visible to a query that starts after it: a
+# statement's ``stored`` is its transaction's start, so no transaction still open has stored one
+# earlier than the oldest open transaction of this database.
+CONSISTENT = """
+SELECT least(now(), min(xact_start)) - interval '1 microsecond' FROM pg_stat_activity
+WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+"""
 CANONICAL = "SELECT id, definition::text AS d FROM xapi_activity WHERE id = ANY($1::text[])"
 ACTIVITY = "SELECT definition::text FROM xapi_activity WHERE id = $1"
 ATTACHMENTS = "SELECT sha2, content_type, content FROM xapi_attachment WHERE sha2 = ANY($1::text[])"
@@ -205,6 +213,18 @@ async def _feed_progress(conn: Conn, facts: list[Prepared], flagged: list[str]) 
     if flagged:
         completed += (await recompute_officials(conn, flagged)).completed
     return completed
+
+
+async def transaction_start(conn: Conn) -> datetime:
+    """The start of the caller's transaction: the ``stored`` of the statements it writes."""
+    value: datetime = await conn.fetchval(NOW)
+    return value
+
+
+async def consistent_through(conn: Conn) -> datetime:
+    """X-Experience-API-Consistent-Through: ask before reading, outside a transaction."""
+    value: datetime = await conn.fetchval(CONSISTENT)
+    return value
 
 
 async def one(conn: Conn, statement_id: uuid.UUID, *, voided: bool, own: str | None) -> tuple[str, datetime] | None:

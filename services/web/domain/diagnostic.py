@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-MIN_ITEMS, MAX_ITEMS = 8, 30
+MIN_ITEMS, MAX_ITEMS = 8, 50  # placement's LMS_PLACEMENT_MIN_ITEMS and _MAX_ITEMS defaults
 RULES = ("diagnostic.rule.length", "diagnostic.rule.one", "diagnostic.rule.resume", "diagnostic.rule.nohelp")
 
 

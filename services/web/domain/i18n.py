@@ -106,8 +106,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "diagnostic.rules": ("규칙", "Rules"),
     "diagnostic.rule.length": (
-        "결과가 충분히 확실해지면 일찍 끝납니다(최소 8문항, 최대 30문항).",
-        "It ends as soon as the result is certain enough (at least 8, at most 30 items).",
+        "결과가 충분히 확실해지면 일찍 끝납니다(최소 8문항, 최대 50문항).",
+        "It ends as soon as the result is certain enough (at least 8, at most 50 items).",
     ),
     "diagnostic.rule.one": ("답한 문항은 되돌릴 수 없습니다.", "An answered item cannot be changed."),
     "diagnostic.rule.resume": (

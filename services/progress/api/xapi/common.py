@@ -130,7 +130,7 @@ def _with_version(handler: Callable[..., Response[Any]]) -> Callable[..., Respon
         response = handler(request, exc)
         response.headers[HEADER] = answered_version(request)
         if request.method in ("GET", "HEAD") and request.url.path.rstrip("/") == "/xapi/statements":
-            response.headers["X-Experience-API-Consistent-Through"] = iso(utcnow())
+            response.headers.setdefault("X-Experience-API-Consistent-Through", iso(utcnow()))
         return response
 
     return wrapped

@@ -13,7 +13,6 @@ from litestar import Controller, Request, Response, get, head, post, put
 from litestar.di import NamedDependency
 
 from services.common.auth import Principal, allow
-from services.common.db import utcnow
 from services.common.errors import Problem
 from services.common.pagination import decode_cursor, encode_cursor
 from services.progress.api.util import wake_relay
@@ -96,22 +95,23 @@ async def save(
 ) -> list[str]:
     """Validate and prepare the batch (domain), store it in one transaction (store)."""
     settings = request.app.state.settings
-    stored = utcnow()
     sender = intake.Sender(principal.sub, principal.has("service", "admin"), settings.xapi_account_homepage)
-    try:
-        batch = intake.prepare(
-            body,
-            version=version(request),
-            parts={digest: content for digest, (_, content) in parts.items()},
-            sender=sender,
-            prefix=settings.xapi_activity_prefix,
-            stored=stored,
-        )
-    except intake.Invalid as exc:
-        raise bad(str(exc), exc.problems) from exc
-    except intake.NotYours as exc:
-        raise Problem(403, "forbidden", str(exc)) from exc
     async with connect(request.app) as conn:
+        # ``stored`` is the transaction's start, which X-Experience-API-Consistent-Through counts on
+        stored = await store.transaction_start(conn)
+        try:
+            batch = intake.prepare(
+                body,
+                version=version(request),
+                parts={digest: content for digest, (_, content) in parts.items()},
+                sender=sender,
+                prefix=settings.xapi_activity_prefix,
+                stored=stored,
+            )
+        except intake.Invalid as exc:
+            raise bad(str(exc), exc.problems) from exc
+        except intake.NotYours as exc:
+            raise Problem(403, "forbidden", str(exc)) from exc
         completed = await store.save(conn, batch, stored, parts, voider=None if sender.trusted else sender.authority)
     if completed:
         wake_relay(request)
@@ -129,7 +129,7 @@ async def read(request: Request[Any, Any, Any], principal: Principal) -> Respons
     home = request.app.state.settings.xapi_account_homepage
     own = own_key(principal, home)
     accept = st.parse_accept_language(request.headers.get("accept-language", ""))
-    answer = headers(request, **{"X-Experience-API-Consistent-Through": iso(utcnow())})
+    answer = headers(request)
     single = values.get("statementId") or values.get("voidedStatementId")
     if "statementId" in values or "voidedStatementId" in values:
         others = set(values) - {"statementId", "voidedStatementId", "format", "attachments"}
@@ -138,6 +138,7 @@ async def read(request: Request[Any, Any, Any], principal: Principal) -> Respons
         if not is_uuid(single):
             raise bad("statementId: must be a UUID")
         async with connect(request.app, transaction=False) as conn:
+            answer["X-Experience-API-Consistent-Through"] = iso(await store.consistent_through(conn))
             found = await store.one(conn, uuid.UUID(single), voided="voidedStatementId" in values, own=own)
             if found is None:
                 raise Problem(404, "not-found", f"No statement {single} exists, or you may not see it.", headers=answer)
@@ -184,6 +185,7 @@ async def read(request: Request[Any, Any, Any], principal: Principal) -> Respons
     if "cursor" in values:
         query.after = _after(decode_cursor(values["cursor"]))
     async with connect(request.app, transaction=False) as conn:
+        answer["X-Experience-API-Consistent-Through"] = iso(await store.consistent_through(conn))
         rows = await store.page(conn, query)
         more = ""
         if len(rows) > query.limit:
