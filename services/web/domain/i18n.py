@@ -338,6 +338,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "items.publish_calibration": ("새 모수로 게시", "Publish the new parameters"),
     "items.fit": ("적합도", "Fit"),
     "items.misfit": ("부적합", "misfit"),
+    "admin.funnel_none": ("아직 진단평가로 배치된 사람이 없습니다.", "Nobody has been placed by the diagnostic yet."),
     "reviews.none": ("검토할 항목이 없습니다.", "Nothing to review."),
     "reviews.flagged": ("표시 시각", "Flagged"),
     "reviews.clear": ("검토 완료", "Clear"),
