@@ -233,10 +233,12 @@ def test_form_errors_puts_each_message_beside_its_field_in_the_page_language() -
             {"field": "records[2].status", "source": "body", "message": "Invalid enum value 'late'"},
             {"row": 3, "field": "a", "reason": "must be positive"},
             {"index": 0, "official_id": "o-1", "reason": "not enrolled in this session"},
+            {"official_id": "o-2", "from": "absent", "to": "present"},
         ],
     }
     ko = problems.form_errors(problem, "ko")
-    assert set(ko) == {"seats", "records", "a", "o-1"}
+    assert set(ko) == {"seats", "records", "a", "o-1", "o-2"}
+    assert ko["o-2"] == ["결석 → 출석"]
     assert ko["seats"] == ["1 이상이어야 합니다."]
     assert all(re.search("[가-힣]", m) for ms in ko.values() for m in ms)
     assert "3" in ko["a"][0]  # the row is named

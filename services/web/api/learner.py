@@ -53,9 +53,11 @@ async def diagnostic_intro(request: Request[Any, Any, Any]) -> Template:
     return render(request, "learner/diagnostic_intro.html", rules=dx.RULES)
 
 
-@post("/diagnostic/start", status_code=303)
-async def diagnostic_start(request: Request[Any, Any, Any]) -> Template | Redirect:
-    """Start a diagnostic, or resume the open one where it was left."""
+@post("/diagnostic/start", status_code=200)
+async def diagnostic_start(request: Request[Any, Any, Any]) -> Template:
+    """Start a diagnostic, or resume the open one where it was left: its first (or current) item is
+    rendered from the start's own answer (no redirect and no second call; sending the form again
+    resumes the same diagnostic)."""
     viewer = need(request, "learner")
     try:
         session = await api(request).placement.start_session(viewer.token)
@@ -67,7 +69,7 @@ async def diagnostic_start(request: Request[Any, Any, Any]) -> Template | Redire
             rules=dx.RULES,
             **form_failure(exc, lang_of(request)),
         )
-    return Redirect(path=f"/diagnostic/{session['id']}", status_code=303)
+    return render_session(request, session)
 
 
 @get("/diagnostic/{session_id:str}")

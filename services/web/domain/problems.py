@@ -22,6 +22,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from services.web.domain.i18n import translate
+
 Text = tuple[str, str]  # (Korean, English)
 
 PROBLEMS: dict[str, Text] = {
@@ -430,6 +432,12 @@ def field_name(raw: str) -> str:
     return name.split(".")[0].split("[")[0] or "form"
 
 
+def _mark(value: Any, lang: str) -> str:
+    key = f"mark.{value}"
+    word = translate(lang, key)
+    return str(value) if word == key else word
+
+
 def form_errors(problem: dict[str, Any], lang: str) -> dict[str, list[str]]:
     """Every error of ``problem``, by the form field it concerns (the first part of its path; an
     official's id for attendance; ``form`` for the rest), each in ``lang``; all of them at once."""
@@ -442,8 +450,8 @@ def form_errors(problem: dict[str, Any], lang: str) -> dict[str, list[str]]:
         where = field_name(str(field)) if field else str(entry.get("official_id") or entry.get("row") or "form")
         message = str(entry.get("message") or entry.get("reason") or "")
         text = detail_text(message, lang) if message else ""
-        if not message and "from" in entry and "to" in entry:
-            text = f"{entry['from']} → {entry['to']}"
+        if not message and "from" in entry and "to" in entry:  # a recorded attendance mark to change
+            text = f"{_mark(entry['from'], lang)} → {_mark(entry['to'], lang)}"
         if entry.get("row") is not None and entry.get("field"):
             text = f"{row_word} {entry['row']}: {text}"
         grouped.setdefault(where, []).append(text)
