@@ -16,6 +16,7 @@ length; mean length <= 22 with E[acc] >= 85 %; >= 97 % correct for officials 0.3
 every cut; <= 0.1 % off by two levels; max exposure <= .30.
 
     .venv/bin/python bench/bench_placement_quality.py [--draws 3] [--examinees 4000] [--catsim-examinees N]
+        [--pilot N] [--defaults-only]
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--mean-a", type=float, default=1.5)
     parser.add_argument("--catsim-examinees", type=int, default=None, help="per draw (default: all); 0 skips")
     parser.add_argument("--pilot", type=int, default=300, help="officials for choosing catsim's confidence")
+    parser.add_argument("--defaults-only", action="store_true", help="only the defaults (with frontier and catsim)")
     args = parser.parse_args()
 
     defaults = get_settings().test_config()
@@ -113,6 +115,8 @@ def main() -> None:
         ),
         "bayes .86, 8-50, exposure .30": dataclasses.replace(base, stop_rule="bayes", posterior_stop=0.86),
     }
+    if args.defaults_only:
+        configs = dict(list(configs.items())[:1])
     started = time.perf_counter()
     sample = draws(
         args.draws,

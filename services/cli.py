@@ -160,25 +160,24 @@ def token(role: str, sub: str | None, name: str, org: str, ttl: int) -> None:
 @click.argument("service", type=click.Choice([*SERVICES, "web"]))
 @click.option("--host", default=None, help="Bind address (default LMS_<SERVICE>_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default LMS_<SERVICE>_PORT or its standard port).")
-def serve(service: str, host: str | None, port: int | None) -> None:
+@click.option("--workers", default=None, type=int, help="Server processes sharing the port (default LMS_WORKERS or 1).")
+def serve(service: str, host: str | None, port: int | None, workers: int | None) -> None:
     """Run one service in the foreground with uvicorn."""
-    import uvicorn
-
+    from services.common import server
     from services.common.auth import ensure_dev_keys
 
     settings = _settings(service)
     if not os.environ.get("LMS_JWKS"):
         ensure_dev_keys(data_dir() / "keys")
-    module = importlib.import_module(f"services.{service}.app")
-    app = module.create_app(settings)
-    uvicorn.run(
+    count = server.workers_setting(workers)
+    # with several workers each process builds its own app from the factory
+    app = importlib.import_module(f"services.{service}.app").create_app(settings) if count == 1 else None
+    server.run(
         app,
+        f"services.{service}.app:create_app",
         host=host or settings.host,
         port=port or settings.port,
-        log_config=None,
-        proxy_headers=False,  # the app believes X-Forwarded-For only from LMS_TRUSTED_PROXIES
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        workers=count,
     )
 
 

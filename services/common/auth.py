@@ -221,7 +221,9 @@ class FailureThrottle:
 
     def retry_after(self, address: str) -> int:
         """Seconds the address must wait, 0 when it may try."""
-        recent = self._recent(address) if self.limit else []
+        if not self.limit or address not in self.failures:
+            return 0
+        recent = self._recent(address)
         if len(recent) < self.limit:
             return 0
         return max(1, int(recent[0] + self.WINDOW - time.monotonic()) + 1)
@@ -238,14 +240,16 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         state = connection.app.state
         throttle: FailureThrottle = state.auth_failures
-        address = connection.client.host if connection.client else ""
+        scope = connection.scope
+        address = (scope.get("client") or ("",))[0]
         wait = throttle.retry_after(address)
         if wait:
             raise TooManyRequestsException(
                 "Too many requests with a missing or invalid token from this address; retry later.",
                 headers={"Retry-After": str(wait)},
             )
-        header = connection.headers.get("authorization", "")
+        # read from the raw headers: building the Headers mapping costs more than the whole lookup
+        header = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"authorization"), "")
         scheme, _, token = header.partition(" ")
         basic = getattr(connection.app.state, "basic_auth", None)
         if scheme.lower() == "basic" and basic is not None:

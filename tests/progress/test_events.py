@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from services.progress.db import today
 from tests.progress.conftest import Service, event, outbox_rows, sql
 
@@ -180,3 +182,37 @@ async def test_failing_score_below_minimum_does_not_complete(svc: Service, datab
         headers=svc.admin,
     )
     assert r.status_code == 422
+
+
+async def test_events_follow_a_newly_published_curriculum(
+    svc: Service, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service validates against the curriculum it last saw published and the storing
+    statement checks it still is. A replica that still remembers the old version (simulated
+    here) stores events that fit both against the new one, and accepts the new version's modules."""
+    from services.progress.seed import programme
+    from services.progress.store import curricula
+
+    await svc.publish()
+    r = await svc.events([event("p1", "o", "L0-M1", "started")])
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    old = curricula.last_published()
+    assert old is not None
+    r = await svc.events([event("p2", "o", "L0-M9", "started")])
+    assert r.status_code == 422 and "unknown module L0-M9" in r.json()["errors"][0]["reason"]
+    doc = programme("2026.2")
+    modules = doc["levels"][0]["courses"][0]["modules"]
+    modules.append({**modules[-1], "code": "L0-M9", "title_en": "New", "required": False, "order": 99})
+    await svc.publish(doc)
+    # an event that fits the remembered (now retired) version: the statement stores nothing, the
+    # published version is read, and the event is stored once
+    monkeypatch.setitem(curricula._last_published, "hint", old)
+    r = await svc.events([event("p3", "o", "L0-M2", "started")])
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    assert curricula.last_published() is not old
+    # a module only the new version has: accepted although the remembered version refuses it
+    monkeypatch.setitem(curricula._last_published, "hint", old)
+    r = await svc.events([event("p2", "o", "L0-M9", "started")])
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    rows = await sql(database_url, "SELECT event_id FROM learning_event WHERE event_id LIKE 'p%' ORDER BY 1")
+    assert rows == [{"event_id": "p1"}, {"event_id": "p2"}, {"event_id": "p3"}]

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from litestar import MediaType, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.certification.api.common import LEVEL_DIGITS, issuer_of
@@ -32,9 +33,15 @@ from services.common.errors import Problem
 PUBLIC = {"public": True}
 
 
+# Built once: the level names every verification answer carries.
+_LEVEL_NAMES = {level: LevelName(en=info.en, ko=info.ko) for level, info in vc.LEVELS.items()}
+# The hot public answer is encoded here once, by msgspec, and handed to Litestar as bytes (the same
+# bytes Litestar's own encoder writes for these types).
+_encode = msgspec.json.Encoder().encode
+
+
 def _verification(request: Request[Any, Any, Any], row: Any) -> VerificationOut:
     status = vc.status_of(row.status, row.valid_until, utcnow())
-    info = vc.LEVELS[row.level]
     return VerificationOut(
         valid=status == "valid",
         status=status,
@@ -42,7 +49,7 @@ def _verification(request: Request[Any, Any, Any], row: Any) -> VerificationOut:
         certificate_id=row.id,
         holder_name=row.official_name,
         level=row.level,
-        level_name=LevelName(en=info.en, ko=info.ko),
+        level_name=_LEVEL_NAMES[row.level],
         issued_at=row.issued_at,
         valid_until=row.valid_until,
         reason=row.status_reason if status in ("revoked", "suspended", "superseded") else None,
@@ -52,8 +59,14 @@ def _verification(request: Request[Any, Any, Any], row: Any) -> VerificationOut:
     )
 
 
-@get("/v1/verify/{serial:str}", opt=PUBLIC, tags=["verify"], cache_control=None)
-async def verify_serial(request: Request[Any, Any, Any], serial: FromPath[str]) -> VerificationOut:
+@get(
+    "/v1/verify/{serial:str}",
+    opt=PUBLIC,
+    tags=["verify"],
+    cache_control=None,
+    responses={200: ResponseSpec(VerificationOut, description="The verification")},
+)
+async def verify_serial(request: Request[Any, Any, Any], serial: FromPath[str]) -> Response[bytes]:
     """Status of a certificate by its serial: valid, revoked (with reason), suspended, expired or superseded."""
     if parse_serial(serial) is None:
         raise Problem(
@@ -65,7 +78,7 @@ async def verify_serial(request: Request[Any, Any, Any], serial: FromPath[str]) 
     row = await store.view(request.app.state.pool, serial=serial.strip().upper())
     if row is None:
         raise Problem(404, "not-found", f"No certificate has the serial {serial}.")
-    return _verification(request, row)
+    return Response(_encode(_verification(request, row)), media_type=MediaType.JSON)
 
 
 @post("/v1/verify", opt=PUBLIC, tags=["verify"], status_code=200)

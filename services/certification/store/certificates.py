@@ -157,14 +157,16 @@ BUMP_STATUS_LIST = text(
     "INSERT INTO status_list (id, version, updated_at) VALUES (:id, 1, now())"
     " ON CONFLICT (id) DO UPDATE SET version = status_list.version + 1, updated_at = now()"
 )
-# The public verification view, read on the asyncpg read pool (one round trip, prepared once).
-VIEW = (
-    "SELECT c.id, c.serial, c.official_name, c.level, c.status, c.status_reason, c.issued_at, c.valid_until,"
-    " c.kid, c.vc_jwt, c.superseded_by_id, n.serial AS successor"
-    " FROM certificate c LEFT JOIN certificate n ON n.id = c.superseded_by_id"
+# The public verification view, read on the asyncpg read pool (one round trip, prepared once per
+# connection). By serial it leaves out the VC-JWT (kilobytes no answer by serial needs); by id
+# (POST /v1/verify) it carries it, to compare with the presented token.
+VIEW_COLUMNS = (
+    "c.id, c.serial, c.official_name, c.level, c.status, c.status_reason, c.issued_at, c.valid_until,"
+    " c.kid, n.serial AS successor"
 )
-VIEW_BY_SERIAL = VIEW + " WHERE c.serial = $1"
-VIEW_BY_ID = VIEW + " WHERE c.id = $1"
+VIEW_FROM = " FROM certificate c LEFT JOIN certificate n ON n.id = c.superseded_by_id"
+VIEW_BY_SERIAL = f"SELECT {VIEW_COLUMNS}{VIEW_FROM} WHERE c.serial = $1"
+VIEW_BY_ID = f"SELECT {VIEW_COLUMNS}, c.vc_jwt{VIEW_FROM} WHERE c.id = $1"
 
 TRANSITIONS = {
     "revoke": ({"active", "suspended"}, "revoked", "revoked"),
@@ -203,7 +205,8 @@ async def audit_log(session: AsyncSession, cert_id: uuid.UUID) -> list[Row[Any]]
 
 
 async def view(reads: Any, *, serial: str | None = None, cert_id: uuid.UUID | None = None) -> Any:
-    """The verification view of one certificate by serial or id (asyncpg read pool), or None."""
+    """The verification view of one certificate by serial or id (asyncpg read pool), or None; only
+    the view by id carries ``vc_jwt``."""
     record = await (
         reads.fetchrow(VIEW_BY_SERIAL, serial) if serial is not None else reads.fetchrow(VIEW_BY_ID, cert_id)
     )

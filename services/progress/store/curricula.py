@@ -62,12 +62,23 @@ JOB = f"SELECT {JOB_COLUMNS} FROM recompute_job WHERE id = $1"
 # Published and retired versions are immutable, so their parsed form is cached by id; which
 # version is published is read from the database every time.
 _cache: dict[uuid.UUID, Curriculum] = {}
+# The curriculum this process last read as published: only a hint, for a statement that checks it
+# is still the published one (see ``events.ingest``).
+_last_published: dict[str, Curriculum] = {}
 
 
 async def published(conn: Conn) -> Curriculum | None:
     """The published curriculum, parsed."""
     cid = await conn.fetchval(PUBLISHED_ID)
-    return None if cid is None else await by_id(conn, cid)
+    parsed = None if cid is None else await by_id(conn, cid)
+    if parsed is not None:
+        _last_published["hint"] = parsed
+    return parsed
+
+
+def last_published() -> Curriculum | None:
+    """The curriculum this process last read as published (it may have been retired since)."""
+    return _last_published.get("hint")
 
 
 async def by_id(conn: Conn, cid: uuid.UUID) -> Curriculum | None:

@@ -3,6 +3,7 @@ official, and the completed levels flagged for review."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,16 @@ async def store_events(
     """Insert and merge validated events in the caller's transaction; 409 (rolling the batch
     back) on any event id already stored with different content. Returns (inserted, completed
     levels); only officials whose merged rows now meet a required module are evaluated."""
+    stored = await _store_events(conn, curriculum, events, hashes, source, checked=False)
+    assert stored is not None  # unchecked: always stored
+    return stored
+
+
+async def _store_events(
+    conn: Conn, curriculum: Curriculum, events: list[EventIn], hashes: list[str], source: str, *, checked: bool
+) -> tuple[int, list[tuple[str, int, datetime]]] | None:
+    """:func:`store_events`; when ``checked``, only if ``curriculum`` is still the published one
+    (None, with nothing written, when it is not)."""
     row = await conn.fetchrow(
         progress.MERGE_EVENTS,
         [e.id for e in events],
@@ -59,7 +70,10 @@ async def store_events(
         [e.occurred_at for e in events],
         hashes,
         source,
+        curriculum.id if checked else None,
     )
+    if not row["current"]:
+        return None
     inserted: int = row["inserted"]
     if inserted < len(events):
         stored = dict(await conn.fetch(progress.STORED_HASHES, [e.id for e in events]))
@@ -76,6 +90,14 @@ async def _taught(conn: Conn, instructor: str, events: list[EventIn]) -> set[tup
     return {(r["official_id"], r["level"]) for r in rows}
 
 
+def _problems(validate: Callable[[Curriculum | None], Curriculum], curriculum: Curriculum) -> bool:
+    try:
+        validate(curriculum)
+    except Problem:
+        return True
+    return False
+
+
 async def ingest(db: Db, events: list[EventIn], *, sub: str, roles: frozenset[str], source: str = "api") -> BatchOut:
     """Validate, store and merge a batch atomically; evaluate level completion where it can change.
     ``roles`` of the caller decide what it may report: learners only about themselves and not
@@ -83,23 +105,38 @@ async def ingest(db: Db, events: list[EventIn], *, sub: str, roles: frozenset[st
     rules.refuse_duplicate_ids(events)
     trusted = bool(roles & {"admin", "service"})
     learner = None if trusted or "instructor" in roles else sub
+    hashes = [rules.event_hash(e) for e in events]
     async with db.transaction() as conn:
-        curriculum = await curricula.published(conn)
-        if curriculum is None:
-            raise Problem(409, "no-published-curriculum", "No curriculum is published; events cannot be placed.")
         taught = await _taught(conn, sub, events) if "instructor" in roles and not trusted else None
-        errors = rules.batch_problems(
-            events,
-            learner=learner,
-            modules=curriculum.modules,
-            version=curriculum.version,
-            taught=taught,
-            level_of=curriculum.level_of,
-        )
-        if errors:
-            raise Problem(422, "invalid-events", "No event was stored: fix every listed event.", errors=errors)
-        hashes = [rules.event_hash(e) for e in events]
-        inserted, completed = await store_events(conn, curriculum, events, hashes, source)
+
+        def validate(curriculum: Curriculum | None) -> Curriculum:
+            if curriculum is None:
+                raise Problem(409, "no-published-curriculum", "No curriculum is published; events cannot be placed.")
+            errors = rules.batch_problems(
+                events,
+                learner=learner,
+                modules=curriculum.modules,
+                version=curriculum.version,
+                taught=taught,
+                level_of=curriculum.level_of,
+            )
+            if errors:
+                raise Problem(422, "invalid-events", "No event was stored: fix every listed event.", errors=errors)
+            return curriculum
+
+        # Validate against the curriculum this process last saw published; the storing statement
+        # itself checks it still is (one round trip fewer). When it is not, or the events do not
+        # fit it, nothing was written: read the published one and validate again (the answer
+        # always comes from the published curriculum).
+        hint = curricula.last_published()
+        stored = None
+        if hint is not None and not _problems(validate, hint):
+            stored = await _store_events(conn, hint, events, hashes, source, checked=True)
+        if stored is None:
+            curriculum = validate(await curricula.published(conn))
+            stored = await _store_events(conn, curriculum, events, hashes, source, checked=False)
+        assert stored is not None  # unchecked: always stored
+        inserted, completed = stored
     db.wake_relay(completed)
     return BatchOut(
         accepted=inserted,

@@ -41,11 +41,18 @@ FOLD_AGGREGATES = ", ".join(_aggregate(f) for f in FOLD)
 FOLD_MERGE = ", ".join(_merge(f) for f in FOLD)
 
 # Insert a batch of events (new ids only) and fold the inserted ones into module_progress.
+# $9, when given, is the curriculum the events were validated against: the statement stores
+# nothing and answers current = false unless it is the published one (in the statement's own
+# snapshot), so a caller may validate against the curriculum it last saw instead of reading it first.
+_STILL_PUBLISHED = (
+    "($9::uuid IS NULL OR EXISTS (SELECT 1 FROM curriculum_version WHERE id = $9 AND status = 'published'))"
+)
 MERGE_EVENTS = f"""
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::timestamptz[],
                          $7::text[])
            AS t(event_id, official_id, module_code, verb, score, occurred_at, content_hash)
+    WHERE {_STILL_PUBLISHED}
 ), ins AS (
     INSERT INTO learning_event (event_id, official_id, module_code, verb, score, occurred_at, content_hash,
                                 source, received_at)
@@ -63,7 +70,8 @@ WITH input AS (
     RETURNING p.official_id, p.module_code, {", ".join("p." + f.name for f in FOLD)}
 )
 SELECT (SELECT count(*) FROM ins) AS inserted,
-       (SELECT coalesce(json_agg(merged), '[]') FROM merged)::text AS merged
+       (SELECT coalesce(json_agg(merged), '[]') FROM merged)::text AS merged,
+       {_STILL_PUBLISHED} AS current
 """
 STORED_HASHES = "SELECT event_id, content_hash FROM learning_event WHERE event_id = ANY($1::text[])"
 DELETE_PROGRESS = "DELETE FROM module_progress WHERE official_id = ANY($1::text[])"

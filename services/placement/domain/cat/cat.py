@@ -245,7 +245,7 @@ def step(
     posterior, mass, moments = cfg.estimator.summarise(loglik, cfg.moment_matrix)
     theta = moments[1]
     se = math.sqrt(max(moments[2] - theta * theta, 1e-12))
-    level_probs = moments[3:]
+    level_probs = [p if p > 0.0 else 0.0 for p in moments[3:]]  # the end correction can dip below 0 by 1e-6
 
     def finish(reason: str, level: int | None = None) -> Step:
         chosen = most_probable(level_probs) if level is None else level

@@ -34,16 +34,32 @@ def level_of(theta: float | Array, cuts: tuple[float, ...]) -> NDArray[np.int64]
     return np.asarray(np.searchsorted(np.asarray(cuts), np.asarray(theta), side="right"), dtype=np.int64)
 
 
+# the first derivative at a node from its four neighbours (fourth order): offsets and weights x h
+_DERIVATIVE = ((-2, 1 / 12), (-1, -8 / 12), (1, 8 / 12), (2, -1 / 12))
+
+
 def level_weights(grid: Array, cuts: tuple[float, ...]) -> Array:
-    """(grid points, levels): the share of each grid point's posterior mass in each level. A point
-    lying on a cut is split half and half between the two levels it separates, so a posterior
-    centred on a cut gives them 50/50 (giving the whole node to the upper level made it 60/40)."""
+    """(grid points, levels): posterior weights @ this = the probability of each level.
+
+    Each level's probability is the integral of the posterior density over the level, from its
+    values on the grid: the trapezoid rule (a node lying on a cut counts half to each side, so a
+    posterior centred on a cut gives 50/50) with the Euler-Maclaurin end correction
+    ``-h^2/12 (f'(upper cut) - f'(lower cut))``, the derivative at the cut from its four
+    neighbouring nodes. The trapezoid alone underestimates the level holding most of the
+    posterior: by 0.5 points at a posterior SD of 0.3 and 1.4 at 0.15 (0.005 and 0.17 corrected),
+    which biased E[acc] low. Cuts off the grid take the nodes on their side, uncorrected."""
     weights = np.eye(len(cuts) + 1)[level_of(grid, cuts)]
     step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
     for k, cut in enumerate(cuts):
-        on_cut = np.abs(grid - cut) < 1e-9 * max(step, 1.0)
+        on_cut = np.flatnonzero(np.abs(grid - cut) < 1e-9 * max(step, 1.0))
         weights[on_cut, k] = 0.5
         weights[on_cut, k + 1] = 0.5
+        if len(on_cut) == 1 and 2 <= on_cut[0] < len(grid) - 2:
+            node = int(on_cut[0])
+            for offset, coefficient in _DERIVATIVE:
+                # the level below ends at the cut (- h^2/12 f'), the level above starts there (+)
+                weights[node + offset, k] -= coefficient / 12
+                weights[node + offset, k + 1] += coefficient / 12
     return np.asarray(weights)
 
 
