@@ -6,7 +6,14 @@ services run as real processes, one uvicorn worker each, on this machine.
 Reports throughput, p50 and p99 per endpoint, and errors (which must be zero), beside a ceiling
 measured in the same run: the bare /health/live of the same placement process.
 
-    .venv/bin/python bench/bench_journey_load.py [--officials 500] [--events 10]
+Two shapes of load:
+- no pause (the default): every official answers as fast as the services reply;
+- capacity (``--think 10``): officials arrive spread over the first think time and pause between
+  answers like a quick person (exponential, mean ``--think`` seconds). The capacity of a set-up is
+  the largest ``--officials`` served with 0 errors and answer p99 at most 200 ms; ``--workers N``
+  runs every service with N server processes (``LMS_WORKERS``) to show how it scales.
+
+    .venv/bin/python bench/bench_journey_load.py [--officials 500] [--events 10] [--think S] [--workers N]
 """
 
 from __future__ import annotations
@@ -66,9 +73,18 @@ def respond(item: dict, ability: float, rng: random.Random) -> int:
 
 
 async def official(
-    n: int, bases: dict[str, str], bank: dict, modules: dict[int, list[str]], rec: Recorder, events_each: int, seed: int
+    n: int,
+    bases: dict[str, str],
+    bank: dict,
+    modules: dict[int, list[str]],
+    rec: Recorder,
+    events_each: int,
+    seed: int,
+    think: float = 0.0,
 ) -> None:
     rng = random.Random(seed * 100_003 + n)
+    if think:  # arrivals spread over the first think time, then a pause before every answer
+        await asyncio.sleep(rng.uniform(0, think))
     sub = f"load-{seed}-{n}"
     learner = token("learner", sub=sub, name=f"Official {n}", org=f"ORG-{n % 20:02d}")
     placement, progress = FastClient(bases["placement"]), FastClient(bases["progress"])
@@ -79,6 +95,8 @@ async def official(
         current, ability = session["current_item"], rng.gauss(0, 1)
         level = None
         while current:
+            if think:
+                await asyncio.sleep(rng.expovariate(1 / think))
             answer = {
                 "position": current["position"],
                 "item_id": current["item_id"],
@@ -129,6 +147,8 @@ def main() -> None:
     parser.add_argument("--officials", type=int, default=500)
     parser.add_argument("--events", type=int, default=10, help="learning events per official")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--think", type=float, default=0.0, help="mean pause before each answer, seconds")
+    parser.add_argument("--workers", type=int, default=1, help="server processes per service")
     args = parser.parse_args()
     urls = {s: fresh_database(s) for s in SERVICES}
     for name in ("placement", "progress"):  # demo data: the seed item bank and the programme
@@ -136,6 +156,7 @@ def main() -> None:
         asyncio.run(module.seed(urls[name]))
     ports = {s: free_port() for s in SERVICES}
     peers = {f"LMS_{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in ports.items()}
+    peers["LMS_WORKERS"] = str(args.workers)
     with ExitStack() as stack:
         bases = {s: stack.enter_context(service(s, urls[s], ports[s], **peers)) for s in SERVICES}
         admin = token("admin")
@@ -172,7 +193,10 @@ def main() -> None:
         async def everyone() -> float:
             started = time.perf_counter()
             await asyncio.gather(
-                *(official(n, bases, bank, modules, rec, args.events, args.seed) for n in range(args.officials))
+                *(
+                    official(n, bases, bank, modules, rec, args.events, args.seed, args.think)
+                    for n in range(args.officials)
+                )
             )
             return time.perf_counter() - started
 
@@ -181,7 +205,8 @@ def main() -> None:
             result.seconds = seconds
         rows = sorted(rec.results.values(), key=lambda r: r.name)
         report(
-            f"{args.officials} concurrent officials across the three services ({seconds:.1f} s wall)",
+            f"{args.officials} concurrent officials, {args.workers} worker(s) per service, "
+            f"{'no pause' if not args.think else f'{args.think:g} s mean pause'} ({seconds:.1f} s wall)",
             rows,
             ceiling=ceiling,
         )
@@ -189,6 +214,13 @@ def main() -> None:
         errors = sum(r.errors for r in rows)
         console.print(
             f"requests: {total:,} in {seconds:.1f} s = {total / seconds:,.0f} req/s overall; errors: {errors}"
+        )
+        answers = rec.results["POST /v1/sessions/{id}/answers"]
+        p99 = answers.pct(99)
+        served = errors == 0 and p99 <= 200
+        console.print(
+            f"answers: p99 {p99:.1f} ms (at most 200 ms for capacity); "
+            f"{'served' if served else 'NOT served'}: {args.officials} officials with {errors} errors"
         )
 
 
