@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import db, docs, migrations
 from services.common.auth import (
     FailureThrottle,
-    JWTAuthMiddleware,
     KeySet,
     Principal,
     ServiceTokens,
     allow,
+    auth_middleware,
     check_declared,
     declared_roles,
 )
@@ -82,7 +82,7 @@ class WhoAmI(msgspec.Struct):
     org: str
 
 
-@get("/v1/whoami", guards=[allow("learner", "instructor", "admin", "hr", "service")], tags=["auth"])
+@get("/v1/whoami", opt=allow("learner", "instructor", "admin", "hr", "service"), tags=["auth"])
 async def whoami(request: Request[Principal, str, Any]) -> WhoAmI:
     """The identity and roles the bearer token grants."""
     user = request.user
@@ -99,10 +99,14 @@ def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
 
 
 def _throttled(request: Request[Any, Any, Any]) -> bool:
-    """Rate-limit public routes and requests without a token; never the probes and metrics."""
-    if request.url.path.startswith(("/health", "/metrics")):
+    """Rate-limit public routes and requests without a token; never the probes and metrics.
+    (Read from the raw scope: this runs for every request.)"""
+    scope = request.scope
+    if scope["path"].startswith(("/health", "/metrics")):
         return False
-    return bool(request.route_handler.opt.get("public")) or "authorization" not in request.headers
+    if scope["route_handler"].opt.get("public"):
+        return True
+    return all(name != b"authorization" for name, _ in scope["headers"])
 
 
 def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
@@ -209,7 +213,7 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
                 if settings.public_rate_limit
                 else []
             ),
-            DefineMiddleware(JWTAuthMiddleware, exclude_from_auth_key="public", exclude=[f"^{DOCS_PATH}"]),
+            DefineMiddleware(auth_middleware, exclude_prefix=DOCS_PATH),
         ],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
@@ -247,8 +251,10 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
     # One pure-ASGI middleware in front of everything (request id, edge checks, security headers,
     # metrics, access log); outermost, so that answers made by middleware (401s) carry them too.
     access_log = AccessLog(service, settings.log_json) if access_log_wanted(settings.log_level) else None
+    cors: Any = app.asgi_handler  # Litestar's CORS middleware around its exception-handling router
     app.asgi_handler = front_middleware(
-        app.asgi_handler,
+        cors,
+        without_origin=cors.app if type(cors).__name__ == "CORSMiddleware" else None,
         service=service,
         max_header_bytes=settings.max_header_bytes,
         max_json_depth=settings.max_json_depth,

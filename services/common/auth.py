@@ -1,8 +1,9 @@
-"""Bearer JWTs verified against a JWKS; roles; guards; development keys and token minting.
+"""Bearer JWTs verified against a JWKS; roles; the auth middleware; development keys and token minting.
 
 Every route is authenticated unless its handler (or controller) has ``opt={"public": True}``,
-and every authenticated route must also declare its roles with ``guards=[allow(...)]``:
-:func:`check_declared` refuses to build an app with a route that says neither.
+and every authenticated route must also declare its roles with ``opt=allow(...)`` (or
+``opt=allow_peers(...)``): :func:`check_declared` refuses to build an app with a route that says
+neither. :func:`auth_middleware` checks both on every request.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from jwt.algorithms import OKPAlgorithm
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from services.common.ids import OFFICIAL_ID_RULE, is_official_id
 
@@ -236,105 +237,136 @@ class FailureThrottle:
                 self.failures.popitem(last=False)
 
 
-class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        state = connection.app.state
-        throttle: FailureThrottle = state.auth_failures
-        scope = connection.scope
-        address = (scope.get("client") or ("",))[0]
-        wait = throttle.retry_after(address)
-        if wait:
-            raise TooManyRequestsException(
-                "Too many requests with a missing or invalid token from this address; retry later.",
-                headers={"Retry-After": str(wait)},
-            )
-        # read from the raw headers: building the Headers mapping costs more than the whole lookup
-        header = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"authorization"), "")
-        scheme, _, token = header.partition(" ")
-        basic = getattr(connection.app.state, "basic_auth", None)
-        if scheme.lower() == "basic" and basic is not None:
-            # A service may map HTTP Basic credentials to a principal (e.g. an xAPI client); None refuses.
-            user = basic(connection, token.strip())
-            if user is None:
-                raise NotAuthorizedException("Unauthenticated: these Basic credentials are not accepted here.")
-            return AuthenticationResult(user=user, auth=token)
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("Send an Authorization: Bearer <token> header.")
-        try:
-            principal = await verify_token(
-                token.strip(),
-                state.keyset,
-                issuer=state.settings.jwt_issuer,
-                audience=state.settings.jwt_audience,
-            )
-        except AuthError as exc:
-            throttle.failed(address)
-            raise NotAuthorizedException(f"Unauthenticated: {exc}.") from exc
-        return AuthenticationResult(user=principal, auth=token)
+ACCESS = "lms_access"  # the opt key of a route's Access
 
 
-def allow(*roles: str) -> Any:
-    """Guard: the caller must hold one of ``roles``."""
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route: a caller holding one of ``roles``; for a service-only route, a
+    ``service`` token of one of the services ``peers``."""
+
+    roles: tuple[str, ...]
+    peers: tuple[str, ...] = ()
+
+    def refusal(self, user: Principal) -> str:
+        """Why ``user`` may not call the route, '' when they may."""
+        if self.peers:
+            return "" if user.peer in self.peers else f"Only the {', '.join(self.peers)} service may call this."
+        if user.roles.isdisjoint(self.roles):
+            return f"This needs one of the roles: {', '.join(self.roles)}."
+        return ""
+
+
+def allow(*roles: str) -> dict[str, Access]:
+    """Route metadata, ``opt=allow("admin", ...)`` on a handler or ``opt = allow(...)`` on a
+    controller: the caller must hold one of ``roles``. The auth middleware checks it right after the
+    token (not a Litestar guard: Litestar copies the route handler for every guard call)."""
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
-
-    wanted = frozenset(roles)
-
-    # async: Litestar runs a sync guard in a worker thread, a thread hop on every request
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        user = connection.scope.get("user")
-        if not isinstance(user, Principal) or user.roles.isdisjoint(wanted):
-            raise PermissionDeniedException(f"This needs one of the roles: {', '.join(roles)}.")
-
-    guard.lms_roles = roles  # type: ignore[attr-defined]
-    return guard
+    return {ACCESS: Access(roles)}
 
 
-def allow_peers(*services: str) -> Any:
-    """Guard of a service-only route: the caller must hold a ``service`` token of one of ``services``."""
+def allow_peers(*services: str) -> dict[str, Access]:
+    """Route metadata of a service-only route, ``opt=allow_peers("progress")``: the caller must hold
+    a ``service`` token of one of ``services``."""
     unknown = set(services) - set(SERVICES)
     if unknown:
         raise ValueError(f"unknown services {unknown}")
+    return {ACCESS: Access(("service",), services)}
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        user = connection.scope.get("user")
-        if not isinstance(user, Principal) or user.peer not in services:
-            raise PermissionDeniedException(f"Only the {', '.join(services)} service may call this.")
 
-    guard.lms_roles = ("service",)  # type: ignore[attr-defined]
-    guard.lms_peers = services  # type: ignore[attr-defined]
-    return guard
+def auth_middleware(app: ASGIApp, exclude_prefix: str) -> ASGIApp:
+    """Litestar route middleware (it runs after routing, so it knows the route): authenticates the
+    caller (a bearer token, or HTTP Basic where the service maps it to a principal) unless the route
+    is public (``opt={"public": True}``), an ``OPTIONS`` request or under ``exclude_prefix`` (the
+    docs), then applies the route's :class:`Access`. 401 without valid credentials, 429 for an
+    address that keeps sending invalid tokens, 403 for the wrong role or peer. Reads the raw scope:
+    building a connection object or a headers mapping costs more than the whole check."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        opt = scope["route_handler"].opt
+        http: Any = scope
+        if not opt.get("public") and http["method"] != "OPTIONS" and not http["path"].startswith(exclude_prefix):
+            user = await authenticate(scope)
+            access: Access | None = opt.get(ACCESS)
+            # a route declaring no roles is refused at start-up (check_declared); fail closed anyway
+            refusal = access.refusal(user) if access is not None else "This route declares no roles."
+            if refusal:
+                raise PermissionDeniedException(refusal)
+            http["user"], http["auth"] = user, user.token
+        await app(scope, receive, send)
+
+    return middleware
+
+
+async def authenticate(scope: Scope) -> Principal:
+    state = scope["litestar_app"].state
+    throttle: FailureThrottle = state.auth_failures
+    address = (scope.get("client") or ("",))[0]
+    wait = throttle.retry_after(address)
+    if wait:
+        raise TooManyRequestsException(
+            "Too many requests with a missing or invalid token from this address; retry later.",
+            headers={"Retry-After": str(wait)},
+        )
+    header = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"authorization"), "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    basic = getattr(state, "basic_auth", None)
+    if scheme.lower() == "basic" and basic is not None:
+        # A service may map HTTP Basic credentials to a principal (e.g. an xAPI client); None refuses.
+        user: Principal | None = basic(ASGIConnection(scope), token)
+        if user is None:
+            raise NotAuthorizedException("Unauthenticated: these Basic credentials are not accepted here.")
+        return user
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthorizedException("Send an Authorization: Bearer <token> header.")
+    try:
+        return await verify_token(
+            token, state.keyset, issuer=state.settings.jwt_issuer, audience=state.settings.jwt_audience
+        )
+    except AuthError as exc:
+        throttle.failed(address)
+        raise NotAuthorizedException(f"Unauthenticated: {exc}.") from exc
+
+
+def declared_access(handler: BaseRouteHandler) -> Access | None:
+    access = handler.opt.get(ACCESS)
+    return access if isinstance(access, Access) else None
 
 
 def declared_peers(handler: BaseRouteHandler) -> tuple[str, ...]:
     """The services a service-only route accepts, () when it names none."""
-    for layer in handler.ownership_layers:
-        for guard in getattr(layer, "guards", None) or []:
-            if hasattr(guard, "lms_peers"):
-                return tuple(guard.lms_peers)
-    return ()
+    access = declared_access(handler)
+    return access.peers if access is not None else ()
 
 
 def declared_roles(handler: BaseRouteHandler) -> tuple[str, ...] | None:
     """The roles a route allows, ``()`` for a public route, None if it declares nothing."""
     if handler.opt.get("public"):
         return ()
-    for layer in handler.ownership_layers:
-        for guard in getattr(layer, "guards", None) or []:
-            if hasattr(guard, "lms_roles"):
-                return tuple(guard.lms_roles)
-    return None
+    access = declared_access(handler)
+    return access.roles if access is not None else None
 
 
 def check_declared(handlers: list[BaseRouteHandler]) -> None:
-    missing = [
-        f"{sorted(h.http_methods)} {h.paths}"  # type: ignore[attr-defined]
-        for h in handlers
-        if declared_roles(h) is None and getattr(h, "http_methods", None) != {"OPTIONS"}
-    ]
-    if missing:
-        raise RuntimeError(f"routes without opt public or an allow() guard: {missing}")
+    """Refuse an app with a route that is neither public nor declares its roles, or that is both
+    (a public handler in a controller that declares roles), or that uses our access rule as a
+    Litestar guard."""
+    problems = []
+    for h in handlers:
+        where = f"{sorted(h.http_methods)} {h.paths}"  # type: ignore[attr-defined]
+        if getattr(h, "http_methods", None) == {"OPTIONS"}:
+            continue
+        if declared_roles(h) is None:
+            problems.append(f"{where} declares neither opt public nor opt=allow(...)")
+        elif h.opt.get("public") and declared_access(h) is not None:
+            problems.append(f"{where} is public and declares roles")
+        if any(isinstance(g, dict) for layer in h.ownership_layers for g in getattr(layer, "guards", None) or []):
+            problems.append(f"{where} passes allow() as a guard: write opt=allow(...)")
+    if problems:
+        raise RuntimeError(f"routes with unclear access: {problems}")
 
 
 # --- development keys and token minting -------------------------------------------------

@@ -127,6 +127,7 @@ class _Metrics:
 def front_middleware(
     app: ASGIApp,
     *,
+    without_origin: ASGIApp | None = None,
     service: str,
     max_header_bytes: int,
     max_json_depth: int,
@@ -135,7 +136,10 @@ def front_middleware(
     access_log: AccessLog | None,
 ) -> ASGIApp:
     """Wrap a service's Litestar ``asgi_handler`` (outermost, so that answers made anywhere inside,
-    401s included, carry the request id and the security headers)."""
+    401s included, carry the request id and the security headers). ``without_origin`` serves the
+    requests that carry no ``Origin`` header (servers, peers, HR systems): the app inside Litestar's
+    CORS middleware, which would only pass them through after building a headers mapping."""
+    plain = without_origin or app
     metrics = _Metrics.get()
     in_progress = metrics.in_progress.labels(service)
     # (method, route, status) -> (count, duration) children, so a request costs no label lookup
@@ -156,24 +160,33 @@ def front_middleware(
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        size, incoming, forwarded, content_type = 0, b"", False, b""
+        size, incoming, forwarded, content_type, origin = 0, b"", False, b"", False
         for name, value in scope["headers"]:
             size += len(name) + len(value)
             if name == b"x-request-id":
                 incoming = value
             elif name == b"content-type":
                 content_type = value
+            elif name == b"origin":
+                origin = True
             elif name in _FORWARDED:
                 forwarded = True
         rid = incoming.decode() if incoming and _VALID_ID.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(rid)
         try:
-            await serve(scope, receive, send, rid, size, forwarded, content_type)
+            await serve(app if origin else plain, scope, receive, send, rid, size, forwarded, content_type)
         finally:
             request_id_var.reset(token)
 
     async def serve(
-        scope: Scope, receive: Receive, send: Send, rid: str, size: int, forwarded: bool, content_type: bytes
+        inner: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        rid: str,
+        size: int,
+        forwarded: bool,
+        content_type: bytes,
     ) -> None:
         path: str = scope["path"]
         method: str = scope["method"]  # type: ignore[typeddict-item]  # an http scope
@@ -260,7 +273,7 @@ def front_middleware(
         if counted:
             in_progress.inc()
         try:
-            await app(scope, watched_receive, send_with_headers)
+            await inner(scope, watched_receive, send_with_headers)
         except Exception:
             if not closed:
                 raise  # nobody is left to answer when the client is gone: not a server error

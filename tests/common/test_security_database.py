@@ -22,7 +22,7 @@ from tests.support import Keys, client_for, free_port
 SERVICE = "placement"
 
 
-@get("/v1/sleep/{seconds:float}", guards=[allow("admin")])
+@get("/v1/sleep/{seconds:float}", opt=allow("admin"))
 async def sleep(seconds: float, session: AsyncSession) -> dict[str, float]:
     await session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
     return {"slept": seconds}

@@ -18,7 +18,7 @@ from tests.support import AUDIENCE, ISSUER, Keys, client_for
 SERVICE = "placement"
 
 
-@get("/v1/issue", guards=[allow_peers("progress")])
+@get("/v1/issue", opt=allow_peers("progress"))
 async def only_progress() -> dict[str, str]:
     return {"ok": "yes"}
 

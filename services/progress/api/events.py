@@ -29,7 +29,7 @@ class EventController(Controller):
 
     @post(
         "/events",
-        guards=[allow("service", "admin", "instructor", "learner")],
+        opt=allow("service", "admin", "instructor", "learner"),
         status_code=200,
         summary="Ingest learning events",
     )
@@ -41,7 +41,7 @@ class EventController(Controller):
         report only their own progress, not results; instructors only about officials they teach."""
         return await events.ingest(db, data.events, sub=principal.sub, roles=principal.roles)
 
-    @post("/events/{event_id:str}/void", guards=[allow("admin")], status_code=200, summary="Void an event")
+    @post("/events/{event_id:str}/void", opt=allow("admin"), status_code=200, summary="Void an event")
     async def void(self, db: NamedDependency[Db], event_id: FromPath[str]) -> VoidOut:
         """The official's progress is rebuilt from the remaining events; a completed level that
         no longer holds is flagged for review, not revoked."""
@@ -51,7 +51,7 @@ class EventController(Controller):
 class AdminOfficialController(Controller):
     path = "/v1/officials/{official_id:str}"
     tags = ["admin"]
-    guards = [allow("admin")]
+    opt = allow("admin")
 
     @post("/waivers", status_code=201, summary="Waive a requirement for an official")
     async def waive(
@@ -80,7 +80,7 @@ class AdminOfficialController(Controller):
         return ReviewResolvedOut(official_id, level, False)
 
 
-@get("/v1/reviews", guards=[allow("admin")], tags=["admin"], summary="Completed levels flagged for review")
+@get("/v1/reviews", opt=allow("admin"), tags=["admin"], summary="Completed levels flagged for review")
 async def reviews(
     db: NamedDependency[Db],
     limit: int = Parameter(default=100, ge=1, le=500),

@@ -15,7 +15,7 @@ from services.progress.store.base import Db
 
 @put(
     "/v1/placements/{result_id:str}",
-    guards=[allow_peers("placement")],
+    opt=allow_peers("placement"),
     tags=["placement intake"],
     status_code=201,
     summary="Receive a placement result",

