@@ -110,6 +110,7 @@ def main() -> None:
     base = dataclasses.replace(defaults, pretest_rate=0.0)  # lengths count scored items only
     configs = {
         f"defaults: {base.stop_rule} {base.curtail_gamma}, {base.min_items}-{base.max_items}, exp {base.r_max}": base,
+        "curtailment .07, 8-50, exposure .30": dataclasses.replace(base, stop_rule="curtailment", curtail_gamma=0.07),
         "SPRT, 8-30, exposure .25 (before)": dataclasses.replace(
             base, stop_rule="sprt", max_items=30, r_max=0.25, min_items=8
         ),

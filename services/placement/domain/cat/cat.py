@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,7 +19,7 @@ from services.placement.domain.cat.content import content_order, uncovered
 from services.placement.domain.cat.estimator import EAPEstimator
 from services.placement.domain.cat.exposure import eligible, randomesque
 from services.placement.domain.cat.model import Array, prob_grid
-from services.placement.domain.cat.selector import InfoSelector, Tables
+from services.placement.domain.cat.selector import InfoSelector, Tables, best_items
 from services.placement.domain.cat.stopper import (
     CurtailmentStopper,
     CutStopper,
@@ -116,6 +116,13 @@ class TestConfig:
     def grid_list(self) -> list[float]:
         return list(self.estimator.grid.tolist())
 
+    def __hash__(self) -> int:
+        """The fields' hash, computed once (the engine looks its plan up by configuration every step)."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = self.__dict__["_hash"] = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+        return int(cached)
+
     def public(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k in self.__dataclass_fields__}
 
@@ -146,25 +153,33 @@ class Bank:
             else np.zeros((0, len(self.a)), dtype=bool)
         )
         self._targets: dict[tuple[tuple[str, float], ...], list[float]] = {}
-        self._tables: dict[tuple[object, ...], tuple[Array, Array, Tables]] = {}
+        self._tables: dict[tuple[object, ...], Tables] = {}
+        self._plans: dict[TestConfig, Plan] = {}
 
-    def tables(self, cfg: TestConfig) -> tuple[Array, Array, Tables]:
-        """Log likelihood rows on the estimator grid and at the SPRT points (row ``i`` is a wrong
-        answer to item i, row ``n + i`` a right one), and the selection tables: computed once per
-        bank version and configuration (a published version is immutable, so caching is safe)."""
-        key = (cfg.prior_mean, cfg.prior_sd, cfg.cuts, cfg.delta)
+    def plan(self, cfg: TestConfig) -> Plan:
+        """What ``step`` needs of this version under ``cfg``, computed once per configuration value
+        (a published version is immutable, so caching is safe; the service builds a new, equal
+        configuration for every answer, so the key is the value, not the object)."""
+        plan = self._plans.get(cfg)
+        if plan is None:
+            plan = self._plans[cfg] = Plan.build(self, cfg)
+        return plan
+
+    def tables(self, cfg: TestConfig) -> Tables:
+        """The selection tables (shared by the configurations with the same grid, cuts and criteria)."""
+        key = (cfg.prior_mean, cfg.prior_sd, cfg.cuts, cfg.delta, cfg.kl_items)
         tables = self._tables.get(key)
         if tables is None:
-            grid = cfg.estimator.grid
-            p = prob_grid(grid, self.a, self.b, self.c)
-            pts = prob_grid(cfg.cut_stopper.points(), self.a, self.b, self.c)
-            cut_kl = cfg.selector.cut_tables(self.a, self.b, self.c)
-            tables = (
-                np.vstack([np.log1p(-p), np.log(p)]),
-                np.vstack([np.log1p(-pts), np.log(pts)]),
-                Tables.build(grid, self.a, self.b, self.c, cut_kl, self.operational),
+            tables = self._tables[key] = Tables.build(
+                cfg.estimator.grid,
+                self.a,
+                self.b,
+                self.c,
+                cfg.selector,
+                self.domain,
+                len(self.domains),
+                self.operational,
             )
-            self._tables[key] = tables
         return tables
 
     def open_items(self, items: list[int]) -> NDArray[np.bool_]:
@@ -192,6 +207,74 @@ class Bank:
         return self._targets[key]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One bank version under one configuration, ready for ``step``: likelihood rows on the grid
+    (row ``i`` a wrong answer to item i, row ``size + i`` a right one, the last row the prior
+    density), their logarithms and those at the SPRT points, the moment matrix and the selection
+    tables, with the configuration's strategies."""
+
+    size: int
+    like: Array
+    log_like: Array
+    log_points: Array
+    moments_t: Array  # the moment matrix transposed (contiguous rows: the quickest product)
+    tables: Tables
+    grid: Array
+    grid_list: list[float]
+    log_prior: Array
+    targets: list[float]
+    domain_of: list[int]
+    stopper: Stopper
+    selector: InfoSelector
+    has_pretest: bool
+
+    @classmethod
+    def build(cls, bank: Bank, cfg: TestConfig) -> Plan:
+        estimator = cfg.estimator
+        grid = estimator.grid
+        p = prob_grid(grid, bank.a, bank.b, bank.c)
+        prior = np.exp(estimator.log_prior)
+        points = prob_grid(cfg.cut_stopper.points(), bank.a, bank.b, bank.c)
+        return cls(
+            size=len(bank),
+            like=np.ascontiguousarray(np.vstack([1.0 - p, p, prior[None, :]])),
+            log_like=np.vstack([np.log1p(-p), np.log(p)]),
+            log_points=np.vstack([np.log1p(-points), np.log(points)]),
+            moments_t=np.ascontiguousarray(cfg.moment_matrix.T),
+            tables=bank.tables(cfg),
+            grid=grid,
+            grid_list=cfg.grid_list,
+            log_prior=estimator.log_prior,
+            targets=bank.targets(cfg),
+            domain_of=bank.domain_list,
+            stopper=cfg.stopper,
+            selector=cfg.selector,
+            has_pretest=bool(bank.pretest.any()),
+        )
+
+    def posterior(self, rows: list[int]) -> tuple[Array, float, list[float]]:
+        """The posterior on the grid after the answers ``rows``, unnormalised, its mass, and
+        ``[1, mean, second moment, P(level 0), ...]`` (normalised).
+
+        The product of the answers' likelihood rows and the prior row (two numpy calls, and one
+        product with the moment matrix); should it underflow (hundreds of unlikely answers), the
+        same on the log scale shifted by its maximum."""
+        w = np.multiply.reduce(self.like.take([*rows, 2 * self.size], 0), 0)
+        m = self.moments_t.dot(w).tolist()
+        if not m[0] > 1e-250:
+            log_w = self.loglik(rows) + self.log_prior
+            w = np.exp(log_w - log_w.max())
+            m = self.moments_t.dot(w).tolist()
+        mass = m[0]
+        scale = 1.0 / mass
+        return w, mass, [x * scale for x in m]
+
+    def loglik(self, rows: list[int]) -> Array:
+        """The log likelihood on the grid of the answers ``rows`` (without the prior row)."""
+        return np.add.reduce(self.log_like.take(rows, 0), 0) if rows else np.zeros(len(self.grid))
+
+
 @dataclass
 class TestState:
     """What one examinee has been given: item indices, whether each was scored, and the answers
@@ -208,8 +291,7 @@ class TestState:
         return np.asarray(self.items, dtype=np.int64)[mask], np.asarray(self.responses, dtype=np.int64)[mask]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     done: bool
     item: int | None  # next item index (None when done)
     pretest: bool
@@ -232,17 +314,21 @@ def step(
 ) -> Step:
     """One adaptive step: estimate, stop with a level, or choose the next item.
 
-    The per-step work is a handful of vector operations over tables built once per bank version:
-    the log likelihood is the sum of the answered items' rows, the posterior's mass, mean, second
-    moment and level probabilities come from one product, and the selector reads interpolated
-    table rows; content, length and criterion bookkeeping is plain Python over short lists."""
-    rng = rng or _RNG
-    rows_ll, rows_pts, tables = bank.tables(cfg)
-    size = len(bank)
-    rows = [i + size * r for i, s, r in zip(state.items, state.scored, state.responses, strict=True) if s]
+    Everything that depends only on the bank version and the configuration is in its ``Plan``; the
+    step itself is the posterior (two numpy calls and one product: mass, mean, second moment and
+    level probabilities), the configured stopping rule, and a walk down the selection criterion's
+    ranked items (plain Python). With cold caches, as in a server between requests, each numpy call
+    costs microseconds of fetching code again, so the step makes as few as it can."""
+    plan = bank.plan(cfg)
+    size, domain_of = plan.size, plan.domain_of
+    given = [0] * len(plan.targets)
+    rows = []
+    for i, s, r in zip(state.items, state.scored, state.responses, strict=True):
+        if s:
+            rows.append(i + size * r)
+            given[domain_of[i]] += 1
     n = len(rows)
-    loglik = np.add.reduce(rows_ll[rows], axis=0) if rows else np.zeros(rows_ll.shape[1])
-    posterior, mass, moments = cfg.estimator.summarise(loglik, cfg.moment_matrix)
+    posterior, mass, moments = plan.posterior(rows)
     theta = moments[1]
     se = math.sqrt(max(moments[2] - theta * theta, 1e-12))
     level_probs = [p if p > 0.0 else 0.0 for p in moments[3:]]  # the end correction can dip below 0 by 1e-6
@@ -254,13 +340,9 @@ def step(
     if n >= cfg.max_items:
         return finish("max-length")
 
-    given = [0] * len(bank.domains)
-    domain_of = bank.domain_list
-    for i, s in zip(state.items, state.scored, strict=True):
-        if s:
-            given[domain_of[i]] += 1
-    targets = bank.targets(cfg)
+    targets = plan.targets
     if n >= cfg.min_items and not uncovered(given, targets):
+        tables = plan.tables
         ctx = StopContext(
             n=n,
             max_items=cfg.max_items,
@@ -269,18 +351,25 @@ def step(
             posterior=posterior,
             mass=mass,
             level_probs=level_probs,
-            grid=cfg.estimator.grid,
-            loglik=loglik,
-            point_loglik=lambda: np.add.reduce(rows_pts[rows], axis=0),
+            grid=plan.grid,
+            loglik=lambda: plan.loglik(rows),
+            point_loglik=lambda: np.add.reduce(plan.log_points[rows], axis=0),
             remaining_info=lambda m: tables.next_best_info(theta, n, m),
-            grid_list=cfg.grid_list,
+            grid_list=plan.grid_list,
         )
-        decided = cfg.stopper.decide(ctx)
+        decided = plan.stopper.decide(ctx)
         if decided is not None:
-            return finish(cfg.stopper.name, decided)
+            return finish(plan.stopper.name, decided)
 
+    rng = rng or _RNG
     n_pretest = len(state.scored) - n
-    if cfg.pretest_rate > 0 and n >= 1 and n_pretest < cfg.pretest_max and rng.random() < cfg.pretest_rate:
+    if (
+        plan.has_pretest
+        and cfg.pretest_rate > 0
+        and n >= 1
+        and n_pretest < cfg.pretest_max
+        and rng.random() < cfg.pretest_rate
+    ):
         administered = np.zeros(size, dtype=bool)
         administered[state.items] = True
         pool = np.flatnonzero(bank.pretest & ~administered)
@@ -288,25 +377,23 @@ def step(
             item = int(pool[rng.integers(len(pool))])
             return Step(False, item, True, theta, se, None, level_probs, n, "continue", "pretest")
 
-    criterion, scores = cfg.selector.select(theta, n, tables)
+    criterion, table, row, weight = plan.selector.locate(theta, n, plan.tables)
     k = cfg.randomesque_k if n < cfg.randomesque_items else 1
     order = content_order(given, targets, cfg.content_tolerance)
-    if k <= 1 and counts is not None and cfg.r_max < 1 and order:
-        # the usual case, in a few vector operations: the best item of the first domain group with
-        # an eligible item left (the domain masks hold operational items only)
-        if state.items:
-            scores[state.items] = -np.inf
-        allowed = eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
-        for group in order:
-            mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
-            masked = np.where(mask & allowed, scores, -np.inf)
-            chosen = int(masked.argmax())
-            if masked[chosen] > -np.inf:
-                return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
-        # no eligible item left in any targeted domain: the general rule below decides
+    taken = set(state.items)
+    exposure = counts is not None and cfg.r_max < 1
+    count_of = counts.item if counts is not None and exposure else None
+    limit = cfg.r_max * max(sessions, cfg.exposure_warmup)  # eligible below it (see exposure.eligible)
+    for group in order:  # the first content group with an eligible item
+        best = best_items(table, row, weight, group, taken, count_of, limit, k)
+        if best:
+            chosen = best[0] if len(best) == 1 else best[int(rng.random() * len(best))]
+            return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
 
+    # no eligible item left in any targeted domain: items over the exposure ceiling, then any domain
+    scores = table.at(row, weight)
     candidates = bank.open_items(state.items)
-    if counts is not None and cfg.r_max < 1:
+    if counts is not None and exposure:
         allowed = candidates & eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
         if allowed.any():
             candidates = allowed

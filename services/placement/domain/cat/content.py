@@ -18,10 +18,9 @@ def content_order(given: list[int], targets: list[float], tolerance: float = 0.0
     ties pooled so the selector can take the most informative item among them). Domains with a
     zero target never appear. The caller falls through to the next group when a group has no
     eligible item left."""
-    ranked = sorted(
-        ((deficit, d) for d, (deficit, t) in enumerate(zip(deficits(given, targets), targets, strict=True)) if t > 0),
-        reverse=True,
-    )
+    following = sum(given) + 1
+    ranked = sorted([(t * following - g, d) for d, (g, t) in enumerate(zip(given, targets, strict=True)) if t > 0])
+    ranked.reverse()  # largest deficit first (ties: the higher index first, as before)
     groups: list[list[int]] = []
     heads: list[float] = []
     for deficit, d in ranked:

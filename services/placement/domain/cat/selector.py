@@ -3,99 +3,184 @@ in the test (Chang & Ying 1996: KL over an interval around the estimate that nar
 accrue) and near the cut scores (Eggen 1999: KL between the two SPRT hypotheses of the nearest
 cut, which is exactly the expected log-likelihood-ratio gain the stopper needs).
 
-A published bank version never changes, so everything that depends only on the bank is tabulated
-once on the estimator's grid (:class:`Tables`): information and probability per grid point (read
-with linear interpolation at the estimate) and cumulative log-probabilities (so the KL interval
-index is two column reads). That keeps one selection at a few vector operations over the bank.
+A published bank version never changes, so every criterion is tabulated once (:class:`ScoreTable`):
+its score of every item on each grid node (Fisher information; the KL index for each early
+radius) or at each cut (cut KL), and on each row the operational items of every content area
+ranked best first. A score between two nodes is the linear interpolation of the two rows, and the
+best eligible item under it is found by walking the two rankings together (Fagin's threshold
+algorithm: stop once the best item seen scores at least the interpolation of the two scores at the
+walk's depth, which bounds every item not seen yet). The walk is plain Python over a few entries:
+with cold caches, as in a server between requests, every numpy call costs microseconds of fetching
+code again, so the selection makes none.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
-from services.placement.domain.cat.model import Array, fisher_information, kl_between, kl_interval, prob_grid
+from services.placement.domain.cat.model import Array, fisher_information, kl_between, kl_interval
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """Scores of every item on the rows of a table (grid nodes or cuts), and each row's ranking."""
+
+    values: Array  # (rows, items)
+    rows: list[array]  # the same as Python-readable rows
+    ranked: list[list[array]]  # [row][domain]: operational items of the domain, best first (ties: lower index)
+    ranked_all: list[array]  # [row]: every operational item, best first
+    domain_of: list[int]  # every item's content area
+
+    @classmethod
+    def build(
+        cls, values: Array, domain: NDArray[np.int64], operational: NDArray[np.bool_], domains: int
+    ) -> ScoreTable:
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        order = np.argsort(-values, axis=1, kind="stable")
+        ranked, ranked_all = [], []
+        for row in order:
+            row = row[operational[row]]
+            ranked_all.append(array("i", row.tolist()))
+            of = domain[row]
+            ranked.append([array("i", row[of == d].tolist()) for d in range(domains)])
+        return cls(values, [array("d", r.tolist()) for r in values], ranked, ranked_all, domain.tolist())
+
+    def at(self, row: int, weight: float) -> Array:
+        """Every item's score between row ``row`` and the next, ``weight`` of the way (numpy)."""
+        if weight == 0.0:
+            return np.array(self.values[row])
+        return np.asarray(self.values[row] * (1.0 - weight) + self.values[row + 1] * weight)
+
+
+def best_items(
+    table: ScoreTable,
+    row: int,
+    weight: float,
+    group: Sequence[int],
+    taken: set[int],
+    count_of: Callable[[int], int] | None = None,
+    limit: float = 0.0,
+    k: int = 1,
+) -> list[int]:
+    """The ``k`` best items of the content areas ``group`` under the scores ``weight`` of the way
+    from row ``row`` to the next (best first, ties to the lower index; fewer if fewer exist),
+    skipping the items ``taken`` and, with ``count_of``, those whose exposure count is not below
+    ``limit``.
+
+    The threshold algorithm over the two rows' rankings: after depth d every item not seen yet
+    scores at most ``(1 - weight) * (row's d-th score) + weight * (next row's d-th score)``."""
+    if len(group) == 1:
+        first = table.ranked[row][group[0]]
+        second = table.ranked[row + 1][group[0]] if weight else first
+        keep = None
+    else:
+        first = table.ranked_all[row]
+        second = table.ranked_all[row + 1] if weight else first
+        keep = set(group)
+    lower = table.rows[row]
+    upper = table.rows[row + 1] if weight else lower
+    stay = 1.0 - weight
+    domain_of = table.domain_of
+    found: list[tuple[float, int]] = []  # a min-heap of (score, -index): the best k so far
+    seen: set[int] = set()
+    for depth in range(len(first)):
+        i, j = first[depth], second[depth]
+        if len(found) == k and found[0][0] > lower[i] * stay + upper[j] * weight:
+            break  # nothing unseen can beat (or tie) the k-th best
+        for x in (i, j) if i != j else (i,):
+            if x in seen:
+                continue
+            seen.add(x)
+            if x in taken or (keep is not None and domain_of[x] not in keep):
+                continue
+            if count_of is not None and not count_of(x) < limit:
+                continue
+            entry = (lower[x] * stay + upper[x] * weight, -x)
+            if len(found) < k:
+                heapq.heappush(found, entry)
+            elif entry > found[0]:
+                heapq.heapreplace(found, entry)
+    return [-x for _, x in sorted(found, reverse=True)]
 
 
 @dataclass(frozen=True)
 class Tables:
-    """Per-bank tables on a grid; rows are grid points, columns items (contiguous per point)."""
+    """Everything selection needs of one bank version, computed once."""
 
-    grid: Array
-    info: Array  # (points, items) Fisher information
-    p: Array  # (points, items) P(correct)
-    cum_log_p: Array  # (points + 1, items) cumulative sums of log P over grid points
-    cum_log_q: Array  # (points + 1, items) cumulative sums of log(1 - P)
-    neg_entropy: Array  # (points, items) P log P + (1 - P) log(1 - P)
-    cut_kl: Array  # (cuts, items)
-    best_info: Array  # (points, k + 1): sum of the k largest informations at each point (operational items)
+    start: float  # the grid
+    step: float
+    last: int  # index of the last grid node
+    fisher: ScoreTable  # on the grid
+    kl: tuple[ScoreTable, ...]  # KL index on the grid, one per early item (n = 0 .. kl_items - 1)
+    cut_kl: ScoreTable  # one row per cut
+    best_info: list[array]  # per grid node: 0, then the sum of the k largest informations (operational items)
 
     @classmethod
     def build(
-        cls, grid: Array, a: Array, b: Array, c: Array, cut_kl: Array, operational: Array | None = None
+        cls,
+        grid: Array,
+        a: Array,
+        b: Array,
+        c: Array,
+        selector: InfoSelector,
+        domain: NDArray[np.int64],
+        domains: int,
+        operational: NDArray[np.bool_] | None = None,
     ) -> Tables:
-        p = prob_grid(grid, a, b, c).T.copy()
+        ops = np.ones(len(a), dtype=bool) if operational is None else np.asarray(operational, dtype=bool)
+        dom = np.asarray(domain, dtype=np.int64)
         info = np.stack([fisher_information(float(t), a, b, c) for t in grid])
-        usable = info if operational is None else info[:, np.asarray(operational, dtype=bool)]
-        best = -np.sort(-usable, axis=1)[:, :200]
-        zero = np.zeros((1, len(a)))
-        log_p, log_q = np.log(p), np.log1p(-p)
+        best = -np.sort(-info[:, ops], axis=1)[:, :200]
+        cumulative = np.hstack([np.zeros((len(grid), 1)), np.cumsum(best, axis=1)])
+        radii = [selector.radius(n) for n in range(selector.kl_items)]
+        kl = {r: np.stack([kl_interval(float(t), r, a, b, c) for t in grid]) for r in set(radii)}
+        cut_kl = selector.cut_tables(a, b, c)
+        if not len(cut_kl):  # no cut: one row of zeros keeps the shapes uniform
+            cut_kl = np.zeros((1, len(a)))
+
+        def table(values: Array) -> ScoreTable:
+            return ScoreTable.build(values, dom, ops, domains)
+
+        kl_tables = {r: table(v) for r, v in kl.items()}
         return cls(
-            grid=grid,
-            info=info,
-            p=p,
-            cum_log_p=np.vstack([zero, np.cumsum(log_p, axis=0)]),
-            cum_log_q=np.vstack([zero, np.cumsum(log_q, axis=0)]),
-            neg_entropy=p * log_p + (1.0 - p) * log_q,
-            cut_kl=cut_kl,
-            best_info=np.hstack([np.zeros((len(grid), 1)), np.cumsum(best, axis=1)]),
+            start=float(grid[0]),
+            step=float(grid[1] - grid[0]),
+            last=len(grid) - 1,
+            fisher=table(info),
+            kl=tuple(kl_tables[r] for r in radii),
+            cut_kl=table(cut_kl),
+            best_info=[array("d", row.tolist()) for row in cumulative],
         )
 
-    @property
-    def _grid(self) -> tuple[float, float, int]:
-        grid = self.grid
-        return float(grid[0]), float(grid[1] - grid[0]), len(grid) - 1
-
-    def at(self, table: Array, theta: float) -> Array:
-        """Row of ``table`` linearly interpolated at ``theta`` (clamped to the grid)."""
-        start, step, last = self._grid
-        x = min(max((theta - start) / step, 0.0), last - 1e-6)
+    def position(self, theta: float) -> tuple[int, float]:
+        """The grid node at or below ``theta`` and how far towards the next (clamped to the grid)."""
+        x = min(max((theta - self.start) / self.step, 0.0), self.last - 1e-6)
         k = int(x)
-        w = x - k
-        return np.asarray(table[k] * (1.0 - w) + table[k + 1] * w)
+        return k, x - k
 
     def next_best_info(self, theta: float, given: int, more: int) -> float:
         """Information at ``theta`` of the ``more`` best items after the ``given`` best ones (what the
         rest of a test can still gather, the best items being used first)."""
-        start, step, last_point = self._grid
-        x = min(max((theta - start) / step, 0.0), last_point - 1e-6)
+        x = min(max((theta - self.start) / self.step, 0.0), self.last - 1e-6)
         k = int(x)
         w = x - k
-        last = self.best_info.shape[1] - 1
+        lower, upper = self.best_info[k], self.best_info[k + 1]
+        last = len(lower) - 1
         j, i = min(given + more, last), min(given, last)
-        t = self.best_info  # the two entries of the interpolated row that are needed, as :meth:`at` would
-        return float((t[k, j] * (1.0 - w) + t[k + 1, j] * w) - (t[k, i] * (1.0 - w) + t[k + 1, i] * w))
-
-    def kl_interval(self, theta: float, radius: float) -> Array:
-        """Chang & Ying's KL index over the grid points within ``radius`` of ``theta``."""
-        start, step, last = self._grid
-        lo = min(max(math.ceil((theta - radius - start) / step), 0), last)
-        hi = min(max(math.floor((theta + radius - start) / step), lo), last) + 1
-        # KL(p0 || p_t) averaged over t = p0 log p0 + q0 log q0 - p0 mean(log p_t) - q0 mean(log q_t)
-        p0 = self.at(self.p, theta)
-        width = 1.0 / (hi - lo)
-        mean_log_p = self.cum_log_p[hi] - self.cum_log_p[lo]
-        mean_log_q = self.cum_log_q[hi] - self.cum_log_q[lo]
-        kl = self.at(self.neg_entropy, theta) - width * (p0 * (mean_log_p - mean_log_q) + mean_log_q)
-        kl *= 2.0 * radius
-        return kl
+        return (lower[j] * (1.0 - w) + upper[j] * w) - (lower[i] * (1.0 - w) + upper[i] * w)
 
 
 @dataclass(frozen=True)
 class InfoSelector:
-    """Scores every item; the caller masks and picks (exposure, content, randomesque)."""
+    """Chooses the criterion and where to read it; the engine walks the table (exposure, content,
+    randomesque)."""
 
     cuts: tuple[float, ...]
     delta: float
@@ -118,23 +203,29 @@ class InfoSelector:
             return "kl-cut"
         return "fisher"
 
-    def select(self, theta: float, n_scored: int, tables: Tables) -> tuple[str, Array]:
-        """(criterion, scores of every item) from the bank's tables: the engine's path (a fresh
-        array the caller may mask in place)."""
-        kind = self.criterion(theta, n_scored)
-        if kind == "kl-interval":
-            return kind, tables.kl_interval(theta, self.radius(n_scored))
-        if kind == "kl-cut":
-            nearest = min(range(len(self.cuts)), key=lambda k: abs(theta - self.cuts[k]))
-            return kind, tables.cut_kl[nearest].copy()
-        return kind, tables.at(tables.info, theta)
+    def locate(self, theta: float, n_scored: int, tables: Tables) -> tuple[str, ScoreTable, int, float]:
+        """(criterion, its table, row, weight towards the next row) at ``theta`` after ``n_scored``
+        (the criterion as :meth:`criterion` names it; the cut is the nearest, the first on ties)."""
+        if n_scored >= self.kl_items and self.cut_window > 0:
+            nearest, distance = -1, self.cut_window
+            for k, cut in enumerate(self.cuts):
+                if abs(theta - cut) < distance:
+                    nearest, distance = k, abs(theta - cut)
+            if nearest >= 0:
+                return "kl-cut", tables.cut_kl, nearest, 0.0
+        x = min(max((theta - tables.start) / tables.step, 0.0), tables.last - 1e-6)
+        row = int(x)
+        if n_scored < self.kl_items:
+            return "kl-interval", tables.kl[n_scored], row, x - row
+        return "fisher", tables.fisher, row, x - row
 
     def radius(self, n_scored: int) -> float:
-        return float(min(self.kl_radius / np.sqrt(max(n_scored, 1)), 3.0))
+        return min(self.kl_radius / math.sqrt(max(n_scored, 1)), 3.0)
 
     def scores(self, theta: float, n_scored: int, tables: Tables) -> Array:
-        """Scores from the bank's tables."""
-        return self.select(theta, n_scored, tables)[1]
+        """Every item's score from the bank's tables (a fresh array)."""
+        _, table, row, weight = self.locate(theta, n_scored, tables)
+        return table.at(row, weight)
 
     def exact_scores(self, theta: float, n_scored: int, a: Array, b: Array, c: Array) -> Array:
         """The same criteria computed exactly at ``theta`` (reference for the tabulated path)."""

@@ -15,9 +15,8 @@ says "above" and the cut above it says "below".
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
@@ -63,7 +62,7 @@ def level_weights(grid: Array, cuts: tuple[float, ...]) -> Array:
     return np.asarray(weights)
 
 
-@dataclass
+@dataclass(slots=True)
 class StopContext:
     """What a stopping rule may look at after ``n`` scored items (lazy parts are computed only
     by the rules that need them)."""
@@ -73,22 +72,18 @@ class StopContext:
     theta: float
     se: float
     posterior: Array  # weights on the estimator grid, summing to ``mass``
-    level_probs: Sequence[float]
+    level_probs: list[float]
     grid: Array
-    loglik: Array  # log likelihood on the grid
+    grid_list: list[float]  # the same grid as Python floats
+    loglik: Callable[[], Array]  # log likelihood on the grid
     point_loglik: Callable[[], Array]  # log likelihood at the cut +/- delta points (cut order, low then high)
     remaining_info: Callable[[int], float]  # Fisher information at theta of the best m items still to come
     mass: float = 1.0
-    grid_list: list[float] = field(default_factory=list)  # the grid as Python floats (filled from grid if empty)
-
-    def __post_init__(self) -> None:
-        if not self.grid_list:
-            self.grid_list = self.grid.tolist()
 
 
 def most_probable(level_probs: Sequence[float]) -> int:
     """Index of the largest probability (the first on ties, like numpy's argmax)."""
-    return max(range(len(level_probs)), key=level_probs.__getitem__)
+    return list(level_probs).index(max(level_probs))
 
 
 class Stopper(Protocol):
@@ -150,7 +145,8 @@ class CutStopper:
         return out
 
     def decide(self, ctx: StopContext) -> int | None:
-        return self.decided_level(self.decisions(self.statistics(ctx.grid, ctx.loglik, ctx.point_loglik())))
+        loglik = ctx.loglik() if self.rule == "glr" else ctx.grid
+        return self.decided_level(self.decisions(self.statistics(ctx.grid, loglik, ctx.point_loglik())))
 
     def decisions(self, stats: Array) -> list[int]:
         upper, lower = self.upper, self.lower
@@ -196,8 +192,10 @@ class CurtailmentStopper:
     The prediction: with ``m`` items left whose Fisher information at the estimate adds up to
     ``I``, the final posterior has variance about ``v_f = 1 / (1 / v + I)`` (``v`` the current
     posterior variance), and the final posterior mean is distributed as the current posterior
-    shrunk towards its mean by ``sqrt(1 - v_f / v)``. The chance of a change is the mass of that
-    distribution outside the current level (a point on a cut counts half)."""
+    shrunk towards its mean by ``s = sqrt(1 - v_f / v)``. The chance of staying is the chance that
+    the final mean stays within the level's cuts, that is the posterior probability of the interval
+    ``theta + (cut - theta) / s`` between the two cuts, integrated like the level probabilities
+    (:func:`posterior_cdf`)."""
 
     cuts: tuple[float, ...]
     gamma: float = 0.08
@@ -208,45 +206,59 @@ class CurtailmentStopper:
             raise ValueError("gamma must be in (0, 1)")
 
     def change_probability(self, ctx: StopContext) -> tuple[int, float]:
-        """(most probable level, predicted chance of leaving it). The predicted final means
-        ``theta + shrink * (grid - theta)`` increase with the grid, so the nodes inside the level
-        are one run of indices: found by bisection (with the same float arithmetic, so the same
-        nodes as an elementwise comparison), their mass read from the posterior's cumulative sum."""
-        best = most_probable(ctx.level_probs)
+        """(most probable level, predicted chance of leaving it)."""
+        probs = ctx.level_probs
+        best = probs.index(max(probs))
         left = ctx.max_items - ctx.n
         if left <= 0:
             return best, 0.0
         var = ctx.se * ctx.se
         info = ctx.remaining_info(left)
         shrink = math.sqrt(info * var / (1.0 + info * var))
-        theta, grid = ctx.theta, ctx.grid_list
-
-        def final(j: int) -> float:
-            return theta + shrink * (grid[j] - theta)
-
-        nodes = range(len(grid))
-        cum = np.cumsum(ctx.posterior)
-        scale = 1.0 / ctx.mass
-
-        def mass_before(j: int) -> float:  # posterior probability of the nodes before index j
-            return float(cum[j - 1]) * scale if j > 0 else 0.0
-
-        inside = 0.0
-        if best > 0:  # nodes from the first above the lower cut; those on it count half
-            lo = self.cuts[best - 1]
-            on_lo, above_lo = bisect_left(nodes, lo, key=final), bisect_right(nodes, lo, key=final)
-        else:
-            on_lo = above_lo = 0
-        if best < len(self.cuts):  # up to the first at or above the upper cut; those on it count half
-            hi = self.cuts[best]
-            on_hi, above_hi = bisect_left(nodes, hi, key=final), bisect_right(nodes, hi, key=final)
-        else:
-            on_hi = above_hi = len(grid)
-        if on_hi > above_lo:
-            inside += mass_before(on_hi) - mass_before(above_lo)
-        inside += 0.5 * (mass_before(above_lo) - mass_before(on_lo) + mass_before(above_hi) - mass_before(on_hi))
-        return best, 1.0 - inside
+        theta = ctx.theta
+        lo = self.cuts[best - 1] if best > 0 else -math.inf
+        hi = self.cuts[best] if best < len(self.cuts) else math.inf
+        if shrink <= 0.0:  # nothing left to learn: the final mean is the current one
+            return best, 0.0 if lo < theta < hi else 0.5 if theta in (lo, hi) else 1.0
+        grid = ctx.grid_list
+        inside = interval_mass(
+            ctx.posterior.tolist(),
+            grid[0],
+            grid[1] - grid[0],
+            theta + (lo - theta) / shrink,
+            theta + (hi - theta) / shrink,
+        )
+        return best, min(max(1.0 - inside / ctx.mass, 0.0), 1.0)
 
     def decide(self, ctx: StopContext) -> int | None:
         best, change = self.change_probability(ctx)
         return best if change < self.gamma else None
+
+
+def interval_mass(weights: list[float], start: float, step: float, lo: float, hi: float) -> float:
+    """The posterior mass between ``lo`` and ``hi`` from its ``weights`` on the grid
+    ``start + j * step``, integrated as the level probabilities are: the trapezoid rule between
+    nodes with the Euler-Maclaurin end correction ``-step^2/12 f'`` at each end (the derivative from
+    four neighbouring nodes, blended between the two nodes around the end), the density linear
+    between nodes. Nothing lies below the grid, the whole mass above it."""
+    last = len(weights) - 1
+    ends = []
+    for t in (lo, hi):
+        x = (t - start) / step
+        if not x > 0.0:  # below the grid (or minus infinity)
+            ends.append((0, 0.0))
+            continue
+        if x >= last:
+            ends.append((last + 1, 0.0))
+            continue
+        j = int(x)
+        u = x - j
+        wj, wk = weights[j], weights[j + 1]
+        partial = 0.5 * wj + u * wj + 0.5 * u * u * (wk - wj)  # the trapezoid's half node, then the slice
+        if 2 <= j and j + 3 <= last:  # step^2 f' at the two nodes, in weight units
+            dj = (weights[j - 2] - 8.0 * weights[j - 1] + 8.0 * wk - weights[j + 2]) / 12.0
+            dk = (weights[j - 1] - 8.0 * wj + 8.0 * weights[j + 2] - weights[j + 3]) / 12.0
+            partial -= ((1.0 - u) * dj + u * dk) / 12.0
+        ends.append((j, partial))
+    (j_lo, part_lo), (j_hi, part_hi) = ends
+    return sum(weights[j_lo:j_hi]) + part_hi - part_lo
