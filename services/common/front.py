@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,12 +135,16 @@ def front_middleware(
     max_body_bytes: int,
     trusted_proxies: tuple[Network, ...],
     access_log: AccessLog | None,
+    headers: Sequence[tuple[bytes, bytes]] = _ALWAYS,
+    page_headers: Sequence[tuple[bytes, bytes]] = _PAGE,
 ) -> ASGIApp:
     """Wrap a service's Litestar ``asgi_handler`` (outermost, so that answers made anywhere inside,
-    401s included, carry the request id and the security headers). ``without_origin`` serves the
-    requests that carry no ``Origin`` header (servers, peers, HR systems): the app inside Litestar's
-    CORS middleware, which would only pass them through after building a headers mapping."""
+    401s included, carry the request id and the security headers): ``headers`` on every answer,
+    ``page_headers`` also on HTML pages (the web app passes its own policy). ``without_origin``
+    serves the requests that carry no ``Origin`` header (servers, peers, HR systems): the app inside
+    Litestar's CORS middleware, which would only pass them through after building a headers mapping."""
     plain = without_origin or app
+    always, page = list(headers), list(page_headers)
     metrics = _Metrics.get()
     in_progress = metrics.in_progress.labels(service)
     # (method, route, status) -> (count, duration) children, so a request costs no label lookup
@@ -261,12 +266,12 @@ def front_middleware(
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message.get("headers") or []
-                extra = [*headers, rid_header, *_ALWAYS]
-                if not html_checked:
-                    kind = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                given = message.get("headers") or []
+                extra = [*given, rid_header, *always]
+                if page and not html_checked:
+                    kind = next((v for n, v in given if n.lower() == b"content-type"), b"")
                     if kind.startswith(b"text/html"):
-                        extra += _PAGE
+                        extra += page
                 message["headers"] = extra
             await send(message)
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
@@ -14,13 +11,11 @@ from typing import Any
 import structlog
 from litestar import Controller, Request, get
 from litestar.plugins.prometheus import PrometheusController
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import allow
 
 CLIENT_CLOSED = 499
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 log = structlog.get_logger()
 
 
@@ -65,64 +60,6 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
 def access_log_wanted(level: str) -> bool:
     """Access lines (one per request, level info) are written when INFO is logged."""
     return bool(logging.getLevelName(level.upper()) <= logging.INFO)
-
-
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Accept a sane ``X-Request-ID`` or make one; log the request; echo the id back. (The web
-    app's; a service's requests pass the kernel's front middleware, ``front.py``, instead.)"""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        incoming = ""
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        token = request_id_var.set(rid)
-        started = time.perf_counter()
-        status = 500
-        closed = False  # the client went away before the answer was complete
-
-        async def watched_receive() -> Any:
-            nonlocal closed
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                closed = True
-            return message
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", rid.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await app(scope, watched_receive, send_with_id)
-        except Exception:
-            if not closed:
-                raise  # nobody is left to answer when the client is gone: not a server error
-        finally:
-            path = scope.get("path", "")
-            if closed:
-                # 499 (nginx's "client closed request"): a client giving up is no server error
-                log.info("client_closed", method=scope.get("method"), path=path, status=CLIENT_CLOSED)
-            elif not path.startswith(("/health", "/metrics")):
-                log.info(
-                    "request",
-                    method=scope.get("method"),
-                    path=path,
-                    status=status,
-                    ms=round((time.perf_counter() - started) * 1000, 2),
-                )
-            request_id_var.reset(token)
-
-    return middleware
 
 
 async def _refresh_before_metrics(request: Request[Any, Any, Any]) -> None:

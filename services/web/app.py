@@ -27,7 +27,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Empty, Message, ScopeSession
 
-from services.common.observability import configure_logging, health_controller, request_id_middleware
+from services.common.edge import parse_networks
+from services.common.front import AccessLog, front_middleware
+from services.common.observability import access_log_wanted, configure_logging, health_controller
 from services.web.api import ROUTES
 from services.web.api.common import SignInNeeded, lang_of, render
 from services.web.client import ApiError, Outage, Services
@@ -40,13 +42,14 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
+# on every answer, pages or not (added by the kernel's front middleware, with the request id)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
 
 
 def secret_bytes(settings: Settings) -> bytes:
@@ -54,14 +57,6 @@ def secret_bytes(settings: Settings) -> bytes:
     if settings.session_secret:
         return hashlib.sha256(settings.session_secret.encode()).digest()
     return secrets.token_bytes(32)
-
-
-async def security_headers(response: Response[Any]) -> Response[Any]:
-    for name, value in SECURITY_HEADERS.items():
-        if name == "Cache-Control" and name in response.headers:
-            continue
-        response.headers.setdefault(name, value)
-    return response
 
 
 class SessionBackend(ClientSideSessionBackend):
@@ -136,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging("web", settings.log_level, settings.log_json)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call is noise; errors still show
     secret = secret_bytes(settings)
+    access_log = AccessLog("web", settings.log_json) if access_log_wanted(settings.log_level) else None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -144,6 +140,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await app.state.services.aclose()
+            if access_log is not None:
+                access_log.flush()
 
     async def ready() -> str | None:
         return None
@@ -156,7 +154,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         template_config=TemplateConfig(instance=template_engine()),
         middleware=[
-            request_id_middleware,
             SessionConfig(
                 secret=secret,
                 key="lms_session",
@@ -175,7 +172,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="strict",
             exclude=["/health", "/metrics"],
         ),
-        after_request=security_headers,
         exception_handlers={
             SignInNeeded: on_sign_in_needed,
             NotAuthorizedException: on_sign_in_needed,
@@ -185,6 +181,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         openapi_config=None,
         debug=False,
+    )
+    # The kernel's front middleware, outermost: request id, edge checks, the headers above, metrics
+    # and the access log, for every answer including those made before routing.
+    app.asgi_handler = front_middleware(
+        app.asgi_handler,
+        service="web",
+        max_header_bytes=settings.max_header_bytes,
+        max_json_depth=settings.max_json_depth,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        access_log=access_log,
+        headers=SECURITY_HEADERS,
+        page_headers=(),
     )
     app.state.settings = settings
     return app

@@ -57,6 +57,11 @@ async def test_headers_cookies_csrf_and_the_encrypted_session(web: Web) -> None:
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
     assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers.get_list("content-security-policy") == [csp]  # one policy, the web app's
+    assert page.headers["referrer-policy"] == "same-origin" and page.headers["cache-control"] == "no-store"
+    assert re.fullmatch(r"[0-9a-f]{32}", page.headers["x-request-id"])  # made when none came
+    echoed = await b.request("GET", "/static/app.css", headers={"X-Request-ID": "web-test-1"})
+    assert echoed.headers["x-request-id"] == "web-test-1" and echoed.headers["x-frame-options"] == "DENY"
     assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)
     assert not re.search(r"\son[a-z]+=", page.text)  # no inline event handlers
     # a form without its CSRF token is refused, and nothing happens

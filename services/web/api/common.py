@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
@@ -111,7 +111,8 @@ def render(request: Request[Any, Any, Any], template: str, *, status_code: int =
         "new_key": new_key,
     }
     base.update(context)
-    return Template(template_name=template, context=base, status_code=status_code)
+    # the media type said, not guessed from the template's name on every page
+    return Template(template_name=template, context=base, status_code=status_code, media_type=MediaType.HTML)
 
 
 def pick(text: Any, lang: str) -> str:
