@@ -354,19 +354,19 @@ def check_declared(handlers: list[BaseRouteHandler]) -> None:
     """Refuse an app with a route that is neither public nor declares its roles, or that is both
     (a public handler in a controller that declares roles), or that uses our access rule as a
     Litestar guard."""
-    problems = []
+    unclear = []
     for h in handlers:
         where = f"{sorted(h.http_methods)} {h.paths}"  # type: ignore[attr-defined]
         if getattr(h, "http_methods", None) == {"OPTIONS"}:
             continue
         if declared_roles(h) is None:
-            problems.append(f"{where} declares neither opt public nor opt=allow(...)")
+            unclear.append(f"{where} declares neither opt public nor opt=allow(...)")
         elif h.opt.get("public") and declared_access(h) is not None:
-            problems.append(f"{where} is public and declares roles")
+            unclear.append(f"{where} is public and declares roles")
         if any(isinstance(g, dict) for layer in h.ownership_layers for g in getattr(layer, "guards", None) or []):
-            problems.append(f"{where} passes allow() as a guard: write opt=allow(...)")
-    if problems:
-        raise RuntimeError(f"routes with unclear access: {problems}")
+            unclear.append(f"{where} passes allow() as a guard: write opt=allow(...)")
+    if unclear:
+        raise RuntimeError(f"routes with unclear access: {unclear}")
 
 
 # --- development keys and token minting -------------------------------------------------
