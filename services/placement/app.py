@@ -9,6 +9,7 @@ from services.placement.api import ROUTES
 from services.placement.models import Outbox
 from services.placement.settings import Settings, get_settings
 from services.placement.store.bank import VersionCache
+from services.placement.store.sessions import LiveSessions
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -25,4 +26,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app = build_app(settings, spec)
     app.state.placement_versions = VersionCache()
+    app.state.placement_live = LiveSessions()  # the sessions this process wrote last (answers skip their read)
     return app

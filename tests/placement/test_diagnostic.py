@@ -145,6 +145,47 @@ async def test_concurrent_same_answer_recorded_once(svc: Service, bank: Bank, ke
     assert administered == 2  # the first item and the one next item, counted once each
 
 
+async def test_replicas_share_a_session_and_memory_never_overrides_the_database(
+    svc: Service, bank: Bank, keys: Keys, database_url: str
+) -> None:
+    """A process answers a session it wrote last from memory, without reading it; another replica
+    moving the session, a replay sent to the replica that remembers the older state, and a change
+    made in the database are all honoured (the write only applies to the state it started from)."""
+    me = learner(keys, "official-replicas")
+    a, live = svc.client, svc.app.state.placement_live
+    async with client_for(make_app(database_url, min_items=6, max_items=8)) as b:
+        s = (await a.post("/v1/sessions", headers=me)).json()
+        sid = uuid.UUID(s["id"])
+        assert sid in live.sessions  # started here: remembered
+        item1 = s["current_item"]
+        r1 = await answer(a, s["id"], item1, bank.answer[item1["item_id"]], me)
+        assert r1.status_code == 200 and len(live.sessions[sid]["items"]) == 1
+        item2 = r1.json()["next_item"]
+        r2 = await answer(b, s["id"], item2, bank.answer[item2["item_id"]], me)  # the other replica moves it
+        assert r2.status_code == 200 and len(live.sessions[sid]["items"]) == 1  # a stays one answer behind
+        replay = await answer(a, s["id"], item2, bank.answer[item2["item_id"]], me)
+        assert replay.status_code == 200 and replay.text == r2.text
+        changed = await answer(a, s["id"], item2, (bank.answer[item2["item_id"]] + 1) % 4, me)
+        assert changed.status_code == 409 and changed.json()["type"] == "urn:lms:problem:answer-already-recorded"
+        item3 = r2.json()["next_item"]
+        r3 = await answer(a, s["id"], item3, bank.answer[item3["item_id"]], me)  # a reads it again
+        assert r3.status_code == 200 and r3.json()["answered"] == 3 and len(live.sessions[sid]["items"]) == 3
+        # the session goes idle in the database while a remembers it as just answered
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            await conn.execute(
+                "UPDATE diagnostic_session SET last_activity_at = now() - interval '2 hours' WHERE id = $1", sid
+            )
+            item4 = r3.json()["next_item"]
+            r4 = await answer(a, s["id"], item4, bank.answer[item4["item_id"]], me)
+            assert r4.status_code == 409 and r4.json()["type"] == "urn:lms:problem:session-expired"
+            assert sid not in live.sessions
+            assert await conn.fetchval("SELECT count(*) FROM response WHERE session_id = $1", sid) == 3
+            assert await conn.fetchval("SELECT status FROM diagnostic_session WHERE id = $1", sid) == "expired"
+        finally:
+            await conn.close()
+
+
 async def test_concurrent_starts_make_one_session(svc: Service, bank: Bank, keys: Keys, database_url: str) -> None:
     me = learner(keys, "official-7")
     replies = await asyncio.gather(*(svc.client.post("/v1/sessions", headers=me) for _ in range(6)))

@@ -30,7 +30,7 @@ class SessionController(Controller):
         At most one is open per official. After a completed diagnostic a retake waits for the
         cooldown unless an admin granted one."""
         state = request.app.state
-        out, created = await store.start(state.pool, versions(request), state.settings, principal)
+        out, created = await store.start(state.pool, versions(request), state.settings, principal, state.placement_live)
         if not created:
             return Response(out, status_code=200)
         return Response(out, status_code=201, headers={"Location": f"{self.path}/{out.id}"})
@@ -68,5 +68,6 @@ class SessionController(Controller):
             session_id,
             data,
             relay.wake if relay is not None else None,
+            state.placement_live,
         )
         return Response(body, media_type=JSON_MEDIA)

@@ -1,24 +1,33 @@
 """Diagnostic sessions (the hot path): start or resume, answer, expire. Raw SQL over asyncpg.
 
-- Answering (most requests) runs on the service's bare asyncpg pool in two round trips and no
-  explicit transaction: one read (session, any answer already stored at that position, live
-  exposure figures), the engine step in Python, then one statement that records the response,
-  moves the session and counts the next item's exposure only if the session is still at that
-  position. A concurrent duplicate therefore records nothing, and (session, position) is unique
-  as well; the loser is decided again on the locked path, which returns the stored first reply.
+- Answering (most requests) runs on the service's bare asyncpg pool with no explicit transaction,
+  in one round trip when this process wrote the session's last answer (or started it) and two
+  otherwise. The state an answer needs (the session's arrays, current item and last activity) is
+  read from the database, or taken from :class:`LiveSessions`, this process's memory of the
+  sessions it wrote last; the engine steps in Python; then one compare-and-set statement records
+  the response, moves the session and counts the next item's exposure only if the session is still
+  active, at that position, on that item and with that last activity, i.e. exactly in the state
+  the step started from. Anything else (another replica or a concurrent duplicate moved it, an
+  administrator changed it) records nothing and the answer is decided again on the locked path,
+  which returns the stored first reply to a replay. (session_id, position) is unique as well.
+  The same statement returns the live exposure figures (sessions started; items at or over the
+  eligibility ceiling), which the next answers of this process use for at most a second.
 - The answer that ends a test, an idle session, and lost races take the locked path: the kernel's
   session, ``SELECT ... FOR UPDATE`` on the session row, and on completion the result, the closed
   session and the outbox message to progress in one transaction.
 - Starting is one transaction on the bare pool; at most one active session per official is a
   partial unique index, so concurrent starts create one session and the others resume it.
 Exposure counts and sessions started live in the database (several replicas stay correct); only
-published bank versions, which never change, are cached in process memory.
+published bank versions, which never change, are cached in process memory, besides the sessions
+this process wrote last (a cache that is only trusted through the compare-and-set).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -167,20 +176,28 @@ class _LostRace(Exception):
     """A concurrent start created the official's session first."""
 
 
-async def start(pool: Any, cache: VersionCache, settings: Settings, principal: Any) -> tuple[SessionOut, bool]:
+async def start(
+    pool: Any, cache: VersionCache, settings: Settings, principal: Any, live: LiveSessions | None = None
+) -> tuple[SessionOut, bool]:
     """Resume the official's active session, or start one (at most one active per official: a
-    partial unique index). Returns (session, created). One transaction on the bare pool."""
+    partial unique index). Returns (session, created). One transaction on the bare pool; a new
+    session is remembered in ``live`` once committed."""
     idle = timedelta(minutes=settings.session_idle_minutes)
     now = utcnow()
     async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
+        made = None
         try:
             async with conn.transaction():
                 existing = await conn.fetchrow(START_EXISTING, principal.sub, now - idle, now)
                 if existing is None:
-                    created = await _create(conn, cache, settings, principal, now, idle)
-                    if created is None:
+                    made = await _create(conn, cache, settings, principal, now, idle)
+                    if made is None:
                         raise _LostRace  # roll back (a retake grant used above stays unused)
-                    return created, True
+            if made is not None:
+                created, state = made
+                if live is not None:
+                    live.remember(*state)
+                return created, True
         except _LostRace:
             existing = None
         # a concurrent start won (or the session already existed): resume that one
@@ -193,7 +210,9 @@ async def start(pool: Any, cache: VersionCache, settings: Settings, principal: A
 
 async def _create(
     conn: Any, cache: VersionCache, settings: Settings, principal: Any, now: datetime, idle: timedelta
-) -> SessionOut | None:
+) -> tuple[SessionOut, tuple[dict[str, Any], int, list[int]]] | None:
+    """The new session, and its state with the exposure figures it started with (for
+    :meth:`LiveSessions.remember`); None when a concurrent start won."""
     cfg = settings.test_config()
     context = await conn.fetchrow(START_CONTEXT, principal.sub, cfg.r_max, cfg.exposure_warmup)
     last = context["last"]
@@ -226,6 +245,7 @@ async def _create(
             503, "bank-unusable", "The active item bank has no item to give; publish a bank with active items."
         )
     sid = uuid7()
+    config = config_json(cfg)
     inserted = await conn.fetchval(
         START_INSERT,
         sid,
@@ -233,7 +253,7 @@ async def _create(
         principal.name,
         principal.org,
         version.id,
-        config_json(cfg),
+        config,
         first.item,
         first.pretest,
         first.theta,
@@ -242,7 +262,7 @@ async def _create(
     )
     if inserted is None:
         return None
-    return SessionOut(
+    out = SessionOut(
         id=sid,
         status="active",
         answered=0,
@@ -251,6 +271,9 @@ async def _create(
         expires_at=now + idle,
         current_item=served(version, first.item, 1),
     )
+    # the figures as an answer's read would see them after this start (counted in START_INSERT)
+    state = live_row(sid, principal.sub, version.id, config, TestState(), first, now)
+    return out, (state, int(context["sessions_started"]) + 1, list(context["over"]))
 
 
 async def get(
@@ -292,21 +315,94 @@ ANSWER_WRITE = (
     "current_pretest = $15, theta = $16, se = $17, last_activity_at = $9 WHERE id = $1) "
     "UPDATE version_item SET administered = administered + 1 WHERE version_id = $3 AND idx = $14"
 )
-# The hot path's write without an explicit transaction: one statement, applied only if the session
-# is still active at the position that was read (a concurrent answer that got there first makes it
-# a no-op, and the loser then finds the stored reply). (session_id, position) is unique as well.
+# The hot path's write without an explicit transaction, one statement: a compare-and-set applied
+# only if the session is still active, at the position, on the item and with the last activity the
+# step started from (a concurrent answer that got there first, or any other change, makes it a
+# no-op, and the answer is decided again under the row lock). It returns the live exposure figures
+# for the next answers. (session_id, position) is unique as well.
 ANSWER_WRITE_IF_CURRENT = (
     "WITH moved AS (UPDATE diagnostic_session SET items = array_append(items, $4::int), "
     "scored = array_append(scored, $8::bool), "
     "responses = array_append(responses, (CASE WHEN $7::bool THEN 1 ELSE 0 END)::smallint), current_idx = $11, "
     "current_pretest = $12, theta = $13, se = $14, last_activity_at = $9 "
-    "WHERE id = $1 AND status = 'active' AND cardinality(items) = $2 - 1 RETURNING id), "
+    "WHERE id = $1 AND status = 'active' AND cardinality(items) = $2 - 1 AND current_idx = $4 "
+    "AND last_activity_at = $15 RETURNING id), "
     "answered AS (INSERT INTO response (session_id, position, version_id, idx, item_id, choice, correct, scored, "
     "answered_at, reply) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM moved RETURNING id), "
     "counted AS (UPDATE version_item SET administered = administered + 1 "
     "WHERE version_id = $3 AND idx = $11 AND EXISTS (SELECT 1 FROM answered)) "
-    "SELECT count(*) FROM answered"
+    "SELECT (SELECT count(*) FROM answered) AS written, v.sessions_started, "
+    "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = $3 AND i.administered >= "
+    "ceil($16::float8 * greatest(v.sessions_started, $17::int))::bigint) AS over "
+    "FROM bank_version v WHERE v.id = $3"
 )
+FIGURES_MAX_AGE = 1.0  # seconds the exposure figures of a write serve the next answers
+
+
+class LiveSessions:
+    """This process's memory of the sessions it started or wrote last (their state as a row of
+    ``ANSWER_READ``) and of the latest exposure figures per bank version and exposure rule, so an
+    answer that follows one this process wrote needs no read. Nothing here is trusted on its own:
+    the write is a compare-and-set on the remembered state, and figures older than
+    ``FIGURES_MAX_AGE`` are read again. Least recently used sessions are forgotten."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.sessions: OrderedDict[uuid.UUID, dict[str, Any]] = OrderedDict()
+        self.figures: dict[tuple[int, float, int], tuple[float, int, list[int]]] = {}
+
+    def row(self, sid: uuid.UUID, official_id: str, position: int) -> dict[str, Any] | None:
+        """The remembered session as the read would return it, when it is the caller's, the answer
+        is for its next position and fresh exposure figures are known; else None (read it)."""
+        known = self.sessions.get(sid)
+        if known is None or known["official_id"] != official_id or len(known["items"]) != position - 1:
+            return None
+        cfg = config_from_json(known["config"])
+        figures = self.figures.get((known["version_id"], cfg.r_max, cfg.exposure_warmup))
+        if figures is None or time.monotonic() - figures[0] > FIGURES_MAX_AGE:
+            return None
+        return {**known, "sessions_started": figures[1], "over": figures[2], "prev_item": None}
+
+    def remember(self, row: dict[str, Any], sessions_started: int, over: list[int]) -> None:
+        """Keep a session's state (see :func:`live_row`) and the exposure figures."""
+        cfg = config_from_json(row["config"])
+        self.figures[(row["version_id"], cfg.r_max, cfg.exposure_warmup)] = (time.monotonic(), sessions_started, over)
+        sid = row["id"]
+        old = self.sessions.get(sid)
+        if old is not None and len(old["items"]) > len(row["items"]):
+            return  # a later answer's state is already here
+        self.sessions[sid] = row
+        self.sessions.move_to_end(sid)
+        while len(self.sessions) > self.size:
+            self.sessions.popitem(last=False)
+
+    def forget(self, sid: uuid.UUID) -> None:
+        self.sessions.pop(sid, None)
+
+
+def live_row(
+    sid: uuid.UUID,
+    official_id: str,
+    version_id: int,
+    config: str,
+    state: TestState,
+    current: Step,
+    now: datetime,
+) -> dict[str, Any]:
+    """An active session's state after a write, with ``ANSWER_READ``'s session columns."""
+    return {
+        "id": sid,
+        "official_id": official_id,
+        "version_id": version_id,
+        "status": "active",
+        "config": config,
+        "items": state.items,
+        "scored": state.scored,
+        "responses": state.responses,
+        "current_idx": current.item,
+        "current_pretest": current.pretest,
+        "last_activity_at": now,
+    }
 
 
 class _Decision:
@@ -339,14 +435,18 @@ async def _decide(
     sid: uuid.UUID,
     data: AnswerIn,
     locked: bool = True,
+    live: LiveSessions | None = None,
 ) -> _Decision:
-    """Lock the session, check the answer, run the engine and (unless the test ends) write the
-    response and the new state. Raises a Problem for anything the client must fix."""
-    # one round trip: lock the session row, any answer already recorded at this position, and the
-    # live exposure figures (sessions started; items at or over the eligibility ceiling)
-    row = await conn.fetchrow(ANSWER_LOCK if locked else ANSWER_READ, sid, principal.sub, data.position)
+    """Lock the session (or, unlocked, take it from ``live`` or read it), check the answer, run the
+    engine and (unless the test ends) write the response and the new state. Raises a Problem for
+    anything the client must fix."""
+    row: Any = live.row(sid, principal.sub, data.position) if live is not None and not locked else None
     if row is None:
-        raise not_found("diagnostic session", sid)
+        # one round trip: lock the session row, any answer already recorded at this position, and
+        # the live exposure figures (sessions started; items at or over the eligibility ceiling)
+        row = await conn.fetchrow(ANSWER_LOCK if locked else ANSWER_READ, sid, principal.sub, data.position)
+        if row is None:
+            raise not_found("diagnostic session", sid)
     if row["prev_item"] is not None:
         if row["prev_item"] == data.item_id and row["prev_choice"] == data.choice:
             return _Decision("replay", str(row["prev_reply"]).encode())
@@ -425,8 +525,25 @@ async def _decide(
     if nxt.done:
         return _Decision("complete", body, (row, version, state, nxt, result_id, now, response))
     if not locked:
-        written = await conn.fetchval(ANSWER_WRITE_IF_CURRENT, *response, nxt.item, nxt.pretest, nxt.theta, nxt.se)
-        return _Decision("written" if written else "raced", body)
+        written = await conn.fetchrow(
+            ANSWER_WRITE_IF_CURRENT,
+            *response,
+            nxt.item,
+            nxt.pretest,
+            nxt.theta,
+            nxt.se,
+            row["last_activity_at"],
+            cfg.r_max,
+            cfg.exposure_warmup,
+        )
+        if not written["written"]:
+            if live is not None:
+                live.forget(sid)
+            return _Decision("raced", body)
+        if live is not None:
+            after = live_row(sid, principal.sub, version.id, row["config"], state, nxt, now)
+            live.remember(after, written["sessions_started"], written["over"])
+        return _Decision("written", body)
     # one round trip: the response, the session's new state and the next item's exposure count
     # (the hot counter row last, so its lock is held only until the commit)
     await conn.execute(
@@ -449,17 +566,20 @@ async def answer_fast(
     sid: uuid.UUID,
     data: AnswerIn,
     wake: Any,
+    live: LiveSessions | None = None,
 ) -> bytes:
-    """The hot path: two round trips on a bare asyncpg connection and no explicit transaction:
-    read the session (with any stored answer at this position and the live exposure figures), run
-    the engine, then one conditional statement that records the answer only if the session is
-    still at that position. The answer that ends a test, an expired session, or a lost race go
-    through :func:`answer` instead, on the kernel's session with a row lock, so that the result,
-    the closed session and the outbox message commit together."""
+    """The hot path on a bare asyncpg connection and no explicit transaction: the session as this
+    process wrote it last (``live``), else read (with any stored answer at this position and the
+    live exposure figures); the engine; then one compare-and-set statement that records the
+    answer only if the session is still in that state. The answer that ends a test, an expired
+    session, or a lost race go through :func:`answer` instead, on the kernel's session with a row
+    lock, so that the result, the closed session and the outbox message commit together."""
     async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
-        decision = await _decide(conn, cache, settings, principal, sid, data, locked=False)
+        decision = await _decide(conn, cache, settings, principal, sid, data, locked=False, live=live)
     if decision.kind in ("written", "replay"):
         return decision.body
+    if live is not None:
+        live.forget(sid)
     # expiry, the answer that completes the test, or a lost race: the locked path decides again
     async with maker() as session:
         return await answer(session, cache, settings, principal, sid, data, wake)
