@@ -61,7 +61,6 @@ class SessionController(Controller):
         relay = getattr(state, "relay", None)
         body = await store.answer_fast(
             state.pool,
-            state.sessionmaker,
             versions(request),
             state.settings,
             principal,

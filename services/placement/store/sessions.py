@@ -12,9 +12,9 @@
   which returns the stored first reply to a replay. (session_id, position) is unique as well.
   The same statement returns the live exposure figures (sessions started; items at or over the
   eligibility ceiling), which the next answers of this process use for at most a second.
-- The answer that ends a test, an idle session, and lost races take the locked path: the kernel's
-  session, ``SELECT ... FOR UPDATE`` on the session row, and on completion the result, the closed
-  session and the outbox message to progress in one transaction.
+- The answer that ends a test, an idle session, and lost races take the locked path: one
+  transaction on the bare pool, ``SELECT ... FOR UPDATE`` on the session row, and on completion the
+  result, the closed session and the outbox message to progress.
 - Starting is one transaction on the bare pool; at most one active session per official is a
   partial unique index, so concurrent starts create one session and the others resume it.
 Exposure counts and sessions started live in the database (several replicas stay correct); only
@@ -38,9 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import utcnow, uuid7
 from services.common.errors import Problem, not_found
-from services.common.outbox import enqueue
+from services.common.outbox import enqueue_raw
 from services.placement.domain.cat.cat import Step, TestConfig, TestState, step
-from services.placement.models import Outbox
 from services.placement.schemas import AnswerIn, AnswerOut, ResultSummary, ServedItem, SessionOut
 from services.placement.settings import Settings
 from services.placement.store.bank import LoadedVersion, VersionCache
@@ -559,7 +558,6 @@ async def _expire(conn: Any, sid: uuid.UUID) -> Problem:
 
 async def answer_fast(
     pool: Any,
-    maker: Any,
     cache: VersionCache,
     settings: Settings,
     principal: Any,
@@ -572,8 +570,8 @@ async def answer_fast(
     process wrote it last (``live``), else read (with any stored answer at this position and the
     live exposure figures); the engine; then one compare-and-set statement that records the
     answer only if the session is still in that state. The answer that ends a test, an expired
-    session, or a lost race go through :func:`answer` instead, on the kernel's session with a row
-    lock, so that the result, the closed session and the outbox message commit together."""
+    session, or a lost race go through :func:`answer` instead, with a row lock, so that the
+    result, the closed session and the outbox message commit together."""
     async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn:
         decision = await _decide(conn, cache, settings, principal, sid, data, locked=False, live=live)
     if decision.kind in ("written", "replay"):
@@ -581,12 +579,11 @@ async def answer_fast(
     if live is not None:
         live.forget(sid)
     # expiry, the answer that completes the test, or a lost race: the locked path decides again
-    async with maker() as session:
-        return await answer(session, cache, settings, principal, sid, data, wake)
+    return await answer(pool, cache, settings, principal, sid, data, wake)
 
 
 async def answer(
-    session: AsyncSession,
+    pool: Any,
     cache: VersionCache,
     settings: Settings,
     principal: Any,
@@ -594,30 +591,25 @@ async def answer(
     data: AnswerIn,
     wake: Any,
 ) -> bytes:
-    """Record one answer on the kernel's session; completes the test when the engine stops."""
-    conn = await driver(session)
-    decision = await _decide(conn, cache, settings, principal, sid, data)
-    if decision.kind == "replay":
-        await session.rollback()
-        return decision.body
-    if decision.kind == "expire":
-        problem = await _expire(conn, sid)
-        await session.commit()
-        raise problem
-    if decision.kind == "written":
-        await session.commit()
-        return decision.body
-    row, version, state, final, result_id, now, response = decision.parts
-    await conn.execute(INSERT_RESPONSE, *response)
-    await complete(session, conn, row, version, state, final, result_id, now, principal)
-    await session.commit()
-    if wake is not None:
+    """Record one answer under the session's row lock, in one transaction on the bare pool;
+    completes the test when the engine stops (result, closed session and outbox message)."""
+    expired = None
+    async with pool.acquire(timeout=settings.db_acquire_timeout_seconds) as conn, conn.transaction():
+        decision = await _decide(conn, cache, settings, principal, sid, data)
+        if decision.kind == "expire":
+            expired = await _expire(conn, sid)
+        elif decision.kind == "complete":
+            row, version, state, final, result_id, now, response = decision.parts
+            await conn.execute(INSERT_RESPONSE, *response)
+            await complete(conn, row, version, state, final, result_id, now, principal)
+    if expired is not None:
+        raise expired  # after the commit: the session stays expired
+    if decision.kind == "complete" and wake is not None:
         wake()
     return decision.body
 
 
 async def complete(
-    session: AsyncSession,
     conn: Any,
     row: Any,
     version: LoadedVersion,
@@ -627,7 +619,8 @@ async def complete(
     now: datetime,
     principal: Any,
 ) -> None:
-    """Write the result, close the session and queue the message to progress, in one transaction."""
+    """Write the result, close the session and queue the message to progress (inside the caller's
+    transaction)."""
     domains: dict[str, dict[str, int]] = {}
     items = []
     for position, (idx, scored, resp) in enumerate(zip(state.items, state.scored, state.responses, strict=True), 1):
@@ -680,8 +673,7 @@ async def complete(
         "standard_error": round(final.se, 6),
         "completed_at": now.isoformat().replace("+00:00", "Z"),
     }
-    enqueue(session, Outbox, "progress", "PUT", f"/v1/placements/{result_id}", body)
-    await session.flush()
+    await enqueue_raw(conn, "progress", "PUT", f"/v1/placements/{result_id}", body)
 
 
 GRANT_RETAKE = (
