@@ -141,7 +141,10 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         app.state.pool = None
         if spec.asyncpg_pool is not None:
             app.state.pool = await db.open_pool(
-                app.state.engine.url, max_size=spec.asyncpg_pool(settings), options=db.pool_options(settings)
+                app.state.engine.url,
+                max_size=spec.asyncpg_pool(settings),
+                min_size=settings.db_pool_min_size,
+                options=db.pool_options(settings),
             )
         tokens = ServiceTokens(
             settings.service_key_file,

@@ -36,6 +36,9 @@ class ServiceSettings:
     database_url: str = ""
     db_pool_size: int = 20  # steady connections; bursts above it open (and close) overflow ones
     db_max_overflow: int = 10
+    # asyncpg pool connections opened at start-up and kept open (at most the pool's size): a burst
+    # then finds them ready instead of connecting while the machine is busiest
+    db_pool_min_size: int = 1
     # Database unavailability answers 503 quickly instead of hanging: waiting for a pooled
     # connection, connecting, and any one statement are bounded (seconds; statement 0 = unbounded).
     db_acquire_timeout_seconds: float = 10.0
