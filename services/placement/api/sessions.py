@@ -9,8 +9,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from services.common.auth import allow
-from services.placement.api.common import JSON_MEDIA, Caller, Session, versions
+from services.common.auth import Principal, allow
+from services.common.responses import JSONBytes
+from services.placement.api.common import Caller, Session, versions
 from services.placement.schemas import AnswerIn, AnswerOut, SessionOut
 from services.placement.store import sessions as store
 
@@ -48,25 +49,23 @@ class SessionController(Controller):
         responses={200: ResponseSpec(data_container=AnswerOut, description="The answer is recorded.")},
     )
     async def answer_item(
-        self,
-        request: Request[Any, Any, Any],
-        session_id: FromPath[uuid.UUID],
-        data: JSONBody[AnswerIn],
-        principal: Caller,
-    ) -> Response[bytes]:
+        self, request: Request[Principal, Any, Any], session_id: FromPath[uuid.UUID], data: JSONBody[AnswerIn]
+    ) -> JSONBytes:
         """Answer the current item; get the next item or the result.
 
         Replaying the same answer returns the first response; a different item or position is a 409."""
+        # the hot path: the caller straight from the auth middleware (no dependency to resolve) and
+        # the encoded reply sent as it is
         state = request.app.state
         relay = getattr(state, "relay", None)
         body = await store.answer_fast(
             state.pool,
             versions(request),
             state.settings,
-            principal,
+            request.user,
             session_id,
             data,
             relay.wake if relay is not None else None,
             state.placement_live,
         )
-        return Response(body, media_type=JSON_MEDIA)
+        return JSONBytes(body)
