@@ -11,7 +11,8 @@
   administrator changed it) records nothing and the answer is decided again on the locked path,
   which returns the stored first reply to a replay. (session_id, position) is unique as well.
   The same statement returns the live exposure figures (sessions started; items at or over the
-  eligibility ceiling), which the next answers of this process use for at most a second.
+  eligibility ceiling) when this process's are half a second old, and the next answers of this
+  process use them for at most a second.
 - The answer that ends a test, an idle session, and lost races take the locked path: one
   transaction on the bare pool, ``SELECT ... FOR UPDATE`` on the session row, and on completion the
   result, the closed session and the outbox message to progress.
@@ -209,7 +210,7 @@ async def start(
 
 async def _create(
     conn: Any, cache: VersionCache, settings: Settings, principal: Any, now: datetime, idle: timedelta
-) -> tuple[SessionOut, tuple[dict[str, Any], int, list[int]]] | None:
+) -> tuple[SessionOut, tuple[dict[str, Any], tuple[int, list[int]]]] | None:
     """The new session, and its state with the exposure figures it started with (for
     :meth:`LiveSessions.remember`); None when a concurrent start won."""
     cfg = settings.test_config()
@@ -272,7 +273,7 @@ async def _create(
     )
     # the figures as an answer's read would see them after this start (counted in START_INSERT)
     state = live_row(sid, principal.sub, version.id, config, TestState(), first, now)
-    return out, (state, int(context["sessions_started"]) + 1, list(context["over"]))
+    return out, (state, (int(context["sessions_started"]) + 1, list(context["over"])))
 
 
 async def get(
@@ -317,9 +318,11 @@ ANSWER_WRITE = (
 # The hot path's write without an explicit transaction, one statement: a compare-and-set applied
 # only if the session is still active, at the position, on the item and with the last activity the
 # step started from (a concurrent answer that got there first, or any other change, makes it a
-# no-op, and the answer is decided again under the row lock). It returns the live exposure figures
-# for the next answers. (session_id, position) is unique as well.
-ANSWER_WRITE_IF_CURRENT = (
+# no-op, and the answer is decided again under the row lock). (session_id, position) is unique as
+# well. ANSWER_WRITE_IF_CURRENT also returns the live exposure figures for the next answers, which
+# costs the database a scan of the version's items: it is used when this process's figures are
+# older than FIGURES_REFRESH, ANSWER_WRITE_ONLY otherwise.
+_WRITE_CTES = (
     "WITH moved AS (UPDATE diagnostic_session SET items = array_append(items, $4::int), "
     "scored = array_append(scored, $8::bool), "
     "responses = array_append(responses, (CASE WHEN $7::bool THEN 1 ELSE 0 END)::smallint), current_idx = $11, "
@@ -330,11 +333,15 @@ ANSWER_WRITE_IF_CURRENT = (
     "answered_at, reply) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM moved RETURNING id), "
     "counted AS (UPDATE version_item SET administered = administered + 1 "
     "WHERE version_id = $3 AND idx = $11 AND EXISTS (SELECT 1 FROM answered)) "
-    "SELECT (SELECT count(*) FROM answered) AS written, v.sessions_started, "
+)
+ANSWER_WRITE_ONLY = _WRITE_CTES + "SELECT count(*) AS written FROM answered"  # noqa: S608 (constants)
+ANSWER_WRITE_IF_CURRENT = (
+    _WRITE_CTES + "SELECT (SELECT count(*) FROM answered) AS written, v.sessions_started, "  # noqa: S608 (constants)
     "ARRAY(SELECT i.idx FROM version_item i WHERE i.version_id = $3 AND i.administered >= "
     "ceil($16::float8 * greatest(v.sessions_started, $17::int))::bigint) AS over "
     "FROM bank_version v WHERE v.id = $3"
 )
+FIGURES_REFRESH = 0.5  # seconds after which a write fetches the exposure figures again
 FIGURES_MAX_AGE = 1.0  # seconds the exposure figures of a write serve the next answers
 
 
@@ -342,8 +349,9 @@ class LiveSessions:
     """This process's memory of the sessions it started or wrote last (their state as a row of
     ``ANSWER_READ``) and of the latest exposure figures per bank version and exposure rule, so an
     answer that follows one this process wrote needs no read. Nothing here is trusted on its own:
-    the write is a compare-and-set on the remembered state, and figures older than
-    ``FIGURES_MAX_AGE`` are read again. Least recently used sessions are forgotten."""
+    the write is a compare-and-set on the remembered state, a write fetches the figures again
+    when they are older than ``FIGURES_REFRESH``, and figures older than ``FIGURES_MAX_AGE`` are
+    never used (the session is read). Least recently used sessions are forgotten."""
 
     def __init__(self, size: int = 50_000) -> None:
         self.size = size
@@ -362,10 +370,17 @@ class LiveSessions:
             return None
         return {**known, "sessions_started": figures[1], "over": figures[2], "prev_item": None}
 
-    def remember(self, row: dict[str, Any], sessions_started: int, over: list[int]) -> None:
-        """Keep a session's state (see :func:`live_row`) and the exposure figures."""
-        cfg = config_from_json(row["config"])
-        self.figures[(row["version_id"], cfg.r_max, cfg.exposure_warmup)] = (time.monotonic(), sessions_started, over)
+    def stale(self, version_id: int, cfg: TestConfig) -> bool:
+        """Whether the exposure figures for this version and rule are due for a refresh."""
+        figures = self.figures.get((version_id, cfg.r_max, cfg.exposure_warmup))
+        return figures is None or time.monotonic() - figures[0] > FIGURES_REFRESH
+
+    def remember(self, row: dict[str, Any], figures: tuple[int, list[int]] | None) -> None:
+        """Keep a session's state (see :func:`live_row`) and, when given, the exposure figures
+        (sessions started, items over the ceiling)."""
+        if figures is not None:
+            cfg = config_from_json(row["config"])
+            self.figures[(row["version_id"], cfg.r_max, cfg.exposure_warmup)] = (time.monotonic(), *figures)
         sid = row["id"]
         old = self.sessions.get(sid)
         if old is not None and len(old["items"]) > len(row["items"]):
@@ -524,24 +539,18 @@ async def _decide(
     if nxt.done:
         return _Decision("complete", body, (row, version, state, nxt, result_id, now, response))
     if not locked:
-        written = await conn.fetchrow(
-            ANSWER_WRITE_IF_CURRENT,
-            *response,
-            nxt.item,
-            nxt.pretest,
-            nxt.theta,
-            nxt.se,
-            row["last_activity_at"],
-            cfg.r_max,
-            cfg.exposure_warmup,
-        )
+        args = (*response, nxt.item, nxt.pretest, nxt.theta, nxt.se, row["last_activity_at"])
+        if live is None or live.stale(version.id, cfg):
+            written = await conn.fetchrow(ANSWER_WRITE_IF_CURRENT, *args, cfg.r_max, cfg.exposure_warmup)
+            figures = (written["sessions_started"], written["over"])
+        else:
+            written, figures = await conn.fetchrow(ANSWER_WRITE_ONLY, *args), None
         if not written["written"]:
             if live is not None:
                 live.forget(sid)
             return _Decision("raced", body)
         if live is not None:
-            after = live_row(sid, principal.sub, version.id, row["config"], state, nxt, now)
-            live.remember(after, written["sessions_started"], written["over"])
+            live.remember(live_row(sid, principal.sub, version.id, row["config"], state, nxt, now), figures)
         return _Decision("written", body)
     # one round trip: the response, the session's new state and the next item's exposure count
     # (the hot counter row last, so its lock is held only until the commit)
