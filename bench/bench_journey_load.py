@@ -8,12 +8,15 @@ measured in the same run: the bare /health/live of the same placement process.
 
 Two shapes of load:
 - no pause (the default): every official answers as fast as the services reply;
-- capacity (``--think 10``): officials arrive spread over the first think time and pause between
-  answers like a quick person (exponential, mean ``--think`` seconds). The capacity of a set-up is
-  the largest ``--officials`` served with 0 errors and answer p99 at most 200 ms; ``--workers N``
-  runs every service with N server processes (``LMS_WORKERS``) to show how it scales.
+- capacity (``--think 10``): officials arrive spread evenly at random over ``--arrival`` seconds
+  (default: the think time, so 3,000 officials make 300 diagnostic starts a second; ``--arrival 60``
+  is a class or a department arriving within a minute) and pause between answers like a quick
+  person (exponential, mean ``--think`` seconds). The capacity of a set-up is the largest
+  ``--officials`` served with 0 errors and answer p99 at most 200 ms; ``--workers N`` runs every
+  service with N server processes (``LMS_WORKERS``) to show how it scales.
 
-    .venv/bin/python bench/bench_journey_load.py [--officials 500] [--events 10] [--think S] [--workers N]
+    .venv/bin/python bench/bench_journey_load.py [--officials 500] [--events 10] [--think S] [--arrival S]
+                                                 [--workers N]
 """
 
 from __future__ import annotations
@@ -81,10 +84,11 @@ async def official(
     events_each: int,
     seed: int,
     think: float = 0.0,
+    arrival: float = 0.0,
 ) -> None:
     rng = random.Random(seed * 100_003 + n)
-    if think:  # arrivals spread over the first think time, then a pause before every answer
-        await asyncio.sleep(rng.uniform(0, think))
+    if think:  # arrivals spread over the arrival window, then a pause before every answer
+        await asyncio.sleep(rng.uniform(0, arrival or think))
     sub = f"load-{seed}-{n}"
     learner = token("learner", sub=sub, name=f"Official {n}", org=f"ORG-{n % 20:02d}")
     placement, progress = FastClient(bases["placement"]), FastClient(bases["progress"])
@@ -148,6 +152,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10, help="learning events per official")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--think", type=float, default=0.0, help="mean pause before each answer, seconds")
+    parser.add_argument(
+        "--arrival",
+        type=float,
+        default=0.0,
+        help="with --think: seconds over which officials arrive (default: the think time)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="server processes per service")
     args = parser.parse_args()
     urls = {s: fresh_database(s) for s in SERVICES}
@@ -194,7 +204,7 @@ def main() -> None:
             started = time.perf_counter()
             await asyncio.gather(
                 *(
-                    official(n, bases, bank, modules, rec, args.events, args.seed, args.think)
+                    official(n, bases, bank, modules, rec, args.events, args.seed, args.think, args.arrival)
                     for n in range(args.officials)
                 )
             )
@@ -206,7 +216,8 @@ def main() -> None:
         rows = sorted(rec.results.values(), key=lambda r: r.name)
         report(
             f"{args.officials} concurrent officials, {args.workers} worker(s) per service, "
-            f"{'no pause' if not args.think else f'{args.think:g} s mean pause'} ({seconds:.1f} s wall)",
+            f"{'no pause' if not args.think else f'{args.think:g} s mean pause'}"
+            f"{f', arriving over {args.arrival or args.think:g} s' if args.think else ''} ({seconds:.1f} s wall)",
             rows,
             ceiling=ceiling,
         )
