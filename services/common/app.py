@@ -19,9 +19,10 @@ from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import db, docs, migrations
@@ -98,15 +99,29 @@ def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
     return request.user
 
 
-def _throttled(request: Request[Any, Any, Any]) -> bool:
+def _throttled(scope: Any) -> bool:
     """Rate-limit public routes and requests without a token; never the probes and metrics.
     (Read from the raw scope: this runs for every request.)"""
-    scope = request.scope
     if scope["path"].startswith(("/health", "/metrics")):
         return False
     if scope["route_handler"].opt.get("public"):
         return True
     return all(name != b"authorization" for name, _ in scope["headers"])
+
+
+def public_rate_limit(app: ASGIApp, config: RateLimitConfig) -> ASGIApp:
+    """Route middleware: the requests :func:`_throttled` picks go through Litestar's rate limit
+    (``config``); the others (authenticated calls, probes) skip it without the request object, store
+    lookup and check that Litestar's middleware makes for every request before deciding."""
+    limited = RateLimitMiddleware(app, config)
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if _throttled(scope):
+            await limited(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return middleware
 
 
 def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
@@ -212,7 +227,7 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         exception_handlers=exception_handlers,
         middleware=[
             *(
-                [RateLimitConfig(("minute", settings.public_rate_limit), check_throttle_handler=_throttled).middleware]
+                [DefineMiddleware(public_rate_limit, config=RateLimitConfig(("minute", settings.public_rate_limit)))]
                 if settings.public_rate_limit
                 else []
             ),
