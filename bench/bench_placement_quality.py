@@ -5,7 +5,9 @@ when U[e, i] < P_i(theta_e)), so the comparisons are paired. Beside them, measur
 run on the same draws:
 
 - the optimal sequential frontier (dynamic programming over the posterior, see
-  services/placement/domain/cat/frontier.py) at each configuration's mean length and maximum;
+  services/placement/domain/cat/frontier.py) at each configuration's mean length and maximum: an
+  upper bound that assumes the bank's best items at the final estimate for every examinee, so no
+  exposure ceiling and no content balancing;
 - catsim (MaxInfoSelector with the same exposure ceiling, NumericalSearchEstimator,
   ConfidenceIntervalStopper on the same cuts and length bounds) at the defaults' mean length: its
   confidence level is chosen on a pilot sample so that its mean length matches, then it runs on
@@ -219,6 +221,12 @@ def main() -> None:
         f"lengths count scored items; pretest items (LMS_PLACEMENT_PRETEST_RATE {defaults.pretest_rate}, at most "
         f"{defaults.pretest_max}) come on top. Seconds: placement {ours_s:.0f}, frontier {frontier_s:.0f}; "
         f"{catsim_line}. Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+    )
+    console.print(
+        "frontier: the Bayes-optimal stopping rule over a normal posterior whose precision is that of the bank's "
+        "best items at the final estimate, for the same minimum and maximum length: no exposure ceiling, no content "
+        "balancing, no items spent at a wrong early estimate; an upper bound (above the exact Bayes rule on the "
+        "real posterior by 1-2 points at 10-14 items)"
     )
     console.print(
         "targets: within 1 point of the frontier; no worse than catsim at equal length; mean length <= 22 with "
