@@ -226,7 +226,7 @@ def main() -> None:
         "frontier: the Bayes-optimal stopping rule over a normal posterior whose precision is that of the bank's "
         "best items at the final estimate, for the same minimum and maximum length: no exposure ceiling, no content "
         "balancing, no items spent at a wrong early estimate; an upper bound (above the exact Bayes rule on the "
-        "real posterior by 1-2 points at 10-14 items)"
+        "real posterior by 1.2-3.4 points at 6.5-12 items)"
     )
     console.print(
         "targets: within 1 point of the frontier; no worse than catsim at equal length; mean length <= 22 with "

@@ -13,10 +13,10 @@ What it assumes, and so what it bounds: abilities from the prior; every examinee
 best items at the posterior mean after the test (clairvoyant selection: no exposure ceiling, no
 content balancing, no items spent early at a wrong estimate); a normal posterior. Checked against
 :func:`exact_stopping`, the Bayes-optimal stopping rule on the engine's real grid posterior over
-every answer pattern of a short test: the frontier lies above it (by 1.2 to 2.3 points at 10 to 14
-items on three 500-item banks), almost all of it the clairvoyant information (after 14 items the
-frontier's posterior precision is 14.1 where the real one is 12.5; the normal shape itself moves
-the accuracy by 0.3 points). It is an upper bound, and a loose one at short lengths.
+every answer pattern of a short test: the frontier lies above it (by 1.2 to 3.4 points at mean
+lengths 6.5 to 12, maximum 12 to 14, on three 500-item banks), almost all of it the clairvoyant
+information (after 14 items the frontier's posterior precision is 14.1 where the real one is 12.5;
+the normal shape itself moves the accuracy by 0.3 points). An upper bound, loose at short lengths.
 """
 
 from __future__ import annotations
