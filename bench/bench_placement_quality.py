@@ -112,11 +112,15 @@ def main() -> None:
     base = dataclasses.replace(defaults, pretest_rate=0.0)  # lengths count scored items only
     configs = {
         f"defaults: {base.stop_rule} {base.curtail_gamma}, {base.min_items}-{base.max_items}, exp {base.r_max}": base,
-        "curtailment .07, 8-50, exposure .30": dataclasses.replace(base, stop_rule="curtailment", curtail_gamma=0.07),
+        "curtailment .073, 8-50, exposure .30": dataclasses.replace(
+            base, stop_rule="curtailment", curtail_gamma=0.073, max_items=50
+        ),
         "SPRT, 8-30, exposure .25 (before)": dataclasses.replace(
             base, stop_rule="sprt", max_items=30, r_max=0.25, min_items=8
         ),
-        "bayes .86, 8-50, exposure .30": dataclasses.replace(base, stop_rule="bayes", posterior_stop=0.86),
+        "bayes .86, 8-50, exposure .30": dataclasses.replace(
+            base, stop_rule="bayes", posterior_stop=0.86, max_items=50
+        ),
     }
     if args.defaults_only:
         configs = dict(list(configs.items())[:1])
@@ -164,7 +168,8 @@ def main() -> None:
     for out in outcomes:
         f = out.figures(first)
         diff = (
-            f"{f['paired_accuracy_difference']:+.1%} ± {f['paired_accuracy_difference_ci95']:.1%}"
+            f"{f['paired_accuracy_difference']:+.1%} ± {f['paired_accuracy_difference_ci95']:.1%}; "
+            f"E {f['paired_expected_difference']:+.2%} ± {f['paired_expected_difference_ci95']:.2%}"
             if "paired_accuracy_difference" in f
             else ""
         )
