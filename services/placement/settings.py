@@ -24,10 +24,10 @@ class Settings(ServiceSettings):
     db_pool_min_size: int = 20
     cuts: tuple[str, ...] = ("-1.5", "-0.5", "0.5", "1.5")
     min_items: int = 8
-    max_items: int = 50
+    max_items: int = 60
     stop_rule: str = "curtailment"
     posterior_stop: float = 0.9
-    curtail_gamma: float = 0.08
+    curtail_gamma: float = 0.088
     sprt_delta: float = 0.3
     sprt_alpha: float = 0.05
     sprt_beta: float = 0.05

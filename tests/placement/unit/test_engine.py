@@ -561,3 +561,22 @@ def level_weights_trapezoid(grid: np.ndarray) -> np.ndarray:
         on = np.isclose(grid, cut)
         weights[on, k] = weights[on, k + 1] = 0.5
     return weights
+
+
+def test_the_frontier_lies_above_the_exact_bayes_rule_on_the_real_posterior() -> None:
+    """The frontier (normal posterior, the bank's best items) bounds from above the Bayes-optimal
+    stopping rule computed exactly on the engine's grid posterior over every answer pattern of a
+    short test, at every item cost, and not by an absurd margin."""
+    from services.placement.domain.cat.frontier import Frontier, exact_stopping
+
+    bank = synthetic_bank(500, 1.5, seed=1000)
+    cfg = TestConfig(min_items=4, max_items=10)
+    frontier = Frontier(bank.a, bank.b, bank.c, CUTS, cfg.min_items, cfg.max_items)
+    est = cfg.estimator
+    for lam in (0.02, 0.005, 0.001):
+        exact = exact_stopping(
+            bank.a, bank.b, bank.c, cfg.level_matrix, est.grid, est.log_prior, cfg.min_items, cfg.max_items, lam
+        )
+        bound = frontier.at_length(exact.mean_length)
+        assert exact.mean_length > cfg.min_items
+        assert exact.accuracy < bound.accuracy < exact.accuracy + 0.04, (lam, exact, bound)

@@ -8,6 +8,15 @@ state, the next posterior mean is mu + sqrt(1 / tau_n - 1 / tau_(n+1)) Z (its pr
 Stopping pays the probability of the most probable level; each item costs ``lam``. Backward
 induction gives the Bayes-optimal rule for ``lam``; a search on ``lam`` matches a target mean
 length, and a forward pass of the state distribution gives the accuracy and mean length.
+
+What it assumes, and so what it bounds: abilities from the prior; every examinee gets the bank's
+best items at the posterior mean after the test (clairvoyant selection: no exposure ceiling, no
+content balancing, no items spent early at a wrong estimate); a normal posterior. Checked against
+:func:`exact_stopping`, the Bayes-optimal stopping rule on the engine's real grid posterior over
+every answer pattern of a short test: the frontier lies above it (by 1.2 to 3.4 points at mean
+lengths 6.5 to 12, maximum 12 to 14, on three 500-item banks), almost all of it the clairvoyant
+information (after 14 items the frontier's posterior precision is 14.1 where the real one is 12.5;
+the normal shape itself moves the accuracy by 0.3 points). An upper bound, loose at short lengths.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.placement.domain.cat.model import Array, fisher_information
+from services.placement.domain.cat.model import Array, fisher_information, prob_grid
 
 
 @dataclass(frozen=True)
@@ -124,3 +133,50 @@ class Frontier:
             w = min(max(w, 0.0), 1.0)
             return FrontierPoint(target, best.accuracy + w * (low.accuracy - best.accuracy), float(np.sqrt(lo * hi)))
         return best
+
+
+def exact_stopping(
+    a: Array,
+    b: Array,
+    c: Array,
+    level_matrix: Array,
+    grid: Array,
+    log_prior: Array,
+    min_items: int,
+    max_items: int,
+    lam: float,
+) -> FrontierPoint:
+    """The Bayes-optimal stopping rule for item cost ``lam`` on the real grid posterior, by backward
+    induction over every answer pattern (2^max_items of them: short tests only), each item the most
+    informative at the EAP estimate with no exposure limit. Accuracy and mean length from the prior."""
+    like = prob_grid(grid, a, b, c)
+    joint = [np.exp(log_prior - log_prior.max())[None, :]]  # per depth: prior x likelihood of each pattern
+    joint[0] = joint[0] / joint[0].sum()
+    used = np.zeros((1, 0), dtype=np.int64)
+    for _ in range(max_items):
+        w = joint[-1]
+        means = (w @ grid) / w.sum(axis=1)
+        items = np.empty(len(w), dtype=np.int64)
+        for j, mean in enumerate(means.tolist()):
+            info = fisher_information(mean, a, b, c)
+            info[used[j]] = -1.0
+            items[j] = int(info.argmax())
+        p = like[items]
+        joint.append(np.stack([w * (1.0 - p), w * p], axis=1).reshape(-1, len(grid)))  # wrong, right
+        used = np.repeat(np.hstack([used, items[:, None]]), 2, axis=0)
+    mass = [w.sum(axis=1) for w in joint]
+    reward = [(w @ level_matrix).max(axis=1) for w in joint]  # P(pattern) x P(most probable level)
+    value = reward[max_items]
+    stop = [np.ones(len(value), dtype=bool)] * (max_items + 1)
+    for n in range(max_items - 1, -1, -1):
+        go = value.reshape(-1, 2).sum(axis=1) - lam * mass[n]
+        stop[n] = reward[n] >= go if n >= min_items else np.zeros(len(go), dtype=bool)
+        value = np.where(stop[n], reward[n], go)
+    alive = np.ones(1, dtype=bool)
+    accuracy = length = 0.0
+    for n in range(max_items + 1):
+        stopping = alive & stop[n]
+        accuracy += float(reward[n][stopping].sum())
+        length += n * float(mass[n][stopping].sum())
+        alive = np.repeat(alive & ~stop[n], 2)
+    return FrontierPoint(length, accuracy, lam)

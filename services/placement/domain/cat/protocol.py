@@ -11,7 +11,7 @@ intervals (normal approximation over examinees):
 - mean, 95th percentile and maximum test length (scored items; pretest items come on top);
 - accuracy for officials at least ``far`` from every cut, and the rate of errors by two or more
   levels; the maximum exposure rate over the draws;
-- against the first configuration, the paired difference in exact accuracy.
+- against the first configuration, the paired differences in exact accuracy and in E[acc].
 """
 
 from __future__ import annotations
@@ -107,6 +107,9 @@ class Outcome:
             diff, diff_ci = mean_ci(self.correct.astype(np.float64) - baseline.correct.astype(np.float64))
             out["paired_accuracy_difference"] = round(diff, 4)
             out["paired_accuracy_difference_ci95"] = round(diff_ci, 4)
+            diff, diff_ci = mean_ci(self.assigned_prob - baseline.assigned_prob)
+            out["paired_expected_difference"] = round(diff, 4)
+            out["paired_expected_difference_ci95"] = round(diff_ci, 4)
             out["paired_against"] = baseline.name
         return out
 
