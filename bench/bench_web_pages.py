@@ -1,17 +1,20 @@
 """Web pages under load: N concurrent signed-in officials (default 100) go through the web app's
-home, the whole diagnostic (item page, answer, next item ... result) and the sessions page, each
-pausing between pages as a person does (think time, exponential with mean ``--think`` seconds).
+home, the diagnostic ``--diagnostics`` times in turn (start, item page, answer, next item ... result;
+placement's retake cooldown is off and each diagnostic is ``--items`` items long, so every official
+makes several measured starts, not one taken as they arrive) and the sessions page, each pausing
+between pages as a person does (think time, exponential with mean ``--think`` seconds).
 Beside each of them, another official makes exactly the API calls those pages make, straight to the
 services with the same kind of token; the two take their steps in turn (page, API calls, page ...),
 so pages and API calls are measured at the same moments under the same load. A short warm-up runs
 first and is not counted. The table prints p50/p95/p99 of each page beside the API calls it makes,
-and the web app's bare /health/live as the framework ceiling. The three services and the web app
-run as real processes, one uvicorn worker each, on this machine.
+and the web app's bare /health/live as the framework ceiling; the last lines say how far each page's
+p95 is over its calls' and how many pages and API steps each figure rests on. The three services
+and the web app run as real processes, one uvicorn worker each, on this machine.
 
 The web app's cookies are marked Secure in production; here (plain http on loopback, a load
 generator instead of a browser) it runs with LMS_WEB_COOKIE_SECURE=false.
 
-    .venv/bin/python bench/bench_web_pages.py [--officials 100] [--think 3] [--warmup 10]
+    .venv/bin/python bench/bench_web_pages.py [--officials 100] [--diagnostics 3] [--items 6] [--think 3]
 """
 
 from __future__ import annotations
