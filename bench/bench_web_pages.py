@@ -1,17 +1,20 @@
 """Web pages under load: N concurrent signed-in officials (default 100) go through the web app's
-home, the whole diagnostic (item page, answer, next item ... result) and the sessions page, each
-pausing between pages as a person does (think time, exponential with mean ``--think`` seconds).
+home, the diagnostic ``--diagnostics`` times in turn (start, item page, answer, next item ... result;
+placement's retake cooldown is off and each diagnostic is ``--items`` items long, so every official
+makes several measured starts, not one taken as they arrive) and the sessions page, each pausing
+between pages as a person does (think time, exponential with mean ``--think`` seconds).
 Beside each of them, another official makes exactly the API calls those pages make, straight to the
 services with the same kind of token; the two take their steps in turn (page, API calls, page ...),
 so pages and API calls are measured at the same moments under the same load. A short warm-up runs
 first and is not counted. The table prints p50/p95/p99 of each page beside the API calls it makes,
-and the web app's bare /health/live as the framework ceiling. The three services and the web app
-run as real processes, one uvicorn worker each, on this machine.
+and the web app's bare /health/live as the framework ceiling; the last lines say how far each page's
+p95 is over its calls' and how many pages and API steps each figure rests on. The three services
+and the web app run as real processes, one uvicorn worker each, on this machine.
 
 The web app's cookies are marked Secure in production; here (plain http on loopback, a load
 generator instead of a browser) it runs with LMS_WEB_COOKIE_SECURE=false.
 
-    .venv/bin/python bench/bench_web_pages.py [--officials 100] [--think 3] [--warmup 10]
+    .venv/bin/python bench/bench_web_pages.py [--officials 100] [--diagnostics 3] [--items 6] [--think 3]
 """
 
 from __future__ import annotations
@@ -123,14 +126,14 @@ def page_ok(response: httpx.Response) -> bool:
     return response.status_code == 200
 
 
-async def via_web(n: int, base: str, pace: Pace) -> None:
+async def via_web(n: int, base: str, pace: Pace, diagnostics: int) -> None:
     try:
-        await web_journey(n, base, pace, pace.rng)
+        await web_journey(n, base, pace, pace.rng, diagnostics)
     finally:
         await pace.finish()
 
 
-async def web_journey(n: int, base: str, pace: Pace, rng: random.Random) -> None:
+async def web_journey(n: int, base: str, pace: Pace, rng: random.Random, diagnostics: int) -> None:
     await pace.arrive()
     async with client(base, follow_redirects=True) as web:
         signin = await web.get("/signin")
@@ -138,21 +141,22 @@ async def web_journey(n: int, base: str, pace: Pace, rng: random.Random) -> None
         await web.post("/auth/dev", data={**form, "name": f"Official {n}", "org": f"ORG-{n % 20:02d}"})
         person = Browser(web)  # signed in: from here on its cookies travel as one header
         await pace.step("home (unplaced)", person.get("/"), page_ok)
-        intro = await pace.step("diagnostic intro", person.get("/diagnostic"), page_ok)
-        start = person.post("/diagnostic/start", data={"_csrf_token": form_token(intro)})
-        page = await pace.step("diagnostic start -> item", start, page_ok)
-        while isinstance(page, httpx.Response) and (item := ITEM.search(page.text)):
-            session_path = ACTION.search(page.text).group(1)  # type: ignore[union-attr]
-            await pace.step("diagnostic item page", person.get(session_path), page_ok)
-            answer = {
-                "_csrf_token": form_token(page),
-                "position": POSITION.search(page.text).group(1),  # type: ignore[union-attr]
-                "item_id": item.group(1),
-                "choice": rng.choice(OPTIONS.findall(page.text)),
-            }
-            page = await pace.step(
-                "diagnostic answer -> next", person.post(f"{session_path}/answer", data=answer), page_ok
-            )
+        for _ in range(diagnostics):  # the first, then retakes (no cooldown here)
+            intro = await pace.step("diagnostic intro", person.get("/diagnostic"), page_ok)
+            start = person.post("/diagnostic/start", data={"_csrf_token": form_token(intro)})
+            page = await pace.step("diagnostic start -> item", start, page_ok)
+            while isinstance(page, httpx.Response) and (item := ITEM.search(page.text)):
+                session_path = ACTION.search(page.text).group(1)  # type: ignore[union-attr]
+                await pace.step("diagnostic item page", person.get(session_path), page_ok)
+                answer = {
+                    "_csrf_token": form_token(page),
+                    "position": POSITION.search(page.text).group(1),  # type: ignore[union-attr]
+                    "item_id": item.group(1),
+                    "choice": rng.choice(OPTIONS.findall(page.text)),
+                }
+                page = await pace.step(
+                    "diagnostic answer -> next", person.post(f"{session_path}/answer", data=answer), page_ok
+                )
         for _ in range(120):  # placement reaches progress through the outbox
             home = await person.get("/")
             if "levels" in home.text:
@@ -196,14 +200,14 @@ def form_token(page: Any) -> str:
     return found.group(1) if found else ""
 
 
-async def via_api(n: int, bases: dict[str, str], pace: Pace) -> None:
+async def via_api(n: int, bases: dict[str, str], pace: Pace, diagnostics: int) -> None:
     try:
-        await api_journey(n, bases, pace, pace.rng)
+        await api_journey(n, bases, pace, pace.rng, diagnostics)
     finally:
         await pace.finish()
 
 
-async def api_journey(n: int, bases: dict[str, str], pace: Pace, rng: random.Random) -> None:
+async def api_journey(n: int, bases: dict[str, str], pace: Pace, rng: random.Random, diagnostics: int) -> None:
     """The same calls the pages make, in the same order and grouping."""
     await pace.arrive()
     auth = {"Authorization": f"Bearer {token('learner', sub=f'api-{n}', name=f'Official {n}', org='ORG-01')}"}
@@ -221,18 +225,19 @@ async def api_journey(n: int, bases: dict[str, str], pace: Pace, rng: random.Ran
             return list(await asyncio.gather(progress.get("/v1/me/path"), certification.get("/v1/me/certificates")))
 
         await pace.step("home (unplaced)", home())
-        started = await pace.step("diagnostic start -> item", start(placement))
-        session = started.json() if isinstance(started, httpx.Response) else {}
-        current = session.get("current_item")
-        while current:
-            await pace.step("diagnostic item page", placement.get(f"/v1/sessions/{session['id']}"))
-            body = {
-                "position": current["position"],
-                "item_id": current["item_id"],
-                "choice": rng.randrange(len(current["options"])),
-            }
-            reply = await pace.step("diagnostic answer -> next", answer(placement, session["id"], body))
-            current = reply.get("next_item") if isinstance(reply, dict) else None
+        for _ in range(diagnostics):
+            started = await pace.step("diagnostic start -> item", start(placement))
+            session = started.json() if isinstance(started, httpx.Response) else {}
+            current = session.get("current_item")
+            while current:
+                await pace.step("diagnostic item page", placement.get(f"/v1/sessions/{session['id']}"))
+                body = {
+                    "position": current["position"],
+                    "item_id": current["item_id"],
+                    "choice": rng.randrange(len(current["options"])),
+                }
+                reply = await pace.step("diagnostic answer -> next", answer(placement, session["id"], body))
+                current = reply.get("next_item") if isinstance(reply, dict) else None
         for _ in range(120):
             path = await progress.get("/v1/me/path")
             if path.status_code == 200:
@@ -267,6 +272,15 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=int, default=10, help="officials (and as many API ones) run first, not counted"
     )
+    parser.add_argument(
+        "--diagnostics",
+        type=int,
+        default=3,
+        help="diagnostics each official takes in turn (each start is measured; more starts, steadier figures)",
+    )
+    parser.add_argument(
+        "--items", type=int, default=6, help="items per diagnostic (placement's minimum and maximum length here)"
+    )
     args = parser.parse_args()
     urls = {s: fresh_database(s) for s in SERVICES}
     for name in ("placement", "progress"):
@@ -278,6 +292,8 @@ def main() -> None:
         extra = {
             **peers,
             "LMS_PLACEMENT_RETAKE_COOLDOWN_DAYS": "0",
+            "LMS_PLACEMENT_MIN_ITEMS": str(args.items),
+            "LMS_PLACEMENT_MAX_ITEMS": str(args.items),
             "LMS_DB_POOL_SIZE": "10",
             "LMS_DB_MAX_OVERFLOW": "5",
         }
@@ -299,8 +315,12 @@ def main() -> None:
             journeys = []
             for n in officials:
                 turns, seed = Turns(), args.seed * 100_003 + n
-                journeys.append(via_web(n, web_base, Pace("web", web, turns, random.Random(seed), think)))
-                journeys.append(via_api(n, bases, Pace("api", api, turns, random.Random(seed), think)))
+                journeys.append(
+                    via_web(n, web_base, Pace("web", web, turns, random.Random(seed), think), args.diagnostics)
+                )
+                journeys.append(
+                    via_api(n, bases, Pace("api", api, turns, random.Random(seed), think), args.diagnostics)
+                )
             started = time.perf_counter()
             await asyncio.gather(*journeys)
             seconds = time.perf_counter() - started
@@ -328,6 +348,7 @@ def main() -> None:
                 over = page.pct(95) / calls.pct(95) - 1 if calls.pct(95) else float("nan")
                 console.print(
                     f"{name}: page p95 {page.pct(95):.1f} ms, API p95 {calls.pct(95):.1f} ms, over {over:+.0%}"
+                    f" ({len(page.latencies)} pages, {len(calls.latencies)} API steps)"
                 )
 
 

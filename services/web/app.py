@@ -7,25 +7,39 @@ Content-Security-Policy (scripts and styles only from this origin, no inline scr
 
 from __future__ import annotations
 
+import binascii
+import gc
 import hashlib
 import logging
+import re
 import secrets
-from collections.abc import AsyncIterator
+import time
+from base64 import b64decode
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader
+from cryptography.exceptions import InvalidTag
+from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
-from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    SerializationException,
+)
+from litestar.middleware.session.client_side import AAD, ClientSideSessionBackend, CookieBackendConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
+from litestar.serialization import decode_json
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Empty, Message, ScopeSession
+from markupsafe import escape
 
 from services.common.edge import parse_networks
 from services.common.front import AccessLog, front_middleware
@@ -34,7 +48,7 @@ from services.web.api import ROUTES
 from services.web.api.common import SignInNeeded, lang_of, render
 from services.web.client import ApiError, Outage, Services
 from services.web.domain import problems
-from services.web.domain.i18n import translate
+from services.web.domain.i18n import LANGS, translate
 from services.web.settings import Settings, get_settings
 
 HERE = Path(__file__).parent
@@ -62,12 +76,45 @@ def secret_bytes(settings: Settings) -> bytes:
 class SessionBackend(ClientSideSessionBackend):
     """The encrypted session cookie, written only when the session changes: its lifetime is fixed
     at sign-in (``LMS_WEB_SESSION_MAX_AGE``), and a page that only reads the session costs no
-    encryption and sends no ``Set-Cookie``."""
+    encryption and sends no ``Set-Cookie``.
+
+    A cookie once opened is not decrypted again on every page: the last ``OPENED`` cookies that
+    decrypted (their exact bytes, which the AES-GCM tag authenticated) are kept with what they hold
+    and until when they are valid. Only a byte-identical cookie hits, and its expiry is still checked."""
+
+    OPENED = 4096
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.opened: dict[bytes, tuple[float, bytes]] = {}
 
     async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
-        data = await super().load_from_connection(connection)
-        connection.scope.setdefault("state", {})["session_as_loaded"] = self.serialize_data(data) if data else b""
-        return data
+        plain = self.open(connection)
+        connection.scope.setdefault("state", {})["session_as_loaded"] = plain
+        return self.deserialize_data(plain) if plain else {}
+
+    def open(self, connection: ASGIConnection[Any, Any, Any, Any]) -> bytes:
+        """The session as it was serialized (``b""`` for none, or a cookie that does not open)."""
+        keys = self.get_cookie_keys(connection)
+        if not keys:
+            return b""
+        cookie = b"".join(connection.cookies[key].encode("utf-8") for key in keys)
+        known = self.opened.get(cookie)
+        if known is not None and known[0] > round(time.time()):
+            return known[1]
+        try:
+            data = self.load_data([cookie])
+        except (InvalidTag, binascii.Error, ValueError, KeyError, TypeError, SerializationException):
+            return b""
+        if not data:
+            return b""
+        decoded = b64decode(cookie)
+        expires_at = float(decode_json(decoded[decoded.find(AAD) :].replace(AAD, b""))["expires_at"])
+        if len(self.opened) >= self.OPENED:
+            del self.opened[next(iter(self.opened))]  # the oldest
+        plain = self.serialize_data(data)
+        self.opened[cookie] = (expires_at, plain)
+        return plain
 
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
@@ -82,9 +129,42 @@ class SessionConfig(CookieBackendConfig):
     _backend_class = SessionBackend
 
 
+class Translated(BaseLoader):
+    """The templates in each language, named ``<lang>/<name>``: each ``{{ t("key") }}`` of a fixed
+    key is replaced by its (escaped) words once, at start, so a page pays no call for them; texts
+    with values stay calls."""
+
+    FIXED = re.compile(r"""\{\{\s*t\((["'])([\w.]+)\1\)\s*\}\}""")
+
+    def __init__(self) -> None:
+        self.files = FileSystemLoader(HERE / "templates")
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        lang, _, name = template.partition("/")
+        if lang not in LANGS:
+            raise TemplateNotFound(template)
+        source, filename, uptodate = self.files.get_source(environment, name)
+
+        def words(match: re.Match[str]) -> str:
+            text = translate(lang, match.group(2))
+            return match.group(0) if "{" in text else str(escape(text))
+
+        return self.FIXED.sub(words, source), filename, uptodate
+
+    def list_templates(self) -> list[str]:
+        return [f"{lang}/{name}" for lang in LANGS for name in self.files.list_templates()]
+
+
+class PerLanguage(Environment):
+    """Templates named ``<lang>/<name>``; what they extend, import or include is in the same language."""
+
+    def join_path(self, template: str, parent: str) -> str:
+        return f"{parent.partition('/')[0]}/{template}"
+
+
 def template_engine() -> JinjaTemplateEngine:
-    """Jinja with every template compiled once, at start (no file checks per page)."""
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False, cache_size=-1)
+    """Jinja with every template compiled once per language, at start (no file checks per page)."""
+    env = PerLanguage(loader=Translated(), autoescape=True, auto_reload=False, cache_size=-1)
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
     return JinjaTemplateEngine.from_environment(env)
@@ -136,6 +216,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.services = Services(settings)
+        # what start made (routes, templates, translations) lives as long as the process: the garbage
+        # collector stops walking it, which made its full collections tens of milliseconds long
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -42,6 +42,7 @@ async def test_import_reports_every_bad_row_and_writes_nothing(svc: Service, key
         {k: v for k, v in good("BAD-MISSING").items() if k != "b"},
         good("BAD-STATUS", status="draft"),
         good("BAD-STEM", stem={"fr": "Question"}),
+        good("BAD-NO-OPTIONS", options=[], answer=0),
     ]
     body = json.dumps(rows).replace("NaN", "NaN")  # JSON with a NaN literal, as spreadsheets export it
     r = await svc.client.post("/v1/items/import", content=body, headers={**admin, "content-type": "application/json"})
@@ -50,7 +51,11 @@ async def test_import_reports_every_bad_row_and_writes_nothing(svc: Service, key
     assert problem["type"] == "urn:lms:problem:invalid-import" and "nothing was written" in problem["detail"]
     found = {(e["row"], e["field"]) for e in problem["errors"]}
     assert {(2, "a"), (3, "a"), (4, "c"), (5, "code"), (6, "answer"), (7, "domain"), (8, "options"), (9, "b")} <= found
-    assert {(10, "status"), (11, "stem")} <= found
+    assert {(10, "status"), (11, "stem"), (12, "options")} <= found
+    # the answer is checked against the options it names (not when the options themselves are refused)
+    assert (12, "answer") not in found
+    answer = next(e for e in problem["errors"] if e["row"] == 6)
+    assert answer["reason"] == "the correct answer is option 3, but the item's options are numbered 0 to 2"
     assert all(e["reason"] for e in problem["errors"])
     assert (1, "code") not in found
     dup = next(e for e in problem["errors"] if e["row"] == 5)

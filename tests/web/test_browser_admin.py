@@ -53,6 +53,8 @@ async def test_admin_runs_the_programme(web: Web, browser: Any, axe_source: str,
         await dev_sign_in(page, web.base, "admin")
         assert page.url.endswith("/admin")
         await axe_check(page, axe_source, f"admin-overview-{width}")
+        header = await page.locator("header.top").bounding_box()
+        assert header is not None and header["height"] < 150, header  # on a phone: brand, menu and tools rows
         for path in ("/admin/sessions", "/admin/curricula", "/admin/items", "/admin/reviews", "/admin/certificates"):
             await page.goto(web.base + path)
             await axe_check(page, axe_source, f"admin{path.replace('/', '-')}-{width}")
@@ -130,8 +132,8 @@ async def test_admin_runs_the_programme(web: Web, browser: Any, axe_source: str,
     assert await page.locator("#reason-errors").count() == 1
     await page.fill("#reason", "under investigation")
     await page.click("button[formaction$='/suspend']")
-    assert "suspended" in await page.inner_text("main")
+    assert "Suspended" in await page.inner_text("main")
     await page.fill("#reason", "investigation closed")
     await page.click("button[formaction$='/reinstate']")
-    assert "valid" in await page.inner_text(".facts")
+    assert "Valid" in await page.inner_text(".facts")  # statuses read as words: capitalised
     await context.close()

@@ -152,8 +152,14 @@ def validate_row(
         index = _number(answer)
         if index is None or index != int(index):
             bad("answer", "must be the integer index of the correct option")
+        elif isinstance(options, list) and not 2 <= len(options) <= 6:
+            pass  # the options are refused above; which of them is right cannot be checked yet
         elif isinstance(options, list) and not 0 <= int(index) < len(options):
-            bad("answer", f"index {int(index)} is out of range for {len(options)} options (0-{len(options) - 1})")
+            bad(
+                "answer",
+                f"the correct answer is option {int(index)}, but the item's options are numbered "
+                f"0 to {len(options) - 1}",
+            )
         else:
             out["answer"] = int(index)
     status = raw.get("status")

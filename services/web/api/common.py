@@ -56,14 +56,26 @@ def lang_of(request: Request[Any, Any, Any]) -> str:
 
 
 def current_viewer(request: Request[Any, Any, Any]) -> Viewer | None:
-    data = request.session.get("viewer") if request.scope.get("session") is not None else None
+    """The signed-in person of this request (read once per session object: a page asks more than once)."""
+    session = request.scope.get("session")
+    state = request.scope.setdefault("state", {})
+    seen = state.get("lms_viewer")
+    if seen is not None and seen[0] is session:
+        viewer = seen[1]
+    else:
+        viewer = viewer_of(session)
+        state["lms_viewer"] = (session, viewer)
+    return viewer if viewer is not None and viewer.expires > time.time() + 5 else None
+
+
+def viewer_of(session: Any) -> Viewer | None:
+    data = session.get("viewer") if isinstance(session, dict) else None
     if not isinstance(data, dict):
         return None
     try:
-        viewer = Viewer(**data)
+        return Viewer(**data)
     except TypeError:
         return None
-    return viewer if viewer.expires > time.time() + 5 else None
 
 
 def sign_in(request: Request[Any, Any, Any], viewer: Viewer) -> None:
@@ -112,7 +124,10 @@ def render(request: Request[Any, Any, Any], template: str, *, status_code: int =
     }
     base.update(context)
     # the media type said, not guessed from the template's name on every page
-    return Template(template_name=template, context=base, status_code=status_code, media_type=MediaType.HTML)
+    # the template in the page's language (its fixed words written in at start)
+    return Template(
+        template_name=f"{lang}/{template}", context=base, status_code=status_code, media_type=MediaType.HTML
+    )
 
 
 def pick(text: Any, lang: str) -> str:

@@ -208,7 +208,9 @@ DETAILS: dict[str, str] = {
     "must be at most 10": "10 이하여야 합니다.",
     "must be a list of 2 to 6 options": "보기 2~6개의 목록이어야 합니다.",
     "must be the integer index of the correct option": "정답 보기의 번호(정수)여야 합니다.",
-    "index {} is out of range for {} options (0-{})": "번호 {0}은(는) 보기 {1}개의 범위(0~{2})를 벗어납니다.",
+    "the correct answer is option {}, but the item's options are numbered 0 to {}": (
+        "정답이 보기 {0}번으로 되어 있지만, 이 문항의 보기 번호는 0~{1}번입니다."
+    ),
     "must be one of {}": "다음 중 하나여야 합니다: {0}",
     "the file has no items": "파일에 문항이 없습니다.",
     "duplicate code {} (first on row {})": "코드 {0}이(가) 중복됩니다 (처음 나온 행: {1}).",
