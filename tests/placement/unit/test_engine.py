@@ -554,6 +554,17 @@ def test_level_probabilities_integrate_the_posterior_over_each_level() -> None:
             if sd == 0.3 and abs(mu - 1.0) < 1e-9:  # the bias this removes: the middle of Level 3
                 assert exact[3] - trapezoid[3] > 0.004
 
+    # cuts between grid nodes are integrated the same way (they took only the nodes on their side)
+    off_grid = (-1.3, -0.2, 0.45, 1.61)
+    matrix = TestConfig(cuts=off_grid).level_matrix
+    bounds = [-np.inf, *off_grid, np.inf]
+    for sd in (0.15, 0.3, 0.6):
+        for mu in np.linspace(-2.2, 2.2, 45):
+            w = np.exp(-0.5 * ((grid - mu) / sd) ** 2)
+            w /= w.sum()
+            exact = [cdf(hi, mu, sd) - cdf(lo, mu, sd) for lo, hi in itertools.pairwise(bounds)]
+            assert np.abs(w @ matrix - exact).max() < 0.003, (sd, mu)
+
 
 def level_weights_trapezoid(grid: np.ndarray) -> np.ndarray:
     weights = np.eye(len(CUTS) + 1)[np.searchsorted(np.asarray(CUTS), grid, side="right")]
