@@ -166,6 +166,14 @@ class SessionOut(msgspec.Struct):
     result: ResultSummary | None = None
 
 
+class RulesOut(msgspec.Struct):
+    min_items: int
+    max_items: int
+    levels: int
+    session_idle_minutes: float
+    retake_cooldown_days: float
+
+
 class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
     position: Annotated[int, msgspec.Meta(ge=1, le=1000)]
     item_id: uuid.UUID

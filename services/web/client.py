@@ -8,6 +8,7 @@ answers 502-504 becomes :class:`Outage`, so the page can say so and keep what wa
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from http import HTTPStatus
@@ -144,6 +145,15 @@ def seg(value: str) -> str:
 
 
 class Placement(Service):
+    _rules: tuple[float, Json] | None = None
+
+    async def rules(self, token: str) -> Json:
+        """The diagnostic's rules (its length, the resume window): the same for everyone, kept a minute."""
+        now = time.monotonic()
+        if self._rules is None or self._rules[0] <= now:
+            self._rules = (now + 60, await self.json("GET", "/v1/rules", token))
+        return self._rules[1]
+
     async def start_session(self, token: str) -> Json:
         return await self.json("POST", "/v1/sessions", token)
 

@@ -275,3 +275,18 @@ async def test_session_keeps_its_bank_version(svc: Service, bank: Bank, keys: Ke
     stats2 = (await svc.client.get("/v1/admin/stats", headers=admin)).json()
     assert stats1["sessions_started"] == 1 and stats2["sessions_started"] == 1
     assert stats2["bank_version"] == conn_versions[other["id"]]
+
+
+async def test_rules_say_how_this_deployment_runs_the_diagnostic(svc: Service, keys: Keys) -> None:
+    # the fixture's service runs 3-5 items; any signed-in person may read the rules, a peer may not
+    for role in ("learner", "instructor", "admin"):
+        r = await svc.client.get("/v1/rules", headers=keys.headers(role))
+        assert r.status_code == 200, r.text
+        assert r.json() == {
+            "min_items": 3,
+            "max_items": 5,
+            "levels": 5,
+            "session_idle_minutes": 60.0,
+            "retake_cooldown_days": 90.0,
+        }
+    assert (await svc.client.get("/v1/rules")).status_code == 401

@@ -110,3 +110,16 @@ async def test_an_outage_says_so_and_keeps_what_was_typed(web: Web) -> None:
         assert f'value="{value}"' in answer.text, value
     listing = await b.request("GET", "/admin/curricula")
     assert listing.status_code == 503
+
+
+async def test_the_diagnostic_intro_states_the_rules_placement_runs(web: Web) -> None:
+    from services.placement.settings import Settings  # the stack runs placement's defaults
+
+    rules = Settings()
+    b = Browser(web.base)
+    await b.sign_in("learner", sub="official-rules")
+    page = await b.request("GET", "/diagnostic", headers={"Accept-Language": "en"})
+    assert page.status_code == 200, page.text
+    assert f"at least {rules.min_items}, at most {rules.max_items} items" in page.text
+    assert f"within {rules.session_idle_minutes:g} minutes" in page.text
+    assert f"{rules.retake_cooldown_days:g} days after a result" in page.text

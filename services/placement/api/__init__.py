@@ -6,6 +6,7 @@ from services.placement.api.calibrations import CalibrationController
 from services.placement.api.domains import DomainController
 from services.placement.api.items import ItemController
 from services.placement.api.results import ResultController
+from services.placement.api.rules import RulesController
 from services.placement.api.sessions import SessionController
 from services.placement.api.versions import VersionController
 
@@ -14,6 +15,7 @@ ROUTES = [
     ItemController,
     VersionController,
     SessionController,
+    RulesController,
     ResultController,
     AdminController,
     CalibrationController,

@@ -49,8 +49,9 @@ async def home(request: Request[Any, Any, Any]) -> Template | Redirect:
 @get("/diagnostic")
 async def diagnostic_intro(request: Request[Any, Any, Any]) -> Template:
     """What the diagnostic is, how long it takes and its rules; start or resume."""
-    need(request, "learner")
-    return render(request, "learner/diagnostic_intro.html", rules=dx.RULES)
+    viewer = need(request, "learner")
+    limits = await api(request).placement.rules(viewer.token)
+    return render(request, "learner/diagnostic_intro.html", rules=dx.RULES, limits=limits)
 
 
 @post("/diagnostic/start", status_code=200)
@@ -67,9 +68,10 @@ async def diagnostic_start(request: Request[Any, Any, Any]) -> Template:
             "learner/diagnostic_intro.html",
             status_code=409,
             rules=dx.RULES,
+            limits=await api(request).placement.rules(viewer.token),
             **form_failure(exc, lang_of(request)),
         )
-    return render_session(request, session)
+    return await render_session(request, viewer.token, session)
 
 
 @get("/diagnostic/{session_id:str}")
@@ -77,10 +79,12 @@ async def diagnostic_item(request: Request[Any, Any, Any], session_id: FromPath[
     """The current item (one at a time, with progress), or the result once the diagnostic ended."""
     viewer = need(request, "learner")
     session = await api(request).placement.session(viewer.token, session_id)
-    return render_session(request, session)
+    return await render_session(request, viewer.token, session)
 
 
-def render_session(request: Request[Any, Any, Any], session: dict[str, Any], **extra: Any) -> Template:
+async def render_session(
+    request: Request[Any, Any, Any], token: str, session: dict[str, Any], **extra: Any
+) -> Template:
     if session.get("result"):
         result = session["result"]
         probs = result.get("level_probabilities") or []
@@ -94,15 +98,18 @@ def render_session(request: Request[Any, Any, Any], session: dict[str, Any], **e
                 as_percent=True,
             ),
         )
+    limits = await api(request).placement.rules(token)
     if session.get("status") != "active" or not session.get("current_item"):
-        return render(request, "learner/diagnostic_intro.html", rules=dx.RULES, ended=session.get("status"))
+        return render(
+            request, "learner/diagnostic_intro.html", rules=dx.RULES, limits=limits, ended=session.get("status")
+        )
     item = session["current_item"]
     return render(
         request,
         "learner/diagnostic_item.html",
         session=session,
         item=item,
-        progress=dx.progress(session.get("answered", 0)),
+        progress=dx.progress(session.get("answered", 0), limits["max_items"]),
         **extra,
     )
 
@@ -119,8 +126,8 @@ async def diagnostic_answer(
     client = api(request).placement
     if isinstance(answer, dict):
         session = await client.session(viewer.token, session_id)
-        return render_session(
-            request, session, errors={k: [request_t(lang, v)] for k, v in answer.items()}, values=data
+        return await render_session(
+            request, viewer.token, session, errors={k: [request_t(lang, v)] for k, v in answer.items()}, values=data
         )
     try:
         out = await client.answer(viewer.token, session_id, answer.position, answer.item_id, answer.choice)
@@ -128,7 +135,7 @@ async def diagnostic_answer(
         if exc.slug == "not-current-item":  # answered elsewhere (another tab): show where it stands
             return Redirect(path=f"/diagnostic/{session_id}", status_code=303)
         session = await client.session(viewer.token, session_id)
-        return render_session(request, session, **form_failure(exc, lang), values=data)
+        return await render_session(request, viewer.token, session, **form_failure(exc, lang), values=data)
     except Outage as exc:
         return render(
             request,
@@ -145,7 +152,7 @@ async def diagnostic_answer(
         "current_item": out.get("next_item"),
         "result": out.get("result"),
     }
-    return render_session(request, session)
+    return await render_session(request, viewer.token, session)
 
 
 def request_t(lang: str, key: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-MIN_ITEMS, MAX_ITEMS = 8, 50  # placement's LMS_PLACEMENT_MIN_ITEMS and _MAX_ITEMS defaults
 RULES = ("diagnostic.rule.length", "diagnostic.rule.one", "diagnostic.rule.resume", "diagnostic.rule.nohelp")
 
 
@@ -23,7 +22,7 @@ class Progress:
     percent: int
 
 
-def progress(answered: int, maximum: int = MAX_ITEMS) -> Progress:
+def progress(answered: int, maximum: int) -> Progress:
     """Items answered so far against the longest possible test (it usually stops earlier)."""
     return Progress(answered, maximum, min(100, round(100 * answered / maximum)))
 

@@ -101,22 +101,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "module.todo": ("미완료", "to do"),
     "diagnostic.title": ("진단평가", "Diagnostic"),
     "diagnostic.intro": (
-        "문항은 한 번에 하나씩 나오며 답에 따라 다음 문항이 정해집니다. 보통 15-25분, 8-30문항입니다.",
-        "Items come one at a time and each answer chooses the next. It usually takes 15-25 minutes, 8 to 30 items.",
+        "문항은 한 번에 하나씩 나오며 답에 따라 다음 문항이 정해집니다. 평균 20문항 남짓, 15-25분 걸립니다.",
+        "Items come one at a time and each answer chooses the next. It takes about 20 items on average, 15-25 minutes.",
     ),
     "diagnostic.rules": ("규칙", "Rules"),
     "diagnostic.rule.length": (
-        "결과가 충분히 확실해지면 일찍 끝납니다(최소 8문항, 최대 50문항).",
-        "It ends as soon as the result is certain enough (at least 8, at most 50 items).",
+        "결과가 충분히 확실해지면 일찍 끝납니다(최소 {min_items}문항, 최대 {max_items}문항).",
+        "It ends as soon as the result is certain enough (at least {min_items}, at most {max_items} items).",
     ),
     "diagnostic.rule.one": ("답한 문항은 되돌릴 수 없습니다.", "An answered item cannot be changed."),
     "diagnostic.rule.resume": (
-        "중간에 나가도 60분 안에 돌아오면 이어서 풀 수 있습니다.",
-        "You may leave and resume where you left off within 60 minutes.",
+        "중간에 나가도 {session_idle_minutes:g}분 안에 돌아오면 이어서 풀 수 있습니다.",
+        "You may leave and resume where you left off within {session_idle_minutes:g} minutes.",
     ),
     "diagnostic.rule.nohelp": (
-        "다른 사람이나 AI 도구의 도움 없이 풀어 주세요. 결과 후 90일 동안은 다시 볼 수 없습니다.",
-        "Answer without help from others or AI tools. A retake is possible 90 days after a result.",
+        "다른 사람이나 AI 도구의 도움 없이 풀어 주세요. 결과 후 {retake_cooldown_days:g}일 동안은 다시 볼 수 없습니다.",
+        "Answer without help from others or AI tools. "
+        "A retake is possible {retake_cooldown_days:g} days after a result.",
     ),
     "diagnostic.start": ("시작하기 / 이어서 풀기", "Start or resume"),
     "diagnostic.item": ("문항 {n}", "Item {n}"),
