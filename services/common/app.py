@@ -21,6 +21,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,7 @@ from services.common.observability import (
 )
 from services.common.outbox import OutboxFields, Relay, Sender, peer_sender
 from services.common.outbox_admin import gauge_refresher, outbox_admin_controller
+from services.common.responses import JSONBytes
 from services.common.settings import ServiceSettings, peer_url
 from services.common.worker import PollingWorker
 
@@ -76,6 +78,9 @@ class ServiceSpec:
     version: str = "1.0.0"
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 class WhoAmI(msgspec.Struct):
     sub: str
     roles: list[str]
@@ -83,11 +88,16 @@ class WhoAmI(msgspec.Struct):
     org: str
 
 
-@get("/v1/whoami", opt=allow("learner", "instructor", "admin", "hr", "service"), tags=["auth"])
-async def whoami(request: Request[Principal, str, Any]) -> WhoAmI:
+@get(
+    "/v1/whoami",
+    opt=allow("learner", "instructor", "admin", "hr", "service"),
+    tags=["auth"],
+    responses={200: ResponseSpec(data_container=WhoAmI, description="Request fulfilled, document follows")},
+)
+async def whoami(request: Request[Principal, str, Any]) -> JSONBytes:
     """The identity and roles the bearer token grants."""
     user = request.user
-    return WhoAmI(sub=user.sub, roles=sorted(user.roles), name=user.name, org=user.org)
+    return JSONBytes(_encode(WhoAmI(sub=user.sub, roles=sorted(user.roles), name=user.name, org=user.org)))
 
 
 async def provide_session(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
