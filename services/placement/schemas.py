@@ -169,6 +169,7 @@ class SessionOut(msgspec.Struct):
 class RulesOut(msgspec.Struct):
     min_items: int
     max_items: int
+    pretest_max: int
     levels: int
     session_idle_minutes: float
     retake_cooldown_days: float

@@ -19,9 +19,10 @@ class Settings(ServiceSettings):
     # expected concurrency avoids opening and closing overflow connections under load
     db_pool_size: int = 20
     db_max_overflow: int = 10
-    # the pool that answers and starts use is opened whole at start-up: officials arriving together
-    # (a class starting the diagnostic) find their connections ready
-    db_pool_min_size: int = 20
+    # a quarter of the answer/start pool is opened at start-up and kept, so officials arriving together
+    # find connections ready; opening the whole pool on every replica and worker would hold
+    # connections the database's max_connections budget needs for the other services
+    db_pool_min_size: int = 5
     cuts: tuple[str, ...] = ("-1.5", "-0.5", "0.5", "1.5")
     min_items: int = 8
     max_items: int = 60

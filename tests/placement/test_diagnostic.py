@@ -285,6 +285,7 @@ async def test_rules_say_how_this_deployment_runs_the_diagnostic(svc: Service, k
         assert r.json() == {
             "min_items": 3,
             "max_items": 5,
+            "pretest_max": 0,  # the fixture turns pretest items off
             "levels": 5,
             "session_idle_minutes": 60.0,
             "retake_cooldown_days": 90.0,

@@ -120,6 +120,7 @@ async def test_the_diagnostic_intro_states_the_rules_placement_runs(web: Web) ->
     await b.sign_in("learner", sub="official-rules")
     page = await b.request("GET", "/diagnostic", headers={"Accept-Language": "en"})
     assert page.status_code == 200, page.text
-    assert f"at least {rules.min_items}, at most {rules.max_items} items" in page.text
+    assert f"at least {rules.min_items}, at most {rules.max_items} scored items" in page.text
+    assert f"Up to {rules.pretest_max} trial items" in page.text
     assert f"within {rules.session_idle_minutes:g} minutes" in page.text
     assert f"{rules.retake_cooldown_days:g} days after a result" in page.text

@@ -19,11 +19,15 @@ class RulesController(Controller):
     async def get_rules(self, request: Request[Any, Any, Any]) -> RulesOut:
         """Read the diagnostic's rules: its length, the resume window and the retake cooldown.
 
+        ``min_items`` and ``max_items`` count scored items; up to ``pretest_max`` unscored trial items
+        of new questions may come on top.
+
         A session keeps the rules it started with; these are the ones a new session gets."""
         s = request.app.state.settings
         return RulesOut(
             min_items=s.min_items,
             max_items=s.max_items,
+            pretest_max=s.pretest_max if s.pretest_rate > 0 else 0,
             levels=len(s.cuts) + 1,
             session_idle_minutes=s.session_idle_minutes,
             retake_cooldown_days=s.retake_cooldown_days,

@@ -106,8 +106,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "diagnostic.rules": ("규칙", "Rules"),
     "diagnostic.rule.length": (
-        "결과가 충분히 확실해지면 일찍 끝납니다(최소 {min_items}문항, 최대 {max_items}문항).",
-        "It ends as soon as the result is certain enough (at least {min_items}, at most {max_items} items).",
+        "결과가 충분히 확실해지면 일찍 끝납니다(채점 문항 최소 {min_items}개, 최대 {max_items}개). "
+        "점수에 들어가지 않는 시험용 새 문항이 {pretest_max}개까지 더 나올 수 있습니다.",
+        "It ends as soon as the result is certain enough (at least {min_items}, at most {max_items} scored items). "
+        "Up to {pretest_max} trial items of new questions, which do not count, may come on top.",
     ),
     "diagnostic.rule.one": ("답한 문항은 되돌릴 수 없습니다.", "An answered item cannot be changed."),
     "diagnostic.rule.resume": (
