@@ -55,7 +55,7 @@ def test_answer_form_is_read_or_every_problem_named() -> None:
     assert isinstance(good, diagnostic.Answer) and good.choice == 2
     bad = diagnostic.parse_answer({"position": "x", "item_id": "nope", "choice": ""})
     assert bad == {"form": "diagnostic.stale", "choice": "diagnostic.choose"}
-    assert diagnostic.progress(25).percent == 50
+    assert diagnostic.progress(25, 50).percent == 50 and diagnostic.progress(30, 60).percent == 50
 
 
 def test_attendance_grid_and_results_forms() -> None:
