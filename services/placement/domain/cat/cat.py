@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from services.placement.domain.cat.content import content_order, uncovered
+from services.placement.domain.cat.content import content_order, first_group, uncovered
 from services.placement.domain.cat.estimator import EAPEstimator
 from services.placement.domain.cat.exposure import eligible, randomesque
 from services.placement.domain.cat.model import Array, prob_grid
@@ -32,6 +32,7 @@ from services.placement.domain.cat.stopper import (
 
 STOP_RULES = ("sprt", "glr", "bayes", "curtailment")
 _RNG = np.random.default_rng()  # when the caller gives none
+_product = np.multiply.reduce
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ class Bank:
         self._targets: dict[tuple[tuple[str, float], ...], list[float]] = {}
         self._tables: dict[tuple[object, ...], Tables] = {}
         self._plans: dict[TestConfig, Plan] = {}
+        # the configuration asked for last and its plan, in one attribute (replaced whole, so a
+        # reader never pairs one configuration with another's plan); the step's first look
+        self.last: tuple[object, Plan] = (None, cast(Plan, None))
 
     def plan(self, cfg: TestConfig) -> Plan:
         """What ``step`` needs of this version under ``cfg``, computed once per configuration value
@@ -163,6 +167,7 @@ class Bank:
         plan = self._plans.get(cfg)
         if plan is None:
             plan = self._plans[cfg] = Plan.build(self, cfg)
+        self.last = (cfg, plan)
         return plan
 
     def tables(self, cfg: TestConfig) -> Tables:
@@ -224,7 +229,10 @@ class Plan:
     grid_list: list[float]
     log_prior: Array
     targets: list[float]
-    domain_of: list[int]
+    domains: int  # how many content areas
+    all_targeted: bool  # every content area has a positive target share
+    domain_of: bytes | list[int]  # every item's content area (bytes: compact, for up to 256 areas)
+    prior_row: int  # the prior density's row of ``like``
     stopper: Stopper
     selector: InfoSelector
     has_pretest: bool
@@ -236,6 +244,7 @@ class Plan:
         p = prob_grid(grid, bank.a, bank.b, bank.c)
         prior = np.exp(estimator.log_prior)
         points = prob_grid(cfg.cut_stopper.points(), bank.a, bank.b, bank.c)
+        targets = bank.targets(cfg)
         return cls(
             size=len(bank),
             like=np.ascontiguousarray(np.vstack([1.0 - p, p, prior[None, :]])),
@@ -246,8 +255,11 @@ class Plan:
             grid=grid,
             grid_list=cfg.grid_list,
             log_prior=estimator.log_prior,
-            targets=bank.targets(cfg),
-            domain_of=bank.domain_list,
+            targets=targets,
+            domains=len(targets),
+            all_targeted=all(t > 0 for t in targets),
+            domain_of=bytes(bank.domain_list) if len(bank.domains) <= 256 else bank.domain_list,
+            prior_row=2 * len(bank),
             stopper=cfg.stopper,
             selector=cfg.selector,
             has_pretest=bool(bank.pretest.any()),
@@ -319,29 +331,41 @@ def step(
     level probabilities), the configured stopping rule, and a walk down the selection criterion's
     ranked items (plain Python). With cold caches, as in a server between requests, each numpy call
     costs microseconds of fetching code again, so the step makes as few as it can."""
-    plan = bank.plan(cfg)
+    last = bank.last
+    plan = last[1] if last[0] is cfg else bank.plan(cfg)
     size, domain_of = plan.size, plan.domain_of
-    given = [0] * len(plan.targets)
+    given = [0] * plan.domains
     rows = []
-    for i, s, r in zip(state.items, state.scored, state.responses, strict=True):
+    items, scored = state.items, state.scored
+    for i, s, r in zip(items, scored, state.responses, strict=True):
         if s:
             rows.append(i + size * r)
             given[domain_of[i]] += 1
     n = len(rows)
-    posterior, mass, moments = plan.posterior(rows)
-    theta = moments[1]
-    se = math.sqrt(max(moments[2] - theta * theta, 1e-12))
-    level_probs = [p if p > 0.0 else 0.0 for p in moments[3:]]  # the end correction can dip below 0 by 1e-6
-
-    def finish(reason: str, level: int | None = None) -> Step:
-        chosen = most_probable(level_probs) if level is None else level
-        return Step(True, None, False, theta, se, chosen, level_probs, n, reason)
+    # the posterior on the grid: the product of the answers' likelihood rows and the prior row,
+    # then one product with the moment matrix (see Plan.posterior, which this inlines)
+    rows.append(plan.prior_row)
+    posterior = _product(plan.like.take(rows, 0), 0)
+    moments = plan.moments_t.dot(posterior).tolist()
+    del rows[-1]
+    mass = moments[0]
+    if not mass > 1e-250:
+        posterior, mass, moments = plan.posterior(rows)
+        scale = 1.0
+    else:
+        scale = 1.0 / mass
+    theta = moments[1] * scale
+    se = math.sqrt(max(moments[2] * scale - theta * theta, 1e-12))
+    level_probs = moments[3:]
+    for j in range(len(level_probs)):  # (a loop, not a comprehension: one code object fewer)
+        p = level_probs[j] * scale
+        level_probs[j] = p if p > 0.0 else 0.0  # the end correction can dip below 0 by 1e-6
 
     if n >= cfg.max_items:
-        return finish("max-length")
+        return Step(True, None, False, theta, se, most_probable(level_probs), level_probs, n, "max-length")
 
     targets = plan.targets
-    if n >= cfg.min_items and not uncovered(given, targets):
+    if n >= cfg.min_items and (0 not in given if plan.all_targeted else not uncovered(given, targets)):
         tables = plan.tables
         ctx = StopContext(
             n=n,
@@ -359,7 +383,7 @@ def step(
         )
         decided = plan.stopper.decide(ctx)
         if decided is not None:
-            return finish(plan.stopper.name, decided)
+            return Step(True, None, False, theta, se, decided, level_probs, n, plan.stopper.name)
 
     rng = rng or _RNG
     n_pretest = len(state.scored) - n
@@ -379,26 +403,31 @@ def step(
 
     criterion, table, row, weight = plan.selector.locate(theta, n, plan.tables)
     k = cfg.randomesque_k if n < cfg.randomesque_items else 1
-    order = content_order(given, targets, cfg.content_tolerance)
-    taken = set(state.items)
-    exposure = counts is not None and cfg.r_max < 1
-    count_of = counts.item if counts is not None and exposure else None
+    taken = set(items)
+    count_of = counts.item if counts is not None and cfg.r_max < 1 else None
     limit = cfg.r_max * max(sessions, cfg.exposure_warmup)  # eligible below it (see exposure.eligible)
-    for group in order:  # the first content group with an eligible item
-        best = best_items(table, row, weight, group, taken, count_of, limit, k)
-        if best:
-            chosen = best[0] if len(best) == 1 else best[int(rng.random() * len(best))]
-            return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
+    # the content group with the largest deficit first; the others, in order, only when it has no
+    # eligible item left
+    group = first_group(given, targets, n, cfg.content_tolerance)
+    best = best_items(table, row, weight, group, taken, count_of, limit, k) if group else []
+    if not best:
+        for group in content_order(given, targets, cfg.content_tolerance)[1:]:
+            best = best_items(table, row, weight, group, taken, count_of, limit, k)
+            if best:
+                break
+    if best:
+        chosen = best[0] if len(best) == 1 else best[int(rng.random() * len(best))]
+        return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
 
     # no eligible item left in any targeted domain: items over the exposure ceiling, then any domain
     scores = table.at(row, weight)
     candidates = bank.open_items(state.items)
-    if counts is not None and exposure:
+    if count_of is not None and counts is not None:
         allowed = candidates & eligible(counts, sessions, cfg.r_max, cfg.exposure_warmup)
         if allowed.any():
             candidates = allowed
     chosen_mask = None
-    for group in order:
+    for group in content_order(given, targets, cfg.content_tolerance):
         mask = bank.domain_masks[group[0]] if len(group) == 1 else bank.domain_masks[group].any(axis=0)
         mask = candidates & mask
         if mask.any():
@@ -406,7 +435,7 @@ def step(
             break
     if chosen_mask is None:
         if not candidates.any():
-            return finish("bank-exhausted")
+            return Step(True, None, False, theta, se, most_probable(level_probs), level_probs, n, "bank-exhausted")
         chosen_mask = candidates
     if k <= 1:
         chosen = int(np.where(chosen_mask, scores, -np.inf).argmax())

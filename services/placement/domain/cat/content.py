@@ -35,3 +35,26 @@ def content_order(given: list[int], targets: list[float], tolerance: float = 0.0
 def uncovered(given: list[int], targets: list[float]) -> int:
     """How many domains with a positive target have not had an item yet."""
     return sum(1 for g, t in zip(given, targets, strict=True) if t > 0 and g == 0)
+
+
+def first_group(given: list[int], targets: list[float], n: int, tolerance: float = 0.0) -> list[int]:
+    """``content_order(given, targets, tolerance)[0]`` (``[]`` when no domain has a target), without
+    ranking the others: ``n`` is ``sum(given)``. The step asks for the rest only when this group has
+    no eligible item left. (Plain loops: with cold caches every comprehension is one more code
+    object to fetch.)"""
+    following = n + 1
+    top, best, ties = 0.0, -1, 0
+    for d in range(len(targets)):
+        t = targets[d]
+        if t > 0:
+            x = t * following - given[d]
+            if best < 0 or x >= top:
+                top, best = x, d  # ties: the higher index, as content_order ranks them
+    if best < 0:
+        return []
+    floor = tolerance + 1e-9
+    for d in range(len(targets)):
+        t = targets[d]
+        if t > 0 and top - (t * following - given[d]) <= floor:
+            ties += 1
+    return [best] if ties == 1 else content_order(given, targets, tolerance)[0]

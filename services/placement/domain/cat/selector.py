@@ -88,6 +88,21 @@ def best_items(
     upper = table.rows[row + 1] if weight else lower
     stay = 1.0 - weight
     domain_of = table.domain_of
+    if k == 1:  # the usual case, without the heap: the best (score, -index) so far
+        top, chosen = 0.0, -1
+        for depth in range(len(first)):
+            i, j = first[depth], second[depth]
+            if chosen >= 0 and top > lower[i] * stay + upper[j] * weight:
+                break  # nothing unseen can beat (or tie) the best
+            for x in (i, j) if i != j else (i,):
+                if x in taken or (keep is not None and domain_of[x] not in keep):
+                    continue
+                if count_of is not None and not count_of(x) < limit:
+                    continue
+                score = lower[x] * stay + upper[x] * weight
+                if chosen < 0 or score > top or (score == top and x < chosen):
+                    top, chosen = score, x
+        return [chosen] if chosen >= 0 else []
     found: list[tuple[float, int]] = []  # a min-heap of (score, -index): the best k so far
     seen: set[int] = set()
     for depth in range(len(first)):
