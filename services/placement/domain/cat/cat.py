@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -282,6 +282,10 @@ class Plan:
         scale = 1.0 / mass
         return w, mass, [x * scale for x in m]
 
+    def point_loglik(self, rows: list[int]) -> Array:
+        """The log likelihood of the answers ``rows`` at the SPRT points."""
+        return np.asarray(np.add.reduce(self.log_points[rows], axis=0))
+
     def loglik(self, rows: list[int]) -> Array:
         """The log likelihood on the grid of the answers ``rows`` (without the prior row)."""
         return np.add.reduce(self.log_like.take(rows, 0), 0) if rows else np.zeros(len(self.grid))
@@ -366,7 +370,6 @@ def step(
 
     targets = plan.targets
     if n >= cfg.min_items and (0 not in given if plan.all_targeted else not uncovered(given, targets)):
-        tables = plan.tables
         ctx = StopContext(
             n=n,
             max_items=cfg.max_items,
@@ -376,9 +379,10 @@ def step(
             mass=mass,
             level_probs=level_probs,
             grid=plan.grid,
-            loglik=lambda: plan.loglik(rows),
-            point_loglik=lambda: np.add.reduce(plan.log_points[rows], axis=0),
-            remaining_info=lambda m: tables.next_best_info(theta, n, m),
+            # partial objects rather than lambdas: no closure cells in the step, no code objects
+            loglik=partial(plan.loglik, rows),
+            point_loglik=partial(plan.point_loglik, rows),
+            remaining_info=partial(plan.tables.next_best_info, theta, n),
             grid_list=plan.grid_list,
         )
         decided = plan.stopper.decide(ctx)
