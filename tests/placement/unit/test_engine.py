@@ -9,7 +9,7 @@ import pytest
 
 from services.placement.domain.calibration import calibrate
 from services.placement.domain.cat.cat import Bank, TestConfig, TestState, step
-from services.placement.domain.cat.content import content_order, uncovered
+from services.placement.domain.cat.content import content_order, first_group, uncovered
 from services.placement.domain.cat.estimator import EAPEstimator
 from services.placement.domain.cat.exposure import eligible, randomesque
 from services.placement.domain.cat.model import fisher_information, kl_between, prob
@@ -106,6 +106,46 @@ def test_content_balancing_largest_deficit_first() -> None:
     state = TestState(items=items, scored=[True] * 4, responses=[1, 0, 1, 0])
     nxt = step(bank, cfg, state, rng=np.random.default_rng(0))
     assert nxt.item is not None and bank.domain[nxt.item] in (2, 3, 4)
+
+
+def test_the_first_content_group_is_content_orders_first() -> None:
+    """The step asks only for the largest-deficit group (the rest when it has no eligible item);
+    it must be exactly the first group the full ranking gives, ties and tolerance included."""
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        size = int(rng.integers(1, 7))
+        targets = [float(x) for x in rng.choice([0.0, 0.1, 0.2, 0.25, 1 / 3, 0.5], size)]
+        given = [int(x) for x in rng.integers(0, 6, size)]
+        tolerance = float(rng.choice([0.0, 0.0, 0.5, 1.0]))
+        order = content_order(given, targets, tolerance)
+        assert first_group(given, targets, sum(given), tolerance) == (order[0] if order else [])
+
+
+def test_the_step_estimate_matches_a_plain_eap() -> None:
+    """The step's inlined posterior (likelihood rows times the prior row, one product with the
+    moment matrix) against EAP on the grid computed from the 3PL formula and the level matrix."""
+    bank = small_bank(120, seed=5)
+    cfg = TestConfig(cuts=CUTS, pretest_rate=0, max_items=60, min_items=60)
+    rng = np.random.default_rng(6)
+    est = cfg.estimator
+    for n in (0, 1, 5, 20, 59):
+        items = [int(i) for i in rng.choice(120, n, replace=False)]
+        responses = [int(x) for x in rng.integers(0, 2, n)]
+        got = step(bank, cfg, TestState(items, [True] * n, responses), rng=rng)
+        e = est.estimate(est.log_likelihood(bank.a[items], bank.b[items], bank.c[items], np.array(responses)))
+        assert got.theta == pytest.approx(e.theta, abs=1e-9) and got.se == pytest.approx(e.se, abs=1e-9)
+        probs = np.clip(e.posterior() @ cfg.level_matrix, 0.0, None)
+        assert got.level_probs == pytest.approx(probs.tolist(), abs=1e-9)
+    # hundreds of unlikely answers underflow the product: the log-scale path gives the same estimate
+    items = list(range(120)) * 5
+    responses = [int(bank.b[i] > 0) for i in items]  # right on the hard items, wrong on the easy
+    many = TestConfig(cuts=CUTS, pretest_rate=0, max_items=700, min_items=700)
+    rows = [i + 120 * r for i, r in zip(items, responses, strict=True)]
+    plan = bank.plan(many)
+    assert not np.multiply.reduce(plan.like.take([*rows, plan.prior_row], 0), 0).sum() > 1e-250
+    got = step(bank, many, TestState(items, [True] * len(items), responses), rng=rng)
+    e = est.estimate(est.log_likelihood(bank.a[items], bank.b[items], bank.c[items], np.array(responses)))
+    assert got.theta == pytest.approx(e.theta, abs=1e-9) and got.se == pytest.approx(e.se, abs=1e-9)
 
 
 def test_content_targets_shape_the_test() -> None:
