@@ -4,7 +4,9 @@ ConfidenceIntervalStopper.stop) on the same bank and the same test states, measu
 
 Timed as a server meets them: interleaved, each step on a different test state (states from many
 simulated tests, in shuffled order), with the CPU caches made cold before every step by reading
-a buffer larger than the last-level cache (not timed). Both engines get the same treatment.
+a buffer larger than the last-level cache (not timed). Both engines get the same treatment, state
+by state in turn (ours, then catsim's on the same state), so that the other processes of a shared
+machine weigh on both alike.
 
 Targets: our step p95 <= 100 us single-threaded, and >= 10x faster than catsim's.
 
@@ -95,15 +97,13 @@ def main() -> None:
     gc.disable()
     for r in range(args.repeat):
         order = rng.permutation(len(states))
-        for s in order:
+        for s in order:  # ours and catsim's alternate state by state, so both meet the same load
             state = states[s]
             flush.sum()  # cold caches, as after a request's HTTP and database work
             t0 = time.perf_counter()
             step(bank, cfg, state, counts, sessions, rng)
             ours.append(time.perf_counter() - t0)
             ours_by_state[r, s] = ours[-1]
-        for s in order:
-            state = states[s]
             flush.sum()
             administered = list(state.items)
             answers = [bool(r) for r in state.responses]
