@@ -27,12 +27,13 @@ operating lengths.
 Neither is proven for every rule: both rest on the normal approximation of the posterior. Both are
 checked against :func:`exact_stopping`, the Bayes-optimal stopping rule on the engine's real grid
 posterior over every answer pattern (the most informative item at the estimate, no exposure
-limit), on three 500-item banks at maximum lengths 10 to 20 (`bench/bench_frontier_bounds.py`): the
-clairvoyant frontier lies 0.5 to 2.5 points above it, the path frontier 0.3 to 0.7 points above it
-(the margin narrowing with length: 0.4 to 0.65 at a maximum of 10, 0.3 to 0.4 at 18). The
-unit tests hold both above the exact rule, and the bench of the protocol also runs the engine
-under the frontier's assumptions (no exposure ceiling, content balancing or randomesque start) at
-the operating lengths, where it has to stay below.
+limit), on three 500-item banks at maximum lengths 10, 14 and 18 (`bench/bench_frontier_bounds.py`,
+18 cases, mean lengths 7 to 14): the clairvoyant frontier lies 0.6 to 2.8 points above it, the path
+frontier 0.3 to 0.65 points above it (the margin narrowing with length: 0.5 to 0.65 at a maximum of
+10, 0.3 to 0.6 at 18; 0.33 at a maximum of 20 and mean lengths 15 to 16.5). The unit tests hold
+both above the exact rule, and the bench of the protocol also runs the engine under the frontier's
+assumptions (no exposure ceiling, content balancing or randomesque start) at the operating
+lengths, where it has to stay below.
 """
 
 from __future__ import annotations
