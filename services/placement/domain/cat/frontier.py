@@ -30,7 +30,7 @@ posterior over every answer pattern (the most informative item at the estimate, 
 limit), on three 500-item banks at maximum lengths 10, 14 and 18 (`bench/bench_frontier_bounds.py`,
 18 cases, mean lengths 7 to 14): the clairvoyant frontier lies 0.6 to 2.8 points above it, the path
 frontier 0.3 to 0.65 points above it (the margin narrowing with length: 0.5 to 0.65 at a maximum of
-10, 0.3 to 0.6 at 18; 0.33 at a maximum of 20 and mean lengths 15 to 16.5; on a 961 x 96 grid
+10, 0.3 to 0.6 at 18; 0.26 to 0.34 at a maximum of 20 and mean lengths 15 to 16.5; on a 961 x 96 grid
 the two tightest cases keep 0.26 and 0.32). The grids matter on long tests: late in a test the
 mean moves by about a grid step per item and interpolation spreads it further than its law, which
 reads as information, so a coarse grid raises both bounds (at 21.9 of at most 60 items, by 0.25
