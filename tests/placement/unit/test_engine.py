@@ -631,3 +631,24 @@ def test_the_frontier_lies_above_the_exact_bayes_rule_on_the_real_posterior() ->
         bound = frontier.at_length(exact.mean_length)
         assert exact.mean_length > cfg.min_items
         assert exact.accuracy < bound.accuracy < exact.accuracy + 0.04, (lam, exact, bound)
+
+
+def test_the_path_frontier_lies_above_the_exact_bayes_rule_and_below_the_frontier_on_short_tests() -> None:
+    """The frontier with information gathered at the current estimate, (mean, precision) dynamic
+    programming, still bounds the exact Bayes rule from above on every item cost, and on a short
+    test it is the tighter bound (the clairvoyant frontier's items at the final estimate are worth
+    more than items chosen along the way)."""
+    from services.placement.domain.cat.frontier import Frontier, PathFrontier, exact_stopping
+
+    bank = synthetic_bank(500, 1.5, seed=1001)
+    cfg = TestConfig(min_items=4, max_items=10)
+    frontier = Frontier(bank.a, bank.b, bank.c, CUTS, cfg.min_items, cfg.max_items)
+    path = PathFrontier(bank.a, bank.b, bank.c, CUTS, cfg.min_items, cfg.max_items)
+    est = cfg.estimator
+    for lam in (0.02, 0.001):
+        exact = exact_stopping(
+            bank.a, bank.b, bank.c, cfg.level_matrix, est.grid, est.log_prior, cfg.min_items, cfg.max_items, lam
+        )
+        bound = path.at_length(exact.mean_length, iterations=20)
+        clairvoyant = frontier.at_length(exact.mean_length)
+        assert exact.accuracy < bound.accuracy < clairvoyant.accuracy, (lam, exact, bound, clairvoyant)
