@@ -114,6 +114,7 @@ async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
         http=JoinedWritesProtocol,
         log_config=None,
         access_log=False,
+        server_header=False,
         lifespan="on",
         proxy_headers=False,
     )

@@ -87,6 +87,7 @@ def run(app: Any, factory: str, *, host: str, port: int, workers: int = 1) -> No
         "log_config": None,
         "proxy_headers": False,  # the app believes X-Forwarded-For only from LMS_TRUSTED_PROXIES
         "access_log": False,  # the kernel's front middleware writes the access log
+        "server_header": False,  # no "server: uvicorn" on every answer
         "timeout_graceful_shutdown": 10,
     }
     if workers > 1:
