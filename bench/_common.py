@@ -382,18 +382,17 @@ def postgres_pid(url: str) -> int | None:
 
     from services.common.db import plain_url
 
-    async def backend() -> int:
+    async def parent_of_backend() -> int | None:
         conn = await asyncpg.connect(plain_url(url))
-        try:
-            return int(await conn.fetchval("SELECT pg_backend_pid()"))
+        try:  # read while the backend lives: it exits when the connection closes
+            stat = Path(f"/proc/{await conn.fetchval('SELECT pg_backend_pid()')}/stat").read_text()  # noqa: ASYNC240
+        except OSError:
+            return None  # another machine's server
         finally:
             await conn.close()
+        return int(stat.rsplit(")", 1)[1].split()[1])
 
-    try:
-        stat = Path(f"/proc/{asyncio.run(backend())}/stat").read_text()
-    except OSError:
-        return None  # another machine's server
-    return int(stat.rsplit(")", 1)[1].split()[1])
+    return asyncio.run(parent_of_backend())
 
 
 @dataclass
