@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import os
 import statistics
 import subprocess
@@ -76,10 +77,16 @@ def _drop(admin: str, name: str) -> None:
     asyncio.run(drop())
 
 
-def token(role: str, sub: str | None = None, **claims: str) -> str:
+@functools.cache
+def _signing_key() -> dict[str, Any]:
     private_file, _ = ensure_dev_keys(KEYS_DIR)
+    return load_private_jwk(private_file)
+
+
+def token(role: str, sub: str | None = None, **claims: str) -> str:
+    """A signed token (the key is read once: load generators mint one per simulated official)."""
     return mint_token(
-        load_private_jwk(private_file),
+        _signing_key(),
         sub=sub or str(uuid.uuid4()),
         roles=[role],
         issuer="lms-dev",
@@ -365,6 +372,64 @@ def tree_cpu_seconds(pid: int) -> float:
             continue  # gone in between
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pid(url: str) -> int | None:
+    """The PostgreSQL server process (postmaster) behind ``url`` when it runs on this machine (the
+    parent of a backend, from /proc), else None; :func:`tree_cpu_seconds` of it is the CPU spent by
+    the server and its live backends."""
+    import asyncpg
+
+    from services.common.db import plain_url
+
+    async def parent_of_backend() -> int | None:
+        conn = await asyncpg.connect(plain_url(url))
+        try:  # read while the backend lives: it exits when the connection closes
+            stat = Path(f"/proc/{await conn.fetchval('SELECT pg_backend_pid()')}/stat").read_text()  # noqa: ASYNC240
+        except OSError:
+            return None  # another machine's server
+        finally:
+            await conn.close()
+        return int(stat.rsplit(")", 1)[1].split()[1])
+
+    return asyncio.run(parent_of_backend())
+
+
+@dataclass
+class CpuShare:
+    """Where the machine's CPU went over a stretch of a run: ``server`` (a process tree), PostgreSQL
+    (its postmaster's tree), this process (the load client) and everything else, from /proc."""
+
+    server_pid: int
+    postgres: int | None
+    marks: tuple[float, ...] = ()
+
+    def _now(self) -> tuple[float, ...]:
+        tick = os.sysconf("SC_CLK_TCK")
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        busy = (sum(int(f) for f in fields[:8]) - int(fields[3]) - int(fields[4])) / tick  # all but idle, iowait
+        own = os.times()
+        return (
+            time.perf_counter(),
+            tree_cpu_seconds(self.server_pid),
+            tree_cpu_seconds(self.postgres) if self.postgres else 0.0,
+            own.user + own.system,
+            busy,
+        )
+
+    def start(self) -> None:
+        self.marks = self._now()
+
+    def line(self, units: int, what: str) -> str:
+        """One line: each share in CPU seconds, as cores busy and per unit of work (µs)."""
+        end = self._now()
+        wall, server, pg, client, busy = (b - a for a, b in zip(self.marks, end, strict=True))
+        other = max(busy - server - pg - client, 0.0)
+        parts = [("server", server), ("PostgreSQL", pg), ("load client", client), ("other processes", other)]
+        shares = ", ".join(
+            f"{name} {cpu / wall:.2f} cores ({cpu / max(units, 1) * 1e6:,.0f} µs per {what})" for name, cpu in parts
+        )
+        return f"CPU over {wall:.1f} s on {os.cpu_count()} cores: {shares}; busy {busy / wall:.2f} cores"
 
 
 def median(values: list[float]) -> float:

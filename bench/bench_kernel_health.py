@@ -1,9 +1,12 @@
 """The kernel's cost per request: a bare Litestar app against a service's ``/health/live`` (request
 ids, edge checks, security headers, metrics, access log) and its authenticated ``GET /v1/whoami``
 (the same plus token verification and a role guard, no database), one uvicorn worker each, measured
-in the same run. Besides requests per second it prints the server's CPU per request: the user plus
-system CPU time of the server's process tree (``/proc/<pid>/stat``) over the run, divided by the
-requests served, which does not depend on how busy the rest of the machine is. The service logs at
+in the same run. The bare app is served twice: by stock uvicorn (the ceiling) and by uvicorn with
+the kernel's protocol (``services.common.server.JoinedWritesProtocol``, headers and body in one
+write, as ``lms serve`` runs), which shows what the server change alone is worth. Besides
+requests per second it prints the server's CPU per request: the user plus system CPU time of the
+server's process tree (``/proc/<pid>/stat``) over the run, divided by the requests served, which
+depends less on how busy the rest of the machine is. The service logs at
 INFO as in production (one access line per request), into a temporary file.
 
 Targets: health at least 85 % and whoami at least 70 % of the bare app's rate.
@@ -55,7 +58,7 @@ def main() -> None:
     async def whoami(client: FastClient, _i: int) -> Reply:
         return await client.request("GET", "/v1/whoami", headers=learner)
 
-    port = free_port()
+    port, joined_port = free_port(), free_port()
     bare_cmd = [
         sys.executable,
         "-m",
@@ -69,7 +72,10 @@ def main() -> None:
         "--log-level",
         "warning",
     ]
+    joined_cmd = [*bare_cmd[:-5], "--port", str(joined_port), *bare_cmd[-3:]]
+    joined_cmd += ["--http", "services.common.server:JoinedWritesProtocol"]
     bare_url, url = f"http://127.0.0.1:{port}", fresh_database("placement")
+    joined_url = f"http://127.0.0.1:{joined_port}"
     best: dict[str, Result] = {}
     cpu: dict[str, float] = {}  # server CPU seconds per request, of the best round
 
@@ -85,6 +91,7 @@ def main() -> None:
     with (
         tempfile.TemporaryFile() as service_log,
         process(bare_cmd, f"{bare_url}/health/live") as bare,
+        process(joined_cmd, f"{joined_url}/health/live") as joined,
         service_process(
             "placement",
             url,
@@ -94,10 +101,11 @@ def main() -> None:
             LMS_LOG_LEVEL="INFO",
         ) as (base, ours),
     ):
-        for target, hit in ((bare_url, health), (base, health), (base, whoami)):
+        for target, hit in ((bare_url, health), (joined_url, health), (base, health), (base, whoami)):
             asyncio.run(run_load("warm-up", hit, base_url=target, total=2000))
         for _ in range(args.rounds):
             measure("bare Litestar /health/live", health, bare_url, bare)
+            measure("bare Litestar /health/live, kernel's server protocol", health, joined_url, joined)
             measure("placement /health/live", health, base, ours)
             measure("placement GET /v1/whoami (auth, no database)", whoami, base, ours)
         service_log.seek(0)
@@ -111,8 +119,8 @@ def main() -> None:
     )
     for name in names:
         console.print(f"server CPU per request  {name}: {cpu[name] * 1e6:,.0f} µs")
-    health_share = best[names[1]].rate / ceiling.rate
-    whoami_share = best[names[2]].rate / ceiling.rate
+    health_share = best[names[2]].rate / ceiling.rate
+    whoami_share = best[names[3]].rate / ceiling.rate
     console.print(
         f"health {health_share:.0%} of bare (target >= 85 %), whoami {whoami_share:.0%} of bare (target >= 70 %); "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "

@@ -23,7 +23,18 @@ import uuid
 import asyncpg
 import httpx
 import msgspec
-from _common import FastClient, Result, fresh_database, report, run_load, service_process, token, tree_cpu_seconds
+from _common import (
+    CpuShare,
+    FastClient,
+    Result,
+    fresh_database,
+    postgres_pid,
+    report,
+    run_load,
+    service_process,
+    token,
+    tree_cpu_seconds,
+)
 
 from services.common.db import plain_url
 from services.placement.domain.cat.simulate import synthetic_bank
@@ -181,9 +192,12 @@ def main() -> None:
     with service_process("placement", url, PORT, LMS_PLACEMENT_RELAY_ENABLED="false") as (base, server):
         pid = server.pid  # CPU is read over the server's process tree (/proc/<pid>/stat)
         by_id = asyncio.run(load_bank(base))
+        share = CpuShare(pid, postgres_pid(url))
+        share.start()
         cpu0 = tree_cpu_seconds(pid)
         answers, starts, completed = asyncio.run(answers_over_http(base, by_id, args.answers, args.concurrency))
         cpu1 = tree_cpu_seconds(pid)
+        split = share.line(answers.units + starts.units, "request")
         learner = {"Authorization": f"Bearer {token('learner')}"}
         whoami = asyncio.run(
             run_load(
@@ -209,7 +223,8 @@ def main() -> None:
         f"bare insert ceiling {ceiling.rate:,.0f}/s; same-run authenticated no-op endpoint {whoami.rate:,.0f}/s.\n"
         f"server CPU per request: answers (starts included) {per_answer:.0f} us (target <= 600 us), "
         f"whoami {per_whoami:.0f} us; "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine is shared)"
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine is shared)\n"
+        f"answers and starts: {split}"
     )
 
 

@@ -102,10 +102,21 @@ class Keys:
 
 @contextlib.asynccontextmanager
 async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
-    """Run an ASGI app with uvicorn on a real loopback port for the duration of the block."""
+    """Run an ASGI app with uvicorn on a real loopback port for the duration of the block, with the
+    protocol `lms serve` uses (headers and the first body chunk written at once)."""
+    from services.common.server import JoinedWritesProtocol
+
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=JoinedWritesProtocol,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

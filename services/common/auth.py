@@ -310,17 +310,22 @@ async def authenticate(scope: Scope) -> Principal:
             "Too many requests with a missing or invalid token from this address; retry later.",
             headers={"Retry-After": str(wait)},
         )
-    header = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"authorization"), "")
+    header = ""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = value.decode("latin-1")
+            break
     scheme, _, token = header.partition(" ")
-    token = token.strip()
-    basic = getattr(state, "basic_auth", None)
-    if scheme.lower() == "basic" and basic is not None:
+    token, scheme = token.strip(), scheme.lower()
+    if scheme == "basic":
         # A service may map HTTP Basic credentials to a principal (e.g. an xAPI client); None refuses.
-        user: Principal | None = basic(ASGIConnection(scope), token)
-        if user is None:
-            raise NotAuthorizedException("Unauthenticated: these Basic credentials are not accepted here.")
-        return user
-    if scheme.lower() != "bearer" or not token:
+        basic = getattr(state, "basic_auth", None)
+        if basic is not None:
+            user: Principal | None = basic(ASGIConnection(scope), token)
+            if user is None:
+                raise NotAuthorizedException("Unauthenticated: these Basic credentials are not accepted here.")
+            return user
+    if scheme != "bearer" or not token:
         raise NotAuthorizedException("Send an Authorization: Bearer <token> header.")
     try:
         return await verify_token(

@@ -61,6 +61,7 @@ class AccessLog:
         self.service, self.json = service, json
         self.pending: list[bytes] = []
         self.encode = msgspec.json.Encoder().encode
+        self._second, self._prefix = -1, ""
 
     def write(self, method: str, path: str, status: int, ms: float, request_id: str) -> None:
         if not self.json:  # development console: through structlog like every other line
@@ -75,7 +76,7 @@ class AccessLog:
             "service": self.service,
             "request_id": request_id,
             "level": "info",
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "timestamp": self.timestamp(),
         }
         if not self.pending:
             try:
@@ -85,6 +86,16 @@ class AccessLog:
                 self.flush()
                 return
         self.pending.append(self.encode(line))
+
+    def timestamp(self) -> str:
+        """Now as ISO 8601 in UTC with microseconds, like structlog's ``TimeStamper(fmt="iso", utc=True)``
+        but with the date and time formatted once a second."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        return f"{self._prefix}{int((now - second) * 1e6):06d}Z"
 
     def flush(self) -> None:
         if not self.pending:
@@ -269,9 +280,11 @@ def front_middleware(
                 given = message.get("headers") or []
                 extra = [*given, rid_header, *always]
                 if page and not html_checked:
-                    kind = next((v for n, v in given if n.lower() == b"content-type"), b"")
-                    if kind.startswith(b"text/html"):
-                        extra += page
+                    for name, value in given:
+                        if name.lower() == b"content-type":
+                            if value.startswith(b"text/html"):
+                                extra += page
+                            break
                 message["headers"] = extra
             await send(message)
 

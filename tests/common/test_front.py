@@ -5,7 +5,9 @@ probes are not logged, and the request metrics count routes by their template.""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -52,6 +54,8 @@ async def test_every_request_has_one_access_line_with_its_id(
     assert by_id["trace-ok"]["status"] == 200 and by_id["trace-ok"]["path"] == "/v1/things/a-1"
     assert by_id["trace-ok"]["service"] == "placement" and by_id["trace-ok"]["method"] == "GET"
     assert by_id["trace-401"]["status"] == 401
+    stamp = datetime.fromisoformat(by_id["trace-ok"]["timestamp"].replace("Z", "+00:00"))
+    assert by_id["trace-ok"]["timestamp"].endswith("Z") and abs((datetime.now(UTC) - stamp).total_seconds()) < 60
     assert by_id[edge.headers["x-request-id"]]["status"] == 400  # refused before routing, still logged
     assert not [e for e in access if e["path"].startswith("/health")]
     assert len(access) == 3
@@ -63,3 +67,17 @@ async def test_every_request_has_one_access_line_with_its_id(
         'path="/v1/things/{thing_id}"' in line and 'status_code="200"' in line and 'app_name="placement"' in line
         for line in counted
     ), counted
+
+
+async def test_what_start_up_made_is_frozen_while_serving(database_url: str) -> None:
+    """The garbage collector does not walk the app's start-up objects while it serves (full
+    collections stayed short) and waits longer between young collections; once the app has stopped,
+    the objects are collectable again and the thresholds are as they were."""
+    settings = get_settings(database_url=database_url, relay_enabled=False)
+    app = build_app(settings, ServiceSpec("t", "t", [thing]))
+    before = gc.get_threshold()
+    async with client_for(app):
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= 10_000
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
