@@ -80,7 +80,8 @@ class _Reading:
     def __init__(self) -> None:
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
-        self.done = False
+        self.done = self.keep_alive = False
+        self.parser = httptools.HttpResponseParser(self)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
@@ -89,6 +90,7 @@ class _Reading:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()  # asked once the parser has reset, it says no
         self.done = True
 
 
@@ -103,6 +105,7 @@ class Wire:
     ``IDLE`` seconds is dropped before uvicorn's 5 s keep-alive closes it)."""
 
     IDLE = 4.0
+    opened = 0  # connections opened, all clients together (printed at the end)
 
     def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
         url = urlsplit(base)
@@ -146,31 +149,34 @@ class Wire:
             self.close()
         reused = self.writer is not None
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.reader, self.writer = await self.connect()
         try:
             return await self._exchange(message)
         except (ConnectionError, asyncio.IncompleteReadError):
             self.close()
             if not reused:
                 raise
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.reader, self.writer = await self.connect()
             return await self._exchange(message)
         finally:
             self.used = time.monotonic()
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        Wire.opened += 1
+        return await asyncio.open_connection(self.host, self.port)
 
     async def _exchange(self, message: bytes) -> Answer:
         assert self.reader is not None and self.writer is not None
         self.writer.write(message)
         reading = _Reading()
-        parser = httptools.HttpResponseParser(reading)
         while not reading.done:
             data = await self.reader.read(65536)
             if not data:
                 raise asyncio.IncompleteReadError(b"", None)
-            parser.feed_data(data)
-        if not parser.should_keep_alive():
+            reading.parser.feed_data(data)
+        if not reading.keep_alive:
             self.close()
-        return Answer(parser.get_status_code(), reading.headers, b"".join(reading.body))
+        return Answer(reading.parser.get_status_code(), reading.headers, b"".join(reading.body))
 
     def close(self) -> None:
         if self.writer is not None:
@@ -460,7 +466,9 @@ def main() -> None:
 
         warm = range(100_000, 100_000 + args.warmup)
         asyncio.run(everyone(warm, think=0.2))  # connections, caches and code paths warm; not counted
+        opened = Wire.opened
         web, api = asyncio.run(everyone(range(args.officials), think=args.think))
+        opened = Wire.opened - opened
         rows: list[Result] = []
         for name in web.results:
             page, calls = web.results[name], api.results.get(name)
@@ -482,6 +490,8 @@ def main() -> None:
                     f" (95 % interval {low:+.0%} to {high:+.0%}; at p50 {page.pct(50):.1f} against"
                     f" {calls.pct(50):.1f} ms; {len(page.latencies)} pages, {len(calls.latencies)} API steps)"
                 )
+        steps = sum(len(r.latencies) for r in (*web.results.values(), *api.results.values()))
+        console.print(f"{opened} connections opened by the load generator for {steps} measured steps")
 
 
 def over_interval(
