@@ -37,20 +37,12 @@ from rich.console import Console
 from rich.table import Table
 
 from services.placement.domain.cat.cat import Bank, TestConfig
-from services.placement.domain.cat.frontier import Frontier, PathFrontier
+from services.placement.domain.cat.frontier import PathFrontier
 from services.placement.domain.cat.model import prob
-from services.placement.domain.cat.protocol import Draw, draws, mean_ci, run
+from services.placement.domain.cat.protocol import Draw, draws, frontier_of, mean_ci, run
 from services.placement.domain.cat.simulate import synthetic_bank
 from services.placement.domain.cat.stopper import level_of
 from services.placement.settings import get_settings
-
-# Grids of the two bounds here (finer than their defaults): at about 22 of at most 60 items the
-# posterior mean moves by about as much as a grid step per item, and interpolating on a coarse grid
-# spreads it further, which reads as information. On one bank at 21.9 items the clairvoyant bound
-# reads 87.13 % on 321 nodes, 86.90 on 961, 86.88 on 1,441; the path bound 86.54 % on 241 x 48,
-# 86.30 on 481 x 96, 86.23 on 961 x 96 (the coarser grids raised both bounds).
-FINE = 961
-PATH_GRID = (481, 4.0, 96)  # mean nodes, span, precision nodes
 
 
 def single_area(bank: Bank) -> Bank:
@@ -169,22 +161,9 @@ def main() -> None:
     bounds: dict[str, tuple[float, float]] = {}
     paths: dict[tuple[int, int, int, float], PathFrontier] = {}
     for (name, cfg), out in zip(configs.items(), outcomes, strict=True):
-        clairvoyant, path, lower = [], [], []
-        for k, d in enumerate(sample):
-            length = float(out.lengths[k * args.examinees : (k + 1) * args.examinees].mean())
-            f = Frontier(
-                d.bank.a, d.bank.b, d.bank.c, cfg.cuts, cfg.min_items, cfg.max_items, cfg.prior_sd, points=FINE
-            )
-            key = (k, cfg.min_items, cfg.max_items, cfg.prior_sd)
-            if key not in paths:
-                paths[key] = PathFrontier(
-                    d.bank.a, d.bank.b, d.bank.c, cfg.cuts, cfg.min_items, cfg.max_items, cfg.prior_sd, *PATH_GRID
-                )
-            clairvoyant.append(f.at_length(length).accuracy)
-            path.append(paths[key].at_length(length, iterations=20).accuracy)
-            lower.append(min(clairvoyant[-1], path[-1]))
-        frontier[name] = float(np.mean(lower))
-        bounds[name] = float(np.mean(clairvoyant)), float(np.mean(path))
+        figures = frontier_of(cfg, out, sample, paths)
+        frontier[name] = figures.frontier
+        bounds[name] = figures.clairvoyant, figures.path
     frontier_s = time.perf_counter() - t0
 
     table = Table(

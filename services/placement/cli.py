@@ -54,6 +54,12 @@ def load_bank_file(path: Path) -> Bank:
 @click.option("--items", default=500, show_default=True, type=click.IntRange(5, 100_000))
 @click.option("--mean-a", default=1.5, show_default=True, type=click.FloatRange(0.1, 5))
 @click.option("--model", type=click.Choice(["2pl", "3pl"]), default="3pl", show_default=True)
+@click.option(
+    "--frontier/--no-frontier",
+    default=True,
+    show_default=True,
+    help="Also compute the optimal sequential frontier at the same mean length (about a minute per draw).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def simulate(
     bank_file: Path | None,
@@ -63,14 +69,17 @@ def simulate(
     items: int,
     mean_a: float,
     model: str,
+    frontier: bool,
     as_json: bool,
 ) -> None:
     """Run simulated officials (abilities from N(0, 1)) through the real engine with the service's
     test configuration (LMS_PLACEMENT_* settings apply) and print the placement quality, by the
     measurement protocol: several draws (new synthetic banks, or new samples on --bank), pooled,
-    with 95 % confidence intervals."""
+    with 95 % confidence intervals, and beside them the optimal sequential frontier (the best
+    accuracy any selection and stopping rule reaches at the same mean length on those banks, an
+    upper bound) with the gaps to it."""
     from services.placement.domain.cat.protocol import draws as make_draws
-    from services.placement.domain.cat.protocol import run
+    from services.placement.domain.cat.protocol import frontier_of, run
     from services.placement.domain.cat.simulate import synthetic_bank
     from services.placement.settings import get_settings
 
@@ -93,14 +102,23 @@ def simulate(
         **outcome.figures(),
         "examinees": examinees,  # per draw
         "total_examinees": examinees * draws,
-        "seconds": round(time.perf_counter() - started, 2),
     }
+    if frontier:
+        bound = frontier_of(cfg, outcome, sample)
+        figures["frontier"] = round(bound.frontier, 4)
+        figures["frontier_clairvoyant"] = round(bound.clairvoyant, 4)
+        figures["frontier_path"] = round(bound.path, 4)
+        figures["frontier_gap_exact"] = round(float(outcome.correct.mean()) - bound.frontier, 4)
+        figures["frontier_gap_expected"] = round(float(outcome.assigned_prob.mean()) - bound.frontier, 4)
+    figures["seconds"] = round(time.perf_counter() - started, 2)
     if as_json:
         click.echo(json.dumps(figures))
         return
     width = max(len(k) for k in figures)
     for key, value in figures.items():
-        if isinstance(value, float) and key.endswith(("accuracy", "rate", "ci95")) and "us" not in key:
+        if isinstance(value, float) and key.startswith("frontier"):
+            value = f"{value:+.2%}" if "gap" in key else f"{value:.2%}"
+        elif isinstance(value, float) and key.endswith(("accuracy", "rate", "ci95")) and "us" not in key:
             value = f"{value:.1%}"
         click.echo(f"{key:<{width}}  {value}")
 

@@ -225,7 +225,8 @@ def test_simulate_command(tmp_path) -> None:
     bank_file = tmp_path / "bank.json"
     made = runner.invoke(cli, ["synth-bank", "--items", "150", "--model", "2pl", "--out", str(bank_file)])
     assert made.exit_code == 0, made.output
-    r = runner.invoke(cli, ["simulate", "--bank", str(bank_file), "--examinees", "60", "--seed", "3", "--json"])
+    common = ["simulate", "--bank", str(bank_file), "--examinees", "60", "--seed", "3", "--no-frontier", "--json"]
+    r = runner.invoke(cli, common)
     assert r.exit_code == 0, r.output
     figures = json.loads(r.output)
     for key in (
@@ -239,7 +240,7 @@ def test_simulate_command(tmp_path) -> None:
     ):
         assert key in figures
     assert figures["examinees"] == 60 and 0 <= figures["exact_level_accuracy"] <= 1
-    same = runner.invoke(cli, ["simulate", "--bank", str(bank_file), "--examinees", "60", "--seed", "3", "--json"])
+    same = runner.invoke(cli, common)
     assert json.loads(same.output)["mean_length"] == figures["mean_length"]  # reproducible by seed
     bad = tmp_path / "bad.json"
     bad.write_text(
@@ -247,6 +248,28 @@ def test_simulate_command(tmp_path) -> None:
     )
     r = runner.invoke(cli, ["simulate", "--bank", str(bad), "--examinees", "5"])
     assert r.exit_code != 0 and "row 1" in r.output
+
+
+def test_simulate_prints_the_frontier_beside_the_engine(tmp_path, monkeypatch) -> None:
+    """The frontier is an upper bound on the accuracy at the engine's mean length: above what the
+    engine reaches (by E[acc], whose sampling error at 600 officials is about a point), below 1,
+    the reported one the lower of the two bounds, and the gaps measured against it."""
+    monkeypatch.setenv("LMS_PLACEMENT_MAX_ITEMS", "12")  # a short test keeps the bounds' programme small
+    runner = CliRunner()
+    bank_file = tmp_path / "bank.json"
+    made = runner.invoke(cli, ["synth-bank", "--items", "150", "--model", "2pl", "--out", str(bank_file)])
+    assert made.exit_code == 0, made.output
+    args = ["simulate", "--bank", str(bank_file), "--draws", "1", "--examinees", "600", "--seed", "5", "--json"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    f = json.loads(r.output)
+    assert f["max_length"] <= 12
+    assert f["frontier"] == min(f["frontier_clairvoyant"], f["frontier_path"]) < 1
+    assert f["frontier"] > f["expected_accuracy"] - 2 * f["expected_accuracy_ci95"]
+    assert abs(f["frontier_gap_expected"] - (f["expected_accuracy"] - f["frontier"])) < 2e-4
+    assert abs(f["frontier_gap_exact"] - (f["exact_level_accuracy"] - f["frontier"])) < 2e-4
+    text = runner.invoke(cli, args[:-1])
+    assert text.exit_code == 0 and "frontier_gap_expected" in text.output and "%" in text.output
 
 
 async def test_live_exposure_counts_limit_items_over_http(database_url: str, keys: Keys) -> None:
