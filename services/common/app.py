@@ -208,8 +208,10 @@ def build_app(settings: ServiceSettings, spec: ServiceSpec) -> Litestar:
         # when it ends, so at 700 the objects of the requests in flight alone set off a collection
         # every few answers. Both undone at shutdown, so that an app built and stopped inside a
         # longer-lived process (tests) leaves the collector as it found it.
+        # The collection before the freeze is of the two young generations only: start-up's garbage
+        # is young, and a full one walks the whole heap (in a test process, every earlier test's).
         thresholds = gc.get_threshold()
-        gc.collect()
+        gc.collect(1)
         gc.freeze()
         gc.set_threshold(max(thresholds[0], YOUNG_COLLECTION_THRESHOLD), *thresholds[1:])
         try:
