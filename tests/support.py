@@ -68,14 +68,21 @@ async def create_database(admin: str, service: str, migrate: bool = True) -> str
     return url
 
 
-async def drop_databases(admin: str) -> None:
-    """Drop the databases this test run created (other runs may share the server)."""
-    conn = await asyncpg.connect(plain_url(admin))
-    try:
-        while _created:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)')
-    finally:
-        await conn.close()
+async def drop_databases(admin: str, at_once: int = 16) -> None:
+    """Drop the databases this test run created (other runs may share the server). Each DROP
+    DATABASE waits for a checkpoint; drops sent together share one, so they go ``at_once`` at a time
+    (one by one, a run's few hundred databases took minutes on a busy disk)."""
+
+    async def drop_some(names: list[str]) -> None:
+        conn = await asyncpg.connect(plain_url(admin))
+        try:
+            for name in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    names, _created[:] = list(_created), []
+    await asyncio.gather(*(drop_some(names[i::at_once]) for i in range(min(at_once, len(names)))))
 
 
 class Keys:
