@@ -419,6 +419,23 @@ def test_glr_searches_from_the_boundary_of_the_indifference_region() -> None:
     assert stat != pytest.approx(loglik[grid >= 0.8].max() - loglik[grid <= 0.2].max())
 
 
+class FixedEvidence:
+    """A stopping context's evidence for the curtailment tests: no likelihood, and every remaining
+    item worth ``per_item`` of information."""
+
+    def __init__(self, grid: np.ndarray, per_item: float) -> None:
+        self.grid, self.per_item = grid, per_item
+
+    def loglik(self, rows: list[int]) -> np.ndarray:
+        return np.zeros_like(self.grid)
+
+    def point_loglik(self, rows: list[int]) -> np.ndarray:
+        return np.zeros(8)
+
+    def next_best_info(self, theta: float, given: int, more: int) -> float:
+        return more * self.per_item
+
+
 def test_curtailment_stops_when_a_change_of_level_is_unlikely() -> None:
     from services.placement.domain.cat.stopper import CurtailmentStopper, StopContext
 
@@ -437,9 +454,8 @@ def test_curtailment_stops_when_a_change_of_level_is_unlikely() -> None:
             level_probs=(w @ cfg.level_matrix).tolist(),
             grid=grid,
             grid_list=grid.tolist(),
-            loglik=lambda: np.zeros_like(grid),
-            point_loglik=lambda: np.zeros(8),
-            remaining_info=lambda m: m * info_per_item,
+            evidence=FixedEvidence(grid, info_per_item),
+            rows=[],
         )
 
     stopper = CurtailmentStopper(CUTS, gamma=0.08)
@@ -553,9 +569,8 @@ def test_curtailment_predicts_the_exact_chance_of_a_change() -> None:
             level_probs=(w @ cfg.level_matrix / w.sum()).tolist(),
             grid=grid,
             grid_list=grid.tolist(),
-            loglik=lambda: np.zeros_like(grid),
-            point_loglik=lambda: np.zeros(8),
-            remaining_info=lambda m, per_item=per_item: m * per_item,
+            evidence=FixedEvidence(grid, per_item),
+            rows=[],
         )
         best, change = stopper.change_probability(ctx)
         info = (30 - n) * per_item

@@ -15,7 +15,7 @@ says "above" and the cut above it says "below".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
@@ -58,10 +58,21 @@ def level_weights(grid: Array, cuts: tuple[float, ...]) -> Array:
     return weights
 
 
+class Evidence(Protocol):
+    """Where a stopping context's lazy parts come from (the engine's plan: its tables and rows)."""
+
+    def loglik(self, rows: list[int]) -> Array: ...
+
+    def point_loglik(self, rows: list[int]) -> Array: ...
+
+    def next_best_info(self, theta: float, given: int, more: int) -> float: ...
+
+
 @dataclass(slots=True)
 class StopContext:
     """What a stopping rule may look at after ``n`` scored items (lazy parts are computed only
-    by the rules that need them)."""
+    by the rules that need them, from ``evidence`` and the answers' likelihood ``rows``: methods
+    rather than callables made per step, so a step allocates none)."""
 
     n: int
     max_items: int
@@ -71,10 +82,21 @@ class StopContext:
     level_probs: list[float]
     grid: Array
     grid_list: list[float]  # the same grid as Python floats
-    loglik: Callable[[], Array]  # log likelihood on the grid
-    point_loglik: Callable[[], Array]  # log likelihood at the cut +/- delta points (cut order, low then high)
-    remaining_info: Callable[[int], float]  # Fisher information at theta of the best m items still to come
+    evidence: Evidence
+    rows: list[int]  # the scored answers' likelihood rows
     mass: float = 1.0
+
+    def loglik(self) -> Array:
+        """The log likelihood on the grid."""
+        return self.evidence.loglik(self.rows)
+
+    def point_loglik(self) -> Array:
+        """The log likelihood at the cut +/- delta points (cut order, low then high)."""
+        return self.evidence.point_loglik(self.rows)
+
+    def remaining_info(self, more: int) -> float:
+        """Fisher information at theta of the best ``more`` items still to come."""
+        return self.evidence.next_best_info(self.theta, self.n, more)
 
 
 def most_probable(level_probs: Sequence[float]) -> int:
@@ -204,7 +226,10 @@ class CurtailmentStopper:
     def change_probability(self, ctx: StopContext) -> tuple[int, float]:
         """(most probable level, predicted chance of leaving it)."""
         probs = ctx.level_probs
-        best = probs.index(max(probs))
+        best = 0  # the first largest (a loop: builtin max parses its arguments slowly when cold)
+        for k in range(1, len(probs)):
+            if probs[k] > probs[best]:
+                best = k
         left = ctx.max_items - ctx.n
         if left <= 0:
             return best, 0.0
@@ -224,7 +249,12 @@ class CurtailmentStopper:
             theta + (lo - theta) / shrink,
             theta + (hi - theta) / shrink,
         )
-        return best, min(max(1.0 - inside / ctx.mass, 0.0), 1.0)
+        change = 1.0 - inside / ctx.mass  # clamped to [0, 1]
+        if change < 0.0:
+            change = 0.0
+        elif change > 1.0:
+            change = 1.0
+        return best, change
 
     def decide(self, ctx: StopContext) -> int | None:
         best, change = self.change_probability(ctx)
