@@ -242,13 +242,14 @@ class CurtailmentStopper:
         if shrink <= 0.0:  # nothing left to learn: the final mean is the current one
             return best, 0.0 if lo < theta < hi else 0.5 if theta in (lo, hi) else 1.0
         grid = ctx.grid_list
-        inside = interval_mass(
-            ctx.posterior.tolist(),
-            grid[0],
-            grid[1] - grid[0],
-            theta + (lo - theta) / shrink,
-            theta + (hi - theta) / shrink,
-        )
+        start, step, last = grid[0], grid[1] - grid[0], len(grid) - 1
+        lo, hi = theta + (lo - theta) / shrink, theta + (hi - theta) / shrink
+        # only the nodes the integral reads (between the ends, and four around each) as Python floats
+        first = _node(lo, start, step, last) - 2
+        first = first if first > 0 else 0
+        stop = _node(hi, start, step, last) + 4
+        stop = stop if stop < last + 1 else last + 1
+        inside = interval_mass(ctx.posterior[first:stop].tolist(), start, step, lo, hi, first, last)
         change = 1.0 - inside / ctx.mass  # clamped to [0, 1]
         if change < 0.0:
             change = 0.0
@@ -261,13 +262,27 @@ class CurtailmentStopper:
         return best if change < self.gamma else None
 
 
-def interval_mass(weights: list[float], start: float, step: float, lo: float, hi: float) -> float:
+def _node(t: float, start: float, step: float, last: int) -> int:
+    """The grid node at or below ``t`` as :func:`interval_mass` finds it (0 below the grid,
+    ``last + 1`` at or above its last node)."""
+    x = (t - start) / step
+    return 0 if not x > 0.0 else last + 1 if x >= last else int(x)
+
+
+def interval_mass(
+    weights: list[float], start: float, step: float, lo: float, hi: float, first: int = 0, last: int = -1
+) -> float:
     """The posterior mass between ``lo`` and ``hi`` from its ``weights`` on the grid
     ``start + j * step``, integrated as the level probabilities are: the trapezoid rule between
     nodes with the Euler-Maclaurin end correction ``-step^2/12 f'`` at each end (the derivative from
     four neighbouring nodes, blended between the two nodes around the end), the density linear
-    between nodes. Nothing lies below the grid, the whole mass above it."""
-    last = len(weights) - 1
+    between nodes. Nothing lies below the grid, the whole mass above it.
+
+    ``weights`` may be a window of the grid: ``weights[k]`` is node ``first + k`` of a grid whose
+    last node is ``last`` (by default the whole grid); it must hold the nodes from two below
+    ``lo``'s to four above ``hi``'s (see :func:`_node`), clamped to the grid."""
+    if last < 0:
+        last = len(weights) - 1
     ends = []
     for t in (lo, hi):
         x = (t - start) / step
@@ -279,12 +294,13 @@ def interval_mass(weights: list[float], start: float, step: float, lo: float, hi
             continue
         j = int(x)
         u = x - j
-        wj, wk = weights[j], weights[j + 1]
+        k = j - first
+        wj, wk = weights[k], weights[k + 1]
         partial = 0.5 * wj + u * wj + 0.5 * u * u * (wk - wj)  # the trapezoid's half node, then the slice
         if 2 <= j and j + 3 <= last:  # step^2 f' at the two nodes, in weight units
-            dj = (weights[j - 2] - 8.0 * weights[j - 1] + 8.0 * wk - weights[j + 2]) / 12.0
-            dk = (weights[j - 1] - 8.0 * wj + 8.0 * weights[j + 2] - weights[j + 3]) / 12.0
+            dj = (weights[k - 2] - 8.0 * weights[k - 1] + 8.0 * wk - weights[k + 2]) / 12.0
+            dk = (weights[k - 1] - 8.0 * wj + 8.0 * weights[k + 2] - weights[k + 3]) / 12.0
             partial -= ((1.0 - u) * dj + u * dk) / 12.0
         ends.append((j, partial))
     (j_lo, part_lo), (j_hi, part_hi) = ends
-    return sum(weights[j_lo:j_hi]) + part_hi - part_lo
+    return sum(weights[j_lo - first : j_hi - first]) + part_hi - part_lo
