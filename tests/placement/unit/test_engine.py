@@ -667,3 +667,20 @@ def test_the_path_frontier_lies_above_the_exact_bayes_rule_and_below_the_frontie
         bound = path.at_length(exact.mean_length, iterations=20)
         clairvoyant = frontier.at_length(exact.mean_length)
         assert exact.accuracy < bound.accuracy < clairvoyant.accuracy, (lam, exact, bound, clairvoyant)
+
+
+def test_interval_mass_over_a_window_equals_the_whole_grid() -> None:
+    """The curtailment integrates over a window of the posterior (the nodes between the ends and
+    four around each: ``window``); the result must be the whole grid's to the last bit,
+    ends below, inside and above the grid included."""
+    from services.placement.domain.cat.stopper import interval_mass, window
+
+    grid = TestConfig().estimator.grid.tolist()
+    start, step_, last = grid[0], grid[1] - grid[0], len(grid) - 1
+    rng = np.random.default_rng(23)
+    for _ in range(3000):
+        weights = rng.random(len(grid)).tolist()
+        lo, hi = sorted(rng.choice([-np.inf, np.inf, *rng.uniform(-6, 6, 4)], 2, replace=False).tolist())
+        first, stop = window(start, step_, last, lo, hi)
+        whole = interval_mass(weights, start, step_, lo, hi)
+        assert interval_mass(weights[first:stop], start, step_, lo, hi, first, last) == whole

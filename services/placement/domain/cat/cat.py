@@ -354,7 +354,7 @@ def step(
     if not len(items) == len(scored) == len(responses):
         raise ValueError("a test state's items, scored flags and responses must have the same length")
     size, domain_of = plan.size, plan.domain_of
-    if False in scored or not isinstance(domain_of, bytes):  # pretest items to skip, or a list of areas
+    if not all(scored) or not isinstance(domain_of, bytes):  # pretest items to skip, or a list of areas
         given = [0] * plan.domains
         rows = []
         for i, s, r in zip(items, scored, responses, strict=True):

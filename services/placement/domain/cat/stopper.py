@@ -244,11 +244,7 @@ class CurtailmentStopper:
         grid = ctx.grid_list
         start, step, last = grid[0], grid[1] - grid[0], len(grid) - 1
         lo, hi = theta + (lo - theta) / shrink, theta + (hi - theta) / shrink
-        # only the nodes the integral reads (between the ends, and four around each) as Python floats
-        first = _node(lo, start, step, last) - 2
-        first = first if first > 0 else 0
-        stop = _node(hi, start, step, last) + 4
-        stop = stop if stop < last + 1 else last + 1
+        first, stop = window(start, step, last, lo, hi)  # only the nodes the integral reads as Python floats
         inside = interval_mass(ctx.posterior[first:stop].tolist(), start, step, lo, hi, first, last)
         change = 1.0 - inside / ctx.mass  # clamped to [0, 1]
         if change < 0.0:
@@ -262,11 +258,14 @@ class CurtailmentStopper:
         return best if change < self.gamma else None
 
 
-def _node(t: float, start: float, step: float, last: int) -> int:
-    """The grid node at or below ``t`` as :func:`interval_mass` finds it (0 below the grid,
-    ``last + 1`` at or above its last node)."""
-    x = (t - start) / step
-    return 0 if not x > 0.0 else last + 1 if x >= last else int(x)
+def window(start: float, step: float, last: int, lo: float, hi: float) -> tuple[int, int]:
+    """The grid nodes ``first`` to ``stop - 1`` that :func:`interval_mass` reads between ``lo`` and
+    ``hi`` on the grid ``start + j * step`` (``j`` up to ``last``): from two below the node at or
+    below ``lo`` to four above ``hi``'s, clamped to the grid (the ends found as it finds them)."""
+    x = (lo - start) / step
+    first = 0 if not x > 2.0 else last - 1 if x >= last else int(x) - 2
+    x = (hi - start) / step
+    return first, 4 if not x > 0.0 else last + 1 if x >= last - 3 else int(x) + 4
 
 
 def interval_mass(
@@ -280,7 +279,7 @@ def interval_mass(
 
     ``weights`` may be a window of the grid: ``weights[k]`` is node ``first + k`` of a grid whose
     last node is ``last`` (by default the whole grid); it must hold the nodes from two below
-    ``lo``'s to four above ``hi``'s (see :func:`_node`), clamped to the grid."""
+    ``lo``'s to four above ``hi``'s, clamped to the grid (see :func:`window`)."""
     if last < 0:
         last = len(weights) - 1
     ends = []
