@@ -391,18 +391,10 @@ def step(
 
     targets = plan.targets
     if n >= cfg.min_items and (0 not in given if plan.all_targeted else not uncovered(given, targets)):
-        ctx = StopContext(
-            n=n,
-            max_items=cfg.max_items,
-            theta=theta,
-            se=se,
-            posterior=posterior,
-            mass=mass,
-            level_probs=level_probs,
-            grid=plan.grid,
-            grid_list=plan.grid_list,
-            evidence=plan,  # the lazy parts: the plan computes them from the rows on demand
-            rows=rows,
+        # the stopping context in field order (see StopContext), built in C; the plan is its evidence
+        ctx = _new(
+            StopContext,
+            (n, cfg.max_items, theta, se, posterior, level_probs, plan.grid, plan.grid_list, plan, rows, mass),
         )
         decided = plan.stopper.decide(ctx)
         if decided is not None:

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,11 +68,11 @@ class Evidence(Protocol):
     def next_best_info(self, theta: float, given: int, more: int) -> float: ...
 
 
-@dataclass(slots=True)
-class StopContext:
+class StopContext(NamedTuple):
     """What a stopping rule may look at after ``n`` scored items (lazy parts are computed only
     by the rules that need them, from ``evidence`` and the answers' likelihood ``rows``: methods
-    rather than callables made per step, so a step allocates none)."""
+    rather than callables made per step). A named tuple, so the step builds it in C
+    (``tuple.__new__``) without running a Python ``__init__``."""
 
     n: int
     max_items: int
