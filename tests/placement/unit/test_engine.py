@@ -419,6 +419,23 @@ def test_glr_searches_from_the_boundary_of_the_indifference_region() -> None:
     assert stat != pytest.approx(loglik[grid >= 0.8].max() - loglik[grid <= 0.2].max())
 
 
+class FixedEvidence:
+    """A stopping context's evidence for the curtailment tests: no likelihood, and every remaining
+    item worth ``per_item`` of information."""
+
+    def __init__(self, grid: np.ndarray, per_item: float) -> None:
+        self.grid, self.per_item = grid, per_item
+
+    def loglik(self, rows: list[int]) -> np.ndarray:
+        return np.zeros_like(self.grid)
+
+    def point_loglik(self, rows: list[int]) -> np.ndarray:
+        return np.zeros(8)
+
+    def next_best_info(self, theta: float, given: int, more: int) -> float:
+        return more * self.per_item
+
+
 def test_curtailment_stops_when_a_change_of_level_is_unlikely() -> None:
     from services.placement.domain.cat.stopper import CurtailmentStopper, StopContext
 
@@ -437,9 +454,8 @@ def test_curtailment_stops_when_a_change_of_level_is_unlikely() -> None:
             level_probs=(w @ cfg.level_matrix).tolist(),
             grid=grid,
             grid_list=grid.tolist(),
-            loglik=lambda: np.zeros_like(grid),
-            point_loglik=lambda: np.zeros(8),
-            remaining_info=lambda m: m * info_per_item,
+            evidence=FixedEvidence(grid, info_per_item),
+            rows=[],
         )
 
     stopper = CurtailmentStopper(CUTS, gamma=0.08)
@@ -553,9 +569,8 @@ def test_curtailment_predicts_the_exact_chance_of_a_change() -> None:
             level_probs=(w @ cfg.level_matrix / w.sum()).tolist(),
             grid=grid,
             grid_list=grid.tolist(),
-            loglik=lambda: np.zeros_like(grid),
-            point_loglik=lambda: np.zeros(8),
-            remaining_info=lambda m, per_item=per_item: m * per_item,
+            evidence=FixedEvidence(grid, per_item),
+            rows=[],
         )
         best, change = stopper.change_probability(ctx)
         info = (30 - n) * per_item
@@ -652,3 +667,20 @@ def test_the_path_frontier_lies_above_the_exact_bayes_rule_and_below_the_frontie
         bound = path.at_length(exact.mean_length, iterations=20)
         clairvoyant = frontier.at_length(exact.mean_length)
         assert exact.accuracy < bound.accuracy < clairvoyant.accuracy, (lam, exact, bound, clairvoyant)
+
+
+def test_interval_mass_over_a_window_equals_the_whole_grid() -> None:
+    """The curtailment integrates over a window of the posterior (the nodes between the ends and
+    four around each: ``window``); the result must be the whole grid's to the last bit,
+    ends below, inside and above the grid included."""
+    from services.placement.domain.cat.stopper import interval_mass, window
+
+    grid = TestConfig().estimator.grid.tolist()
+    start, step_, last = grid[0], grid[1] - grid[0], len(grid) - 1
+    rng = np.random.default_rng(23)
+    for _ in range(3000):
+        weights = rng.random(len(grid)).tolist()
+        lo, hi = sorted(rng.choice([-np.inf, np.inf, *rng.uniform(-6, 6, 4)], 2, replace=False).tolist())
+        first, stop = window(start, step_, last, lo, hi)
+        whole = interval_mass(weights, start, step_, lo, hi)
+        assert interval_mass(weights[first:stop], start, step_, lo, hi, first, last) == whole

@@ -8,8 +8,10 @@ the simulator calls it in a loop.
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -33,6 +35,9 @@ from services.placement.domain.cat.stopper import (
 STOP_RULES = ("sprt", "glr", "bayes", "curtailment")
 _RNG = np.random.default_rng()  # when the caller gives none
 _product = np.multiply.reduce
+_add = operator.add
+_new = tuple.__new__  # a Step without NamedTuple's Python-level __new__
+_not_above_zero = (0.0).__ge__
 
 
 @dataclass(frozen=True)
@@ -233,9 +238,13 @@ class Plan:
     all_targeted: bool  # every content area has a positive target share
     domain_of: bytes | list[int]  # every item's content area (bytes: compact, for up to 256 areas)
     prior_row: int  # the prior density's row of ``like``
+    row_offset: tuple[int, int]  # a response's offset of its likelihood row: (0, size)
+    areas: range  # the content areas' indices
+    zeros: tuple[float, ...]  # one 0.0 per level
     stopper: Stopper
     selector: InfoSelector
     has_pretest: bool
+    next_best_info: Callable[[float, int, int], float]  # the tables' (see Tables.next_best_info)
 
     @classmethod
     def build(cls, bank: Bank, cfg: TestConfig) -> Plan:
@@ -260,9 +269,13 @@ class Plan:
             all_targeted=all(t > 0 for t in targets),
             domain_of=bytes(bank.domain_list) if len(bank.domains) <= 256 else bank.domain_list,
             prior_row=2 * len(bank),
+            row_offset=(0, len(bank)),
+            areas=range(len(targets)),
+            zeros=(0.0,) * (len(cfg.cuts) + 1),
             stopper=cfg.stopper,
             selector=cfg.selector,
             has_pretest=bool(bank.pretest.any()),
+            next_best_info=bank.tables(cfg).next_best_info,
         )
 
     def posterior(self, rows: list[int]) -> tuple[Array, float, list[float]]:
@@ -337,14 +350,20 @@ def step(
     costs microseconds of fetching code again, so the step makes as few as it can."""
     last = bank.last
     plan = last[1] if last[0] is cfg else bank.plan(cfg)
+    items, scored, responses = state.items, state.scored, state.responses
+    if not len(items) == len(scored) == len(responses):
+        raise ValueError("a test state's items, scored flags and responses must have the same length")
     size, domain_of = plan.size, plan.domain_of
-    given = [0] * plan.domains
-    rows = []
-    items, scored = state.items, state.scored
-    for i, s, r in zip(items, scored, state.responses, strict=True):
-        if s:
-            rows.append(i + size * r)
-            given[domain_of[i]] += 1
+    if not all(scored) or not isinstance(domain_of, bytes):  # pretest items to skip, or a list of areas
+        given = [0] * plan.domains
+        rows = []
+        for i, s, r in zip(items, scored, responses, strict=True):
+            if s:
+                rows.append(i + size * r)
+                given[domain_of[i]] += 1
+    else:  # every item scored: the rows and the items per area by C-level iteration (no bytecode per item)
+        rows = list(map(_add, items, map(plan.row_offset.__getitem__, responses)))
+        given = list(map(bytes(map(domain_of.__getitem__, items)).count, plan.areas))
     n = len(rows)
     # the posterior on the grid: the product of the answers' likelihood rows and the prior row,
     # then one product with the moment matrix (see Plan.posterior, which this inlines)
@@ -359,35 +378,27 @@ def step(
     else:
         scale = 1.0 / mass
     theta = moments[1] * scale
-    se = math.sqrt(max(moments[2] * scale - theta * theta, 1e-12))
-    level_probs = moments[3:]
-    for j in range(len(level_probs)):  # (a loop, not a comprehension: one code object fewer)
-        p = level_probs[j] * scale
-        level_probs[j] = p if p > 0.0 else 0.0  # the end correction can dip below 0 by 1e-6
+    var = moments[2] * scale - theta * theta
+    se = math.sqrt(var if var > 1e-12 else 1e-12)  # (no builtin max: with cold caches, its argument parsing costs)
+    level_probs = list(map(scale.__mul__, moments[3:]))  # (a map, not a comprehension: no code object)
+    if any(map(_not_above_zero, level_probs)):  # the end correction can dip below 0 by 1e-6
+        for j in range(len(level_probs)):
+            p = level_probs[j]
+            level_probs[j] = p if p > 0.0 else 0.0
 
     if n >= cfg.max_items:
-        return Step(True, None, False, theta, se, most_probable(level_probs), level_probs, n, "max-length")
+        return _new(Step, (True, None, False, theta, se, most_probable(level_probs), level_probs, n, "max-length", ""))
 
     targets = plan.targets
     if n >= cfg.min_items and (0 not in given if plan.all_targeted else not uncovered(given, targets)):
-        ctx = StopContext(
-            n=n,
-            max_items=cfg.max_items,
-            theta=theta,
-            se=se,
-            posterior=posterior,
-            mass=mass,
-            level_probs=level_probs,
-            grid=plan.grid,
-            # partial objects rather than lambdas: no closure cells in the step, no code objects
-            loglik=partial(plan.loglik, rows),
-            point_loglik=partial(plan.point_loglik, rows),
-            remaining_info=partial(plan.tables.next_best_info, theta, n),
-            grid_list=plan.grid_list,
+        # the stopping context in field order (see StopContext), built in C; the plan is its evidence
+        ctx = _new(
+            StopContext,
+            (n, cfg.max_items, theta, se, posterior, level_probs, plan.grid, plan.grid_list, plan, rows, mass),
         )
         decided = plan.stopper.decide(ctx)
         if decided is not None:
-            return Step(True, None, False, theta, se, decided, level_probs, n, plan.stopper.name)
+            return _new(Step, (True, None, False, theta, se, decided, level_probs, n, plan.stopper.name, ""))
 
     rng = rng or _RNG
     n_pretest = len(state.scored) - n
@@ -403,7 +414,7 @@ def step(
         pool = np.flatnonzero(bank.pretest & ~administered)
         if len(pool):
             item = int(pool[rng.integers(len(pool))])
-            return Step(False, item, True, theta, se, None, level_probs, n, "continue", "pretest")
+            return _new(Step, (False, item, True, theta, se, None, level_probs, n, "continue", "pretest"))
 
     criterion, table, row, weight = plan.selector.locate(theta, n, plan.tables)
     k = cfg.randomesque_k if n < cfg.randomesque_items else 1
@@ -421,7 +432,7 @@ def step(
                 break
     if best:
         chosen = best[0] if len(best) == 1 else best[int(rng.random() * len(best))]
-        return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
+        return _new(Step, (False, chosen, False, theta, se, None, level_probs, n, "continue", criterion))
 
     # no eligible item left in any targeted domain: items over the exposure ceiling, then any domain
     scores = table.at(row, weight)
@@ -439,10 +450,12 @@ def step(
             break
     if chosen_mask is None:
         if not candidates.any():
-            return Step(True, None, False, theta, se, most_probable(level_probs), level_probs, n, "bank-exhausted")
+            return _new(
+                Step, (True, None, False, theta, se, most_probable(level_probs), level_probs, n, "bank-exhausted", "")
+            )
         chosen_mask = candidates
     if k <= 1:
         chosen = int(np.where(chosen_mask, scores, -np.inf).argmax())
     else:
         chosen = randomesque(scores, chosen_mask, k, rng)
-    return Step(False, chosen, False, theta, se, None, level_probs, n, "continue", criterion)
+    return _new(Step, (False, chosen, False, theta, se, None, level_probs, n, "continue", criterion))

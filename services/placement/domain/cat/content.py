@@ -41,20 +41,31 @@ def first_group(given: list[int], targets: list[float], n: int, tolerance: float
     """``content_order(given, targets, tolerance)[0]`` (``[]`` when no domain has a target), without
     ranking the others: ``n`` is ``sum(given)``. The step asks for the rest only when this group has
     no eligible item left. (Plain loops: with cold caches every comprehension is one more code
-    object to fetch.)"""
+    object to fetch.)
+
+    The group is every targeted domain within ``tolerance`` of the largest deficit, in
+    ``content_order``'s order: deficit first, then the higher index (so, collected from the highest
+    index down, it needs sorting only when its deficits differ)."""
     following = n + 1
-    top, best, ties = 0.0, -1, 0
+    top, best = 0.0, -1
     for d in range(len(targets)):
         t = targets[d]
         if t > 0:
             x = t * following - given[d]
             if best < 0 or x >= top:
-                top, best = x, d  # ties: the higher index, as content_order ranks them
+                top, best = x, d
     if best < 0:
         return []
     floor = tolerance + 1e-9
-    for d in range(len(targets)):
+    group = []
+    uneven = False
+    for d in range(len(targets) - 1, -1, -1):
         t = targets[d]
-        if t > 0 and top - (t * following - given[d]) <= floor:
-            ties += 1
-    return [best] if ties == 1 else content_order(given, targets, tolerance)[0]
+        if t > 0:
+            x = t * following - given[d]
+            if top - x <= floor:
+                group.append(d)
+                uneven = uneven or x != top
+    if uneven:
+        group.sort(key=lambda d: targets[d] * following - given[d], reverse=True)  # stable: ties keep the order
+    return group

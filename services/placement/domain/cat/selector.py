@@ -183,12 +183,15 @@ class Tables:
     def next_best_info(self, theta: float, given: int, more: int) -> float:
         """Information at ``theta`` of the ``more`` best items after the ``given`` best ones (what the
         rest of a test can still gather, the best items being used first)."""
-        x = min(max((theta - self.start) / self.step, 0.0), self.last - 1e-6)
+        x = (theta - self.start) / self.step  # clamped to the grid (conditionals: no builtin min/max)
+        x = x if x > 0.0 else 0.0
+        x = x if x < self.last - 1e-6 else self.last - 1e-6
         k = int(x)
         w = x - k
         lower, upper = self.best_info[k], self.best_info[k + 1]
         last = len(lower) - 1
-        j, i = min(given + more, last), min(given, last)
+        j = given + more if given + more < last else last
+        i = given if given < last else last
         return (lower[j] * (1.0 - w) + upper[j] * w) - (lower[i] * (1.0 - w) + upper[i] * w)
 
 
@@ -228,7 +231,9 @@ class InfoSelector:
                     nearest, distance = k, abs(theta - cut)
             if nearest >= 0:
                 return "kl-cut", tables.cut_kl, nearest, 0.0
-        x = min(max((theta - tables.start) / tables.step, 0.0), tables.last - 1e-6)
+        x = (theta - tables.start) / tables.step  # clamped to the grid (conditionals: no builtin min/max)
+        x = x if x > 0.0 else 0.0
+        x = x if x < tables.last - 1e-6 else tables.last - 1e-6
         row = int(x)
         if n_scored < self.kl_items:
             return "kl-interval", tables.kl[n_scored], row, x - row

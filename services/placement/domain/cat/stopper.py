@@ -15,10 +15,10 @@ says "above" and the cut above it says "below".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,10 +58,21 @@ def level_weights(grid: Array, cuts: tuple[float, ...]) -> Array:
     return weights
 
 
-@dataclass(slots=True)
-class StopContext:
+class Evidence(Protocol):
+    """Where a stopping context's lazy parts come from (the engine's plan: its tables and rows)."""
+
+    def loglik(self, rows: list[int]) -> Array: ...
+
+    def point_loglik(self, rows: list[int]) -> Array: ...
+
+    def next_best_info(self, theta: float, given: int, more: int) -> float: ...
+
+
+class StopContext(NamedTuple):
     """What a stopping rule may look at after ``n`` scored items (lazy parts are computed only
-    by the rules that need them)."""
+    by the rules that need them, from ``evidence`` and the answers' likelihood ``rows``: methods
+    rather than callables made per step). A named tuple, so the step builds it in C
+    (``tuple.__new__``) without running a Python ``__init__``."""
 
     n: int
     max_items: int
@@ -71,10 +82,21 @@ class StopContext:
     level_probs: list[float]
     grid: Array
     grid_list: list[float]  # the same grid as Python floats
-    loglik: Callable[[], Array]  # log likelihood on the grid
-    point_loglik: Callable[[], Array]  # log likelihood at the cut +/- delta points (cut order, low then high)
-    remaining_info: Callable[[int], float]  # Fisher information at theta of the best m items still to come
+    evidence: Evidence
+    rows: list[int]  # the scored answers' likelihood rows
     mass: float = 1.0
+
+    def loglik(self) -> Array:
+        """The log likelihood on the grid."""
+        return self.evidence.loglik(self.rows)
+
+    def point_loglik(self) -> Array:
+        """The log likelihood at the cut +/- delta points (cut order, low then high)."""
+        return self.evidence.point_loglik(self.rows)
+
+    def remaining_info(self, more: int) -> float:
+        """Fisher information at theta of the best ``more`` items still to come."""
+        return self.evidence.next_best_info(self.theta, self.n, more)
 
 
 def most_probable(level_probs: Sequence[float]) -> int:
@@ -204,7 +226,10 @@ class CurtailmentStopper:
     def change_probability(self, ctx: StopContext) -> tuple[int, float]:
         """(most probable level, predicted chance of leaving it)."""
         probs = ctx.level_probs
-        best = probs.index(max(probs))
+        best = 0  # the first largest (a loop: builtin max parses its arguments slowly when cold)
+        for k in range(1, len(probs)):
+            if probs[k] > probs[best]:
+                best = k
         left = ctx.max_items - ctx.n
         if left <= 0:
             return best, 0.0
@@ -217,27 +242,46 @@ class CurtailmentStopper:
         if shrink <= 0.0:  # nothing left to learn: the final mean is the current one
             return best, 0.0 if lo < theta < hi else 0.5 if theta in (lo, hi) else 1.0
         grid = ctx.grid_list
-        inside = interval_mass(
-            ctx.posterior.tolist(),
-            grid[0],
-            grid[1] - grid[0],
-            theta + (lo - theta) / shrink,
-            theta + (hi - theta) / shrink,
-        )
-        return best, min(max(1.0 - inside / ctx.mass, 0.0), 1.0)
+        start, step, last = grid[0], grid[1] - grid[0], len(grid) - 1
+        lo, hi = theta + (lo - theta) / shrink, theta + (hi - theta) / shrink
+        first, stop = window(start, step, last, lo, hi)  # only the nodes the integral reads as Python floats
+        inside = interval_mass(ctx.posterior[first:stop].tolist(), start, step, lo, hi, first, last)
+        change = 1.0 - inside / ctx.mass  # clamped to [0, 1]
+        if change < 0.0:
+            change = 0.0
+        elif change > 1.0:
+            change = 1.0
+        return best, change
 
     def decide(self, ctx: StopContext) -> int | None:
         best, change = self.change_probability(ctx)
         return best if change < self.gamma else None
 
 
-def interval_mass(weights: list[float], start: float, step: float, lo: float, hi: float) -> float:
+def window(start: float, step: float, last: int, lo: float, hi: float) -> tuple[int, int]:
+    """The grid nodes ``first`` to ``stop - 1`` that :func:`interval_mass` reads between ``lo`` and
+    ``hi`` on the grid ``start + j * step`` (``j`` up to ``last``): from two below the node at or
+    below ``lo`` to four above ``hi``'s, clamped to the grid (the ends found as it finds them)."""
+    x = (lo - start) / step
+    first = 0 if not x > 2.0 else last - 1 if x >= last else int(x) - 2
+    x = (hi - start) / step
+    return first, 4 if not x > 0.0 else last + 1 if x >= last - 3 else int(x) + 4
+
+
+def interval_mass(
+    weights: list[float], start: float, step: float, lo: float, hi: float, first: int = 0, last: int = -1
+) -> float:
     """The posterior mass between ``lo`` and ``hi`` from its ``weights`` on the grid
     ``start + j * step``, integrated as the level probabilities are: the trapezoid rule between
     nodes with the Euler-Maclaurin end correction ``-step^2/12 f'`` at each end (the derivative from
     four neighbouring nodes, blended between the two nodes around the end), the density linear
-    between nodes. Nothing lies below the grid, the whole mass above it."""
-    last = len(weights) - 1
+    between nodes. Nothing lies below the grid, the whole mass above it.
+
+    ``weights`` may be a window of the grid: ``weights[k]`` is node ``first + k`` of a grid whose
+    last node is ``last`` (by default the whole grid); it must hold the nodes from two below
+    ``lo``'s to four above ``hi``'s, clamped to the grid (see :func:`window`)."""
+    if last < 0:
+        last = len(weights) - 1
     ends = []
     for t in (lo, hi):
         x = (t - start) / step
@@ -249,12 +293,13 @@ def interval_mass(weights: list[float], start: float, step: float, lo: float, hi
             continue
         j = int(x)
         u = x - j
-        wj, wk = weights[j], weights[j + 1]
+        k = j - first
+        wj, wk = weights[k], weights[k + 1]
         partial = 0.5 * wj + u * wj + 0.5 * u * u * (wk - wj)  # the trapezoid's half node, then the slice
         if 2 <= j and j + 3 <= last:  # step^2 f' at the two nodes, in weight units
-            dj = (weights[j - 2] - 8.0 * weights[j - 1] + 8.0 * wk - weights[j + 2]) / 12.0
-            dk = (weights[j - 1] - 8.0 * wj + 8.0 * weights[j + 2] - weights[j + 3]) / 12.0
+            dj = (weights[k - 2] - 8.0 * weights[k - 1] + 8.0 * wk - weights[k + 2]) / 12.0
+            dk = (weights[k - 1] - 8.0 * wj + 8.0 * weights[k + 2] - weights[k + 3]) / 12.0
             partial -= ((1.0 - u) * dj + u * dk) / 12.0
         ends.append((j, partial))
     (j_lo, part_lo), (j_hi, part_hi) = ends
-    return sum(weights[j_lo:j_hi]) + part_hi - part_lo
+    return sum(weights[j_lo - first : j_hi - first]) + part_hi - part_lo
