@@ -38,6 +38,15 @@ points on the defaults' grids; the protocol bench uses finer ones). The unit tes
 both above the exact rule, and the bench of the protocol also runs the engine under the frontier's
 assumptions (no exposure ceiling, content balancing or randomesque start) at the operating
 lengths, where it has to stay below.
+
+:class:`ExposureFrontier` (for rules with an exposure ceiling). Neither bound above knows that a
+programme must keep every item's exposure rate at most ``r_max``; this one does, by Lagrangian
+relaxation of the ceiling (weak duality, see the class): the path model with the item chosen at
+each state and a price on each item, whose best value plus ``r_max`` times the prices bounds every
+rule that keeps the ceiling, whatever the prices. The exposure-aware frontier reported is the lowest
+of the three. It is checked against :func:`exact_stopping` with a ceiling (a rule that keeps it
+exactly, on every answer pattern) in the unit tests and `bench/bench_frontier_bounds.py`, and
+against the engine with its ceiling at the operating lengths by the protocol bench.
 """
 
 from __future__ import annotations
