@@ -11,17 +11,22 @@ run on the same draws:
   posterior); both assume no exposure ceiling and no content balancing, and the engine held to
   those assumptions (no exposure ceiling, one content area, no randomesque start: the last
   configuration, on the same officials and answers) has to stay below it;
+- for each configuration with an exposure ceiling, the exposure-aware frontier: the lower of those
+  two and the Lagrangian bound for rules that keep every item's exposure within the ceiling
+  (``frontier.ExposureFrontier``: the path bound with a price on each item, multipliers searched
+  for ``--exposure-iterations`` steps on the defaults' row, a third of that warm-started on the
+  others); the engine with its ceiling has to stay below it;
 - catsim (MaxInfoSelector with the same exposure ceiling, NumericalSearchEstimator,
   ConfidenceIntervalStopper on the same cuts and length bounds) at the defaults' mean length: its
   confidence level is chosen on a pilot sample so that its mean length matches, then it runs on
   the same officials, with the paired difference in exact accuracy and its 95 % interval.
 
-Targets: within 1 point of the frontier at equal mean length; no worse than catsim at equal mean
-length; mean length <= 22 with E[acc] >= 85 %; >= 97 % correct for officials 0.3 or more from
-every cut; <= 0.1 % off by two levels; max exposure <= .30.
+Targets: within 1 point of the frontier at equal mean length (printed against both frontiers); no
+worse than catsim at equal mean length; mean length <= 22 with E[acc] >= 85 %; >= 97 % correct for
+officials 0.3 or more from every cut; <= 0.1 % off by two levels; max exposure <= .30.
 
     .venv/bin/python bench/bench_placement_quality.py [--draws 3] [--examinees 4000] [--catsim-examinees N]
-        [--pilot N] [--defaults-only]
+        [--pilot N] [--defaults-only] [--exposure-iterations 24]
 """
 
 from __future__ import annotations
@@ -37,9 +42,8 @@ from rich.console import Console
 from rich.table import Table
 
 from services.placement.domain.cat.cat import Bank, TestConfig
-from services.placement.domain.cat.frontier import PathFrontier
 from services.placement.domain.cat.model import prob
-from services.placement.domain.cat.protocol import Draw, draws, frontier_of, mean_ci, run
+from services.placement.domain.cat.protocol import Cache, Draw, FrontierFigures, draws, frontier_of, mean_ci, run
 from services.placement.domain.cat.simulate import synthetic_bank
 from services.placement.domain.cat.stopper import level_of
 from services.placement.settings import get_settings
@@ -104,6 +108,14 @@ def catsim_confidence(bank: Bank, cfg: TestConfig, target: float, pilot: int, se
     return float(np.interp(target, xs, ys))
 
 
+def gap(bound: float, exact: float, expected: float, f: dict[str, object]) -> str:
+    """A frontier with the gaps to it (exact accuracy; E[acc]) beside their 95 % intervals."""
+    return (
+        f"{bound:.2%} ({exact - bound:+.2%} ± {f['exact_level_accuracy_ci95']:.2%}; "
+        f"E {expected - bound:+.2%} ± {f['expected_accuracy_ci95']:.2%})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=3)
@@ -118,6 +130,7 @@ def main() -> None:
         action="store_true",
         help="only the defaults (with the frontier, catsim and the engine held to the frontier's assumptions)",
     )
+    parser.add_argument("--exposure-iterations", type=int, default=24, help="subgradient steps (0: no exposure bound)")
     args = parser.parse_args()
 
     defaults = get_settings().test_config()
@@ -142,6 +155,7 @@ def main() -> None:
         )
     }
     started = time.perf_counter()
+    load_start = os.getloadavg()[0]
     sample = draws(
         args.draws,
         args.examinees,
@@ -157,13 +171,12 @@ def main() -> None:
     # the frontier at each configuration's mean length on each draw (the lower of the two bounds),
     # averaged over the draws
     t0 = time.perf_counter()
-    frontier: dict[str, float] = {}
-    bounds: dict[str, tuple[float, float]] = {}
-    paths: dict[tuple[int, int, int, float], PathFrontier] = {}
+    bounds: dict[str, FrontierFigures] = {}
+    cache: Cache = {}
     for (name, cfg), out in zip(configs.items(), outcomes, strict=True):
-        figures = frontier_of(cfg, out, sample, paths)
-        frontier[name] = figures.frontier
-        bounds[name] = figures.clairvoyant, figures.path
+        bounds[name] = frontier_of(
+            cfg, out, sample, cache, exposure=args.exposure_iterations > 0, iterations=args.exposure_iterations
+        )
     frontier_s = time.perf_counter() - t0
 
     table = Table(
@@ -176,8 +189,9 @@ def main() -> None:
         "configuration",
         "exact level",
         "E\\[acc]",
-        "frontier at equal length",
-        "clairvoyant / path",
+        "frontier at equal length (gap: exact; E\\[acc])",
+        "exposure-aware frontier (gap: exact; E\\[acc])",
+        "clairvoyant / path / priced path",
         "paired vs defaults",
         "mean / p95 / max length",
         "far from cuts",
@@ -186,9 +200,20 @@ def main() -> None:
     ):
         table.add_column(column, justify="left" if column == "configuration" else "right")
     first = outcomes[0]
+    exposure_rows = {n for n, c in configs.items() if c.r_max < 1.0 and args.exposure_iterations > 0}
+    below: list[str] = []  # the check: every engine row under each bound that holds for it
     for out in outcomes:
         f = out.figures(first)
         exact, expected = float(out.correct.mean()), float(out.assigned_prob.mean())  # unrounded, for the gaps
+        held = [("frontier", bounds[out.name].frontier)]
+        if out.name in exposure_rows:
+            held.append(("exposure-aware", bounds[out.name].exposure_frontier))
+        for label, bound in held:
+            ok = expected < bound
+            below.append(
+                f"{out.name}: {label} {bound - expected:+.2%} above E[acc] (± {f['expected_accuracy_ci95']:.2%})"
+                + ("" if ok else " NOT A BOUND HERE")
+            )
         diff = (
             f"{f['paired_accuracy_difference']:+.1%} ± {f['paired_accuracy_difference_ci95']:.1%}; "
             f"E {f['paired_expected_difference']:+.2%} ± {f['paired_expected_difference_ci95']:.2%}"
@@ -199,9 +224,12 @@ def main() -> None:
             out.name,
             f"{f['exact_level_accuracy']:.1%} ± {f['exact_level_accuracy_ci95']:.1%}",
             f"{f['expected_accuracy']:.1%} ± {f['expected_accuracy_ci95']:.1%}",
-            f"{frontier[out.name]:.2%} ({exact - frontier[out.name]:+.2%} ± {f['exact_level_accuracy_ci95']:.2%}; "
-            f"E {expected - frontier[out.name]:+.2%} ± {f['expected_accuracy_ci95']:.2%})",
-            f"{bounds[out.name][0]:.2%} / {bounds[out.name][1]:.2%}",
+            gap(bounds[out.name].frontier, exact, expected, f),
+            gap(bounds[out.name].exposure_frontier, exact, expected, f)
+            if out.name in exposure_rows
+            else "(no ceiling: as left)",
+            f"{bounds[out.name].clairvoyant:.2%} / {bounds[out.name].path:.2%} / "
+            + (f"{bounds[out.name].exposure_path:.2%}" if out.name in exposure_rows else "-"),
             diff,
             f"{f['mean_length']:.1f} / {f['p95_length']:.0f} / {f['max_length']}",
             f"{f['far_from_cuts_accuracy']:.1%}",
@@ -236,6 +264,7 @@ def main() -> None:
             "",
             "",
             "",
+            "",
             f"defaults {diff:+.1%} ± {diff_ci:.1%}",
             f"{lengths.mean():.1f} / {np.percentile(lengths, 95):.0f} / {lengths.max()}",
             "",
@@ -245,12 +274,17 @@ def main() -> None:
         catsim_s = time.perf_counter() - t0
         catsim_line = f"catsim on the first {per_draw} officials of each draw ({catsim_s:.0f} s)"
 
-    console = Console(width=220)
+    console = Console(width=240)
     console.print(table)
+    console.print(
+        "check, each bound above the engine's E[acc] for every rule it holds for:\n  " + "\n  ".join(below),
+        markup=False,
+    )
     console.print(
         f"lengths count scored items; pretest items (LMS_PLACEMENT_PRETEST_RATE {defaults.pretest_rate}, at most "
         f"{defaults.pretest_max}) come on top. Seconds: placement {ours_s:.0f}, frontier {frontier_s:.0f}; "
-        f"{catsim_line}. Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+        f"{catsim_line}. Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
+        markup=False,
     )
     console.print(
         "frontier: the lower of two Bayes-optimal rules over a normal posterior, for the same minimum and maximum "
@@ -258,11 +292,17 @@ def main() -> None:
         "at the final estimate) and path (each item adds its information averaged over the current posterior, at "
         "most the best item's, and n items at most the n best such); above the exact Bayes rule on the real "
         "posterior by 0.6-2.8 (clairvoyant) and 0.3-0.65 points (path) at maximum lengths 10-18 "
-        "(bench/bench_frontier_bounds.py)"
+        "(bench/bench_frontier_bounds.py). exposure-aware frontier: the lower of those and the Lagrangian bound for "
+        "rules that keep every item's exposure within the configuration's ceiling (the path model with a price on "
+        "each item: accuracy less the length and the priced uses, plus the ceiling times the prices; valid for any "
+        "prices, the smallest found on a 241 x 48 grid, evaluated on the fine one); the exact rule that keeps the "
+        "ceiling stays below it (bench/bench_frontier_bounds.py --r-max)"
     )
     console.print(
+        f"load average at the start {load_start:.1f}. "
         "targets: within 1 point of the frontier; no worse than catsim at equal length; mean length <= 22 with "
-        "E[acc] >= 85 %; >= 97 % far from cuts; <= 0.1 % two-level errors; max exposure <= .30"
+        "E[acc] >= 85 %; >= 97 % far from cuts; <= 0.1 % two-level errors; max exposure <= .30",
+        markup=False,
     )
 
 

@@ -268,8 +268,15 @@ def test_simulate_prints_the_frontier_beside_the_engine(tmp_path, monkeypatch) -
     assert f["frontier"] > f["expected_accuracy"] - 2 * f["expected_accuracy_ci95"]
     assert abs(f["frontier_gap_expected"] - (f["expected_accuracy"] - f["frontier"])) < 2e-4
     assert abs(f["frontier_gap_exact"] - (f["exact_level_accuracy"] - f["frontier"])) < 2e-4
+    # the exposure-aware frontier (the engine keeps its ceiling): below the unconstrained one, above the engine
+    exposure = f["frontier_exposure_aware"]
+    assert exposure == min(f["frontier"], f["frontier_exposure_aware_priced_path"]) <= f["frontier"]
+    assert exposure > f["expected_accuracy"] - 2 * f["expected_accuracy_ci95"]
+    assert abs(f["frontier_exposure_aware_gap_expected"] - (f["expected_accuracy"] - exposure)) < 2e-4
+    assert abs(f["frontier_exposure_aware_gap_exact"] - (f["exact_level_accuracy"] - exposure)) < 2e-4
     text = runner.invoke(cli, args[:-1])
     assert text.exit_code == 0 and "frontier_gap_expected" in text.output and "%" in text.output
+    assert "frontier_exposure_aware_gap_expected" in text.output
 
 
 async def test_live_exposure_counts_limit_items_over_http(database_url: str, keys: Keys) -> None:

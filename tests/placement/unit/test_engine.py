@@ -684,3 +684,29 @@ def test_interval_mass_over_a_window_equals_the_whole_grid() -> None:
         first, stop = window(start, step_, last, lo, hi)
         whole = interval_mass(weights, start, step_, lo, hi)
         assert interval_mass(weights[first:stop], start, step_, lo, hi, first, last) == whole
+
+
+def test_the_exposure_aware_frontier_lies_above_the_exact_rule_that_keeps_the_ceiling() -> None:
+    """With an exposure ceiling of .3, the exact Bayes stopping rule that keeps it (officials split
+    into random groups, each item given while its probability stays within .3) really keeps it, and
+    stays below the exposure-aware bound, which on a short test lies under the path bound (the
+    ceiling costs accuracy). Weak duality: the bound holds for any multipliers, not only the best."""
+    from services.placement.domain.cat.frontier import ExposureFrontier, exact_stopping
+
+    bank = synthetic_bank(500, 1.5, seed=1000)
+    cfg = TestConfig(min_items=4, max_items=10)
+    frontier = ExposureFrontier(bank.a, bank.b, bank.c, CUTS, cfg.min_items, cfg.max_items)
+    est = cfg.estimator
+    rng = np.random.default_rng(3)
+    for lam in (0.01, 0.001):
+        args = (bank.a, bank.b, bank.c, cfg.level_matrix, est.grid, est.log_prior, cfg.min_items, cfg.max_items, lam)
+        kept, free = exact_stopping(*args, r_max=0.3), exact_stopping(*args)
+        assert kept.max_exposure <= 0.3 + 1e-9 < free.max_exposure
+        path = frontier.at_length(kept.mean_length, iterations=20).accuracy
+        bound = frontier.search(kept.mean_length, 0.3, iterations=12)
+        assert kept.accuracy < bound.bound < path - 0.002, (lam, kept, bound, path)
+        assert abs(bound.unpriced - path) < 0.002
+        for _ in range(3):
+            prices = np.where(rng.random(len(bank)) < 0.1, rng.uniform(0, 3 * bound.cost, len(bank)), 0.0)
+            cost = bound.cost * rng.uniform(0.5, 2.0)
+            assert frontier.dual(cost, prices, kept.mean_length, 0.3) > kept.accuracy

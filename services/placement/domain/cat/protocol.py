@@ -13,7 +13,9 @@ intervals (normal approximation over examinees):
   levels; the maximum exposure rate over the draws;
 - against the first configuration, the paired differences in exact accuracy and in E[acc];
 - with :func:`frontier_of`, the optimal sequential frontier at the configuration's mean length on
-  each draw (the lower of the two bounds of ``frontier.py``), averaged over the draws.
+  each draw (the lower of the two bounds of ``frontier.py``), averaged over the draws, and the
+  exposure-aware frontier (the lower of those and the Lagrangian bound for rules that keep every
+  item's exposure within the configuration's ceiling, ``frontier.ExposureFrontier``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.placement.domain.cat.cat import Bank, TestConfig
-from services.placement.domain.cat.frontier import Frontier, PathFrontier
+from services.placement.domain.cat.frontier import ExposureFrontier, ExposurePoint, Frontier
 from services.placement.domain.cat.simulate import simulate
 from services.placement.domain.cat.stopper import level_of
 
@@ -37,6 +39,10 @@ Z95 = 1.959963984540054
 # 86.30 on 481 x 96, 86.23 on 961 x 96 (the coarser grids raised both bounds).
 FINE = 961
 PATH_GRID = (481, 4.0, 96)  # mean nodes, span, precision nodes
+# The exposure-aware bound searches its multipliers on the bounds' default grid (each step solves
+# the priced programme, several times the path bound's work), then evaluates the bound once on the
+# fine grid at the multipliers found (any multipliers give a valid bound).
+SEARCH_GRID = (241, 4.0, 48)
 
 
 @dataclass(frozen=True)
@@ -187,35 +193,68 @@ def run(configs: dict[str, TestConfig], sample: list[Draw], far: float = 0.3) ->
 @dataclass(frozen=True)
 class FrontierFigures:
     """The frontier at a configuration's mean length, averaged over the draws: the clairvoyant
-    bound, the path bound, and the frontier reported (the lower of the two on each draw)."""
+    bound, the path bound, the frontier reported (the lower of the two on each draw), and for a
+    configuration with an exposure ceiling the exposure-aware (Lagrangian) path bound and the
+    exposure-aware frontier (the lowest of the three on each draw; the frontier itself without a
+    ceiling)."""
 
     clairvoyant: float
     path: float
     frontier: float
+    exposure_path: float
+    exposure_frontier: float
+
+
+Cache = dict[tuple[object, ...], object]
 
 
 def frontier_of(
     cfg: TestConfig,
     outcome: Outcome,
     sample: list[Draw],
-    paths: dict[tuple[int, int, int, float], PathFrontier] | None = None,
+    cache: Cache | None = None,
+    exposure: bool = True,
+    iterations: int = 24,
 ) -> FrontierFigures:
     """The frontier at ``outcome``'s mean length on each draw of ``sample`` (its officials in draw
-    order, as :func:`run` pools them). ``paths`` keeps the path bounds, which depend only on the
-    draw, the length bounds and the prior, for reuse across configurations."""
-    paths = {} if paths is None else paths
-    clairvoyant, path, lower = [], [], []
+    order, as :func:`run` pools them). ``cache`` keeps the path programmes, which depend only on
+    the draw, the length bounds and the prior, and the last multipliers of the exposure-aware
+    bound on each draw (a warm start for the next configuration: then a third of ``iterations``).
+    ``exposure`` computes the exposure-aware bound when the configuration has a ceiling."""
+    cache = {} if cache is None else cache
+    clairvoyant, path, lower, priced, exposed = [], [], [], [], []
     start = 0
     for k, d in enumerate(sample):
         length = float(outcome.lengths[start : start + len(d.thetas)].mean())
         start += len(d.thetas)
         f = Frontier(d.bank.a, d.bank.b, d.bank.c, cfg.cuts, cfg.min_items, cfg.max_items, cfg.prior_sd, points=FINE)
         key = (k, cfg.min_items, cfg.max_items, cfg.prior_sd)
-        if key not in paths:
-            paths[key] = PathFrontier(
+        if ("fine", *key) not in cache:
+            cache[("fine", *key)] = ExposureFrontier(
                 d.bank.a, d.bank.b, d.bank.c, cfg.cuts, cfg.min_items, cfg.max_items, cfg.prior_sd, *PATH_GRID
             )
+        fine = cache[("fine", *key)]
+        assert isinstance(fine, ExposureFrontier)
         clairvoyant.append(f.at_length(length).accuracy)
-        path.append(paths[key].at_length(length, iterations=20).accuracy)
+        path.append(fine.at_length(length, iterations=20).accuracy)
         lower.append(min(clairvoyant[-1], path[-1]))
-    return FrontierFigures(float(np.mean(clairvoyant)), float(np.mean(path)), float(np.mean(lower)))
+        bound = path[-1]
+        if exposure and cfg.r_max < 1.0:
+            if ("coarse", *key) not in cache:
+                cache[("coarse", *key)] = ExposureFrontier(
+                    d.bank.a, d.bank.b, d.bank.c, cfg.cuts, cfg.min_items, cfg.max_items, cfg.prior_sd, *SEARCH_GRID
+                )
+            coarse = cache[("coarse", *key)]
+            assert isinstance(coarse, ExposureFrontier)
+            warm = cache.get(("prices", k))
+            found = coarse.search(
+                length,
+                cfg.r_max,
+                iterations if warm is None else max(1, iterations // 3),
+                prices=warm.prices if isinstance(warm, ExposurePoint) else None,
+            )
+            cache[("prices", k)] = found
+            bound = min(bound, fine.dual(found.cost, found.prices, length, cfg.r_max))
+        priced.append(bound)
+        exposed.append(min(lower[-1], bound))
+    return FrontierFigures(*(float(np.mean(x)) for x in (clairvoyant, path, lower, priced, exposed)))
