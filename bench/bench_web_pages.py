@@ -37,7 +37,19 @@ from urllib.parse import urlencode, urlsplit
 import httptools
 import httpx
 import numpy as np
-from _common import FastClient, Result, console, fresh_database, process, report, run_load, service, service_env, token
+from _common import (
+    FastClient,
+    Result,
+    console,
+    fresh_database,
+    process,
+    report,
+    run_load,
+    service_env,
+    service_process,
+    token,
+    tree_cpu_seconds,
+)
 
 from tests.support import free_port
 
@@ -306,6 +318,8 @@ class Browser:
     """A signed-in person's browser: one kept-alive connection (:class:`Wire`), its cookies sent as
     one header; a cookie a page sets is taken up for the next request."""
 
+    sent = 0  # requests to the web app, all browsers together (its CPU per request is printed)
+
     def __init__(self, base: str, cookies: dict[str, str]) -> None:
         self.cookies = cookies
         self.wire = Wire(base)
@@ -314,9 +328,11 @@ class Browser:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
 
     async def get(self, path: str) -> Answer:
+        Browser.sent += 1
         return self.seen(await self.wire.request("GET", path, headers=self.header()))
 
     async def post(self, path: str, data: dict[str, str]) -> Answer:
+        Browser.sent += 1
         return self.seen(await self.wire.post(path, data=data, headers=self.header()))
 
     def seen(self, response: Answer) -> Answer:
@@ -433,12 +449,13 @@ def main() -> None:
             "LMS_DB_POOL_SIZE": "10",
             "LMS_DB_MAX_OVERFLOW": "5",
         }
-        bases = {s: stack.enter_context(service(s, urls[s], ports[s], **extra)) for s in SERVICES}
+        servers = {s: stack.enter_context(service_process(s, urls[s], ports[s], **extra)) for s in SERVICES}
+        bases = {s: base for s, (base, _proc) in servers.items()}
         web_port = free_port()
         web_base = f"http://127.0.0.1:{web_port}"
         env = service_env("web", "", **peers, LMS_WEB_COOKIE_SECURE="false", LMS_WEB_SESSION_SECRET="bench-" * 6)
         cmd = [sys.executable, "-m", "services.cli", "serve", "web", "--port", str(web_port)]
-        stack.enter_context(process(cmd, f"{web_base}/health/ready", env))
+        web_process = stack.enter_context(process(cmd, f"{web_base}/health/ready", env))
 
         async def health(client: FastClient, _i: int):  # type: ignore[no-untyped-def]
             return await client.request("GET", "/health/live")
@@ -466,9 +483,14 @@ def main() -> None:
 
         warm = range(100_000, 100_000 + args.warmup)
         asyncio.run(everyone(warm, think=0.2))  # connections, caches and code paths warm; not counted
-        opened = Wire.opened
+        opened, sent = Wire.opened, Browser.sent
+        pids = {"web": web_process.pid, **{s: proc.pid for s, (_base, proc) in servers.items()}}
+        cpu = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+        own = time.process_time()
         web, api = asyncio.run(everyone(range(args.officials), think=args.think))
-        opened = Wire.opened - opened
+        own = time.process_time() - own
+        cpu = {name: tree_cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
+        opened, sent = Wire.opened - opened, Browser.sent - sent
         rows: list[Result] = []
         for name in web.results:
             page, calls = web.results[name], api.results.get(name)
@@ -492,6 +514,10 @@ def main() -> None:
                 )
         steps = sum(len(r.latencies) for r in (*web.results.values(), *api.results.values()))
         console.print(f"{opened} connections opened by the load generator for {steps} measured steps")
+        console.print(
+            f"CPU: web app {cpu['web'] * 1000 / sent:.2f} ms per request it served ({sent} requests, measured or"
+            f" not); services {', '.join(f'{s} {cpu[s]:.1f} s' for s in SERVICES)}; load generator {own:.1f} s"
+        )
 
 
 def over_interval(

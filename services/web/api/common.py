@@ -100,6 +100,8 @@ def render(request: Request[Any, Any, Any], template: str, *, status_code: int =
     lang = lang_of(request)
     settings = settings_of(request)
     viewer = current_viewer(request)
+    scope = request.scope
+    path, query = scope.get("root_path", "") + scope["path"], scope["query_string"].decode()  # as request.url has them
 
     def t(key: str, **kw: Any) -> str:
         return translate(lang, key, **kw)
@@ -109,8 +111,9 @@ def render(request: Request[Any, Any, Any], template: str, *, status_code: int =
         "t": t,
         "viewer": viewer,
         "dev_mode": settings.dev_signin_enabled,
-        "path": request.url.path,
-        "path_qs": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "path": path,
+        "nav": nav_of(path),
+        "path_qs": path + (f"?{query}" if query else ""),
         "seoul": lambda v: fmt.seoul(v, lang),
         "day": lambda v: fmt.day(v, lang),
         "pct": fmt.percent,
@@ -128,6 +131,17 @@ def render(request: Request[Any, Any, Any], template: str, *, status_code: int =
     return Template(
         template_name=f"{lang}/{template}", context=base, status_code=status_code, media_type=MediaType.HTML
     )
+
+
+def nav_of(path: str) -> str:
+    """The navigation link of the page at ``path`` (marked as the current page): its first
+    segment, two under ``/admin/`` (``home`` for ``/``)."""
+    if path == "/":
+        return "home"
+    parts = path.split("/", 3)
+    if parts[1] == "admin" and len(parts) > 2:
+        return f"admin/{parts[2]}"
+    return parts[1]
 
 
 def pick(text: Any, lang: str) -> str:

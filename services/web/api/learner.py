@@ -11,7 +11,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Stream, Template
 
-from services.web.api.common import api, form_failure, lang_of, need, redirect, render
+from services.web.api.common import api, form_failure, lang_of, need, pick, redirect, render
 from services.web.client import ApiError, Outage, new_key
 from services.web.domain import charts
 from services.web.domain import diagnostic as dx
@@ -104,11 +104,14 @@ async def render_session(
             request, "learner/diagnostic_intro.html", rules=dx.RULES, limits=limits, ended=session.get("status")
         )
     item = session["current_item"]
+    lang = lang_of(request)
     return render(
         request,
         "learner/diagnostic_item.html",
         session=session,
         item=item,
+        stem=pick(item.get("stem"), lang),
+        options=[pick(option, lang) for option in item.get("options") or ()],
         progress=dx.progress(session.get("answered", 0), limits["max_items"]),
         **extra,
     )

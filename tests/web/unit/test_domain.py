@@ -107,3 +107,23 @@ def test_claims_are_mapped_with_configured_names() -> None:
     person = oidc.person_from_claims({"sub": "s1", "name": "Kim", "org_unit": "C1", "groups": "learner hr"}, names)
     assert person == oidc.Person("s1", "Kim", "C1", ["learner"])
     assert oidc.person_from_claims({"sub": "s2", "groups": 5}, names).roles == []
+
+
+def test_the_navigation_marks_the_link_of_the_page_it_is_on() -> None:
+    from services.web.api.common import nav_of
+
+    assert nav_of("/") == "home"
+    assert nav_of("/diagnostic") == nav_of("/diagnostic/abc/answer") == "diagnostic"
+    assert nav_of("/sessions") == "sessions"
+    assert nav_of("/teach/s1/attendance/2026-01-05") == "teach"
+    assert nav_of("/admin") == "admin"
+    assert nav_of("/admin/sessions/s1") == "admin/sessions"
+    assert nav_of("/admin/certificates") == "admin/certificates"
+    assert nav_of("/signin") == "signin"  # no link of that name: none is marked
+    base = (TEMPLATES / "base.html").read_text()
+    marked = set(re.findall(r'nav == "([^"]+)"', base))
+    assert marked == {"home", "diagnostic", "sessions", "certificates", "teach", "admin"} | {
+        f"admin/{p}" for p in ("sessions", "curricula", "items", "reviews", "certificates")
+    }
+    for name in marked:  # each marked link is the one its name says
+        assert re.search(rf'href="/{"" if name == "home" else name}" {{% if nav == "{name}" %}}', base), name
