@@ -1,6 +1,6 @@
 """uvicorn against granian, serving the same apps in the same run: which server serves Litestar better here?
 
-Each app is served twice, one worker each, side by side:
+Each app is served twice, one worker each unless ``--workers`` says otherwise, side by side:
 
 - **uvicorn** as ``lms serve`` runs it: uvloop, httptools with the kernel's protocol
   (``services.common.server.JoinedWritesProtocol``: headers and body in one write), no access log of
@@ -18,7 +18,11 @@ granian's Rust threads count too), the best round of each, and the median of the
 The placement processes log at INFO as in production (one access line per request), each into its
 own temporary file, and the lines are counted at the end.
 
-    .venv/bin/python bench/bench_kernel_servers.py [--requests N] [--answers N] [--rounds R] [--no-answers]
+With ``--workers N`` each server runs N worker processes (as ``lms serve --workers N``): on this
+machine's two cores, with the load client beside them, every core is then busy and the server that
+spends less CPU per request serves more.
+
+    .venv/bin/python bench/bench_kernel_servers.py [--requests N] [--answers N] [--rounds R] [--workers N]
 """
 
 from __future__ import annotations
@@ -57,18 +61,19 @@ SETTINGS = {"LMS_PLACEMENT_RELAY_ENABLED": "false", "LMS_LOG_LEVEL": "INFO"}  # 
 Hit = Callable[[FastClient, int], Awaitable[Reply]]
 
 
-def granian_cmd(target: str, port: int, *, factory: bool = False) -> list[str]:
-    """granian serving ``target`` (``module:attribute``) with its ASGI interface, one worker, uvloop."""
-    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1", "--loop", "uvloop"]
+def granian_cmd(target: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
+    """granian serving ``target`` (``module:attribute``) with its ASGI interface and uvloop."""
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(workers), "--loop", "uvloop"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
     return [*cmd, *(["--factory"] if factory else []), target]
 
 
-def uvicorn_cmd(target: str, port: int) -> list[str]:
+def uvicorn_cmd(target: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
     """uvicorn serving ``target`` as ``lms serve`` does (``services.common.server.run``)."""
     cmd = [sys.executable, "-m", "uvicorn", "--http", "services.common.server:JoinedWritesProtocol"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    return [*cmd, "--no-server-header", "--no-proxy-headers", target]
+    cmd += ["--workers", str(workers)] if workers > 1 else []
+    return [*cmd, "--no-server-header", "--no-proxy-headers", *(["--factory"] if factory else []), target]
 
 
 @dataclass
@@ -95,6 +100,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="connections for health and whoami")
     parser.add_argument("--officials", type=int, default=16, help="officials answering at once")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of each server")
     parser.add_argument("--no-answers", action="store_true", help="skip the answer path")
     args = parser.parse_args()
 
@@ -125,16 +131,19 @@ def main() -> None:
         for name, cmd in (("uvicorn", uvicorn_cmd), ("granian", granian_cmd)):
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            bare[name] = (base, stack.enter_context(process(cmd("bench.bare_app:app", port), f"{base}/health/live")))
-        base, proc = stack.enter_context(
-            service_process("placement", url, free_port(), stdout=logs["uvicorn"], **SETTINGS)
-        )
-        placement["uvicorn"] = (base, proc)
-        by_id = asyncio.run(load_bank(base))  # published before granian's process starts
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        cmd = granian_cmd("services.placement.app:create_app", port, factory=True)
-        placement["granian"] = (base, stack.enter_context(process(cmd, f"{base}/health/ready", env, logs["granian"])))
+            served = process(cmd("bench.bare_app:app", port, args.workers), f"{base}/health/live")
+            bare[name] = (base, stack.enter_context(served))
+        for name, cmd in (("uvicorn", uvicorn_cmd), ("granian", granian_cmd)):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            if name == "uvicorn" and args.workers == 1:  # lms serve itself
+                served = service_process("placement", url, port, stdout=logs[name], **SETTINGS)
+                placement[name] = stack.enter_context(served)
+            else:  # as lms serve --workers N runs it: each worker builds the app from the factory
+                factory = cmd("services.placement.app:create_app", port, args.workers, factory=True)
+                placement[name] = (base, stack.enter_context(process(factory, f"{base}/health/ready", env, logs[name])))
+            if name == "uvicorn":
+                by_id = asyncio.run(load_bank(base))  # published before granian's processes start
 
         for name in SERVERS:
             asyncio.run(run_load("warm-up", health, base_url=bare[name][0], total=2000))
@@ -171,7 +180,8 @@ def main() -> None:
             log.seek(0)
             logged[name] = sum(1 for line in log if line.startswith(b'{"event":"request"'))
 
-    table = Table(title=f"uvicorn (kernel's protocol) against granian (ASGI), one worker each, {args.rounds} rounds")
+    workers = "one worker" if args.workers == 1 else f"{args.workers} workers"
+    table = Table(title=f"uvicorn (kernel's protocol) against granian (ASGI), {workers} each, {args.rounds} rounds")
     for column in ("what", "server", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU µs/req", "median req/s"):
         table.add_column(column, justify="left" if column in ("what", "server") else "right")
     scenarios = list(dict.fromkeys(s for s, _ in rounds))
