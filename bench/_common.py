@@ -14,6 +14,8 @@ import atexit
 import contextlib
 import functools
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -434,3 +436,50 @@ class CpuShare:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+@contextlib.contextmanager
+def profiled(pid: int, raw_file: str | None, rate: int = 200) -> Iterator[None]:
+    """While the block runs, py-spy samples process ``pid`` (``rate`` stacks a second) into
+    ``raw_file`` as collapsed stacks (one ``frame;frame;... count`` line per stack); nothing when
+    ``raw_file`` is None. py-spy comes with the bench extra."""
+    if raw_file is None:
+        yield
+        return
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    cmd = [spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--output", raw_file]
+    recorder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the load starts
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+        recorder.wait(timeout=60)
+
+
+_LINE = re.compile(r":\d+\)$")
+
+
+def top_frames(raw_file: str, within: str, count: int = 12) -> tuple[float, list[tuple[float, float, str]]]:
+    """From py-spy's collapsed stacks: the share of all samples that pass through a frame containing
+    ``within`` (e.g. the server's call of the app) and, among those, the functions most often on the
+    stack below it, as (inclusive share, own share, ``function (file)``), highest inclusive share
+    first. Line numbers are dropped, so a function's share is the sum over its lines."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = everything = 0
+    for line in Path(raw_file).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = [_LINE.sub(")", frame) for frame in stack.split(";")]
+        samples = int(n)
+        everything += samples
+        start = next((i for i, frame in enumerate(frames) if within in frame), None)
+        if start is None:
+            continue
+        total += samples
+        for frame in set(frames[start:]):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+    ranked = sorted(inclusive, key=lambda f: -inclusive[f])[:count]
+    rows = [(inclusive[f] / max(total, 1), own.get(f, 0) / max(total, 1), f) for f in ranked]
+    return total / max(everything, 1), rows

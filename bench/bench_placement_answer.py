@@ -6,7 +6,11 @@ INSERT of one response row per transaction at the same concurrency.
 
 Targets: >= 1,500 answers/s with p99 <= 50 ms on one worker; at most 600 us server CPU per answer.
 
-    .venv/bin/python bench/bench_placement_answer.py [--answers N] [--concurrency C]
+With ``--profile DIR`` py-spy samples the server while it answers and while it serves whoami
+(``DIR/answers.txt``, ``DIR/whoami.txt``, collapsed stacks) and the functions most on the stack are
+printed; the sampling slows the server, so the rates of such a run are not the service's.
+
+    .venv/bin/python bench/bench_placement_answer.py [--answers N] [--concurrency C] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from _common import (
     Result,
     fresh_database,
     postgres_pid,
+    profiled,
     report,
     run_load,
     service_process,
     token,
+    top_frames,
     tree_cpu_seconds,
 )
 
@@ -187,7 +193,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=8000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--profile", metavar="DIR", help="sample the server with py-spy into DIR")
     args = parser.parse_args()
+    if args.profile:
+        os.makedirs(args.profile, exist_ok=True)
+    spied = {
+        what: os.path.join(args.profile, f"{what}.txt") if args.profile else None for what in ("answers", "whoami")
+    }
     url = fresh_database("placement")
     with service_process("placement", url, PORT, LMS_PLACEMENT_RELAY_ENABLED="false") as (base, server):
         pid = server.pid  # CPU is read over the server's process tree (/proc/<pid>/stat)
@@ -195,19 +207,21 @@ def main() -> None:
         share = CpuShare(pid, postgres_pid(url))
         share.start()
         cpu0 = tree_cpu_seconds(pid)
-        answers, starts, completed = asyncio.run(answers_over_http(base, by_id, args.answers, args.concurrency))
+        with profiled(pid, spied["answers"]):
+            answers, starts, completed = asyncio.run(answers_over_http(base, by_id, args.answers, args.concurrency))
         cpu1 = tree_cpu_seconds(pid)
         split = share.line(answers.units + starts.units, "request")
         learner = {"Authorization": f"Bearer {token('learner')}"}
-        whoami = asyncio.run(
-            run_load(
-                "GET /v1/whoami (kernel: auth + middleware, no database)",
-                lambda client, i: client.request("GET", "/v1/whoami", headers=learner),
-                base_url=base,
-                total=args.answers,
-                concurrency=args.concurrency,
+        with profiled(pid, spied["whoami"]):
+            whoami = asyncio.run(
+                run_load(
+                    "GET /v1/whoami (kernel: auth + middleware, no database)",
+                    lambda client, i: client.request("GET", "/v1/whoami", headers=learner),
+                    base_url=base,
+                    total=args.answers,
+                    concurrency=args.concurrency,
+                )
             )
-        )
         cpu2 = tree_cpu_seconds(pid)
     ceiling = asyncio.run(bare_insert(url, args.answers, args.concurrency))
     report(
@@ -226,6 +240,22 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine is shared)\n"
         f"answers and starts: {split}"
     )
+    for what, raw in spied.items():
+        if raw is not None:
+            print_profile(what, raw)
+
+
+def print_profile(what: str, raw: str) -> None:
+    """The server's busy samples: the share inside the app (below uvicorn's call of it) and there the
+    functions most on the stack, with their own share (time in the function itself)."""
+    inside, rows = top_frames(raw, "run_asgi", 30)
+    print(f"\n{what}: {inside:.0%} of the busy server's py-spy samples are in the app ({raw}); of those:")
+    for share, own, frame in rows:
+        print(f"  {share:6.1%} on the stack, {own:6.1%} own  {frame}")
+    _, rows = top_frames(raw, "", 400)
+    print(f"{what}: the functions with the most own samples in the whole server:")
+    for _share, own, frame in sorted(rows, key=lambda row: -row[1])[:15]:
+        print(f"  {own:6.1%} own  {frame}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,12 @@ class Principal:
         if "service" not in self.roles or not self.sub.startswith("service:"):
             return ""
         return self.sub.removeprefix("service:")
+
+
+# The authenticated caller of the request being served, set by the auth middleware around the route
+# (None on public routes): for a handler that takes no parameters (``/v1/whoami``), which spares it
+# Litestar's parameter machinery. Other handlers take ``principal: Principal``.
+principal_var: ContextVar[Principal | None] = ContextVar("principal", default=None)
 
 
 class _Source:
@@ -276,64 +283,77 @@ def allow_peers(*services: str) -> dict[str, Access]:
     return {ACCESS: Access(("service",), services)}
 
 
-def auth_middleware(app: ASGIApp, exclude_prefix: str) -> ASGIApp:
+class Authenticator:
+    """What the auth middleware checks a caller against, resolved once when the app is built (each
+    lookup in the app's state costs about as much as the cached token check itself)."""
+
+    __slots__ = ("audience", "issuer", "keyset", "throttle")
+
+    def __init__(self, keyset: KeySet, throttle: FailureThrottle, *, issuer: str, audience: str) -> None:
+        self.keyset, self.throttle, self.issuer, self.audience = keyset, throttle, issuer, audience
+
+    async def __call__(self, scope: Scope) -> Principal:
+        throttle = self.throttle
+        address = (scope.get("client") or ("",))[0]
+        wait = throttle.retry_after(address)
+        if wait:
+            raise TooManyRequestsException(
+                "Too many requests with a missing or invalid token from this address; retry later.",
+                headers={"Retry-After": str(wait)},
+            )
+        header = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        scheme, _, token = header.partition(" ")
+        token, scheme = token.strip(), scheme.lower()
+        if scheme == "basic":
+            # A service may map HTTP Basic credentials to a principal (e.g. an xAPI client); None refuses.
+            basic = getattr(scope["litestar_app"].state, "basic_auth", None)
+            if basic is not None:
+                user: Principal | None = basic(ASGIConnection(scope), token)
+                if user is None:
+                    raise NotAuthorizedException("Unauthenticated: these Basic credentials are not accepted here.")
+                return user
+        if scheme != "bearer" or not token:
+            raise NotAuthorizedException("Send an Authorization: Bearer <token> header.")
+        try:
+            return await verify_token(token, self.keyset, issuer=self.issuer, audience=self.audience)
+        except AuthError as exc:
+            throttle.failed(address)
+            raise NotAuthorizedException(f"Unauthenticated: {exc}.") from exc
+
+
+def auth_middleware(app: ASGIApp, exclude_prefix: str, authenticate: Authenticator) -> ASGIApp:
     """Litestar route middleware (it runs after routing, so it knows the route): authenticates the
     caller (a bearer token, or HTTP Basic where the service maps it to a principal) unless the route
     is public (``opt={"public": True}``), an ``OPTIONS`` request or under ``exclude_prefix`` (the
     docs), then applies the route's :class:`Access`. 401 without valid credentials, 429 for an
     address that keeps sending invalid tokens, 403 for the wrong role or peer. Reads the raw scope:
-    building a connection object or a headers mapping costs more than the whole check."""
+    building a connection object or a headers mapping costs more than the whole check. The caller
+    is in the scope (``request.user``) and, while the route runs, in :data:`principal_var`."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         opt = scope["route_handler"].opt
         http: Any = scope
-        if not opt.get("public") and http["method"] != "OPTIONS" and not http["path"].startswith(exclude_prefix):
-            user = await authenticate(scope)
-            access: Access | None = opt.get(ACCESS)
-            # a route declaring no roles is refused at start-up (check_declared); fail closed anyway
-            refusal = access.refusal(user) if access is not None else "This route declares no roles."
-            if refusal:
-                raise PermissionDeniedException(refusal)
-            http["user"], http["auth"] = user, user.token
-        await app(scope, receive, send)
+        if opt.get("public") or http["method"] == "OPTIONS" or http["path"].startswith(exclude_prefix):
+            await app(scope, receive, send)
+            return
+        user = await authenticate(scope)
+        access: Access | None = opt.get(ACCESS)
+        # a route declaring no roles is refused at start-up (check_declared); fail closed anyway
+        refusal = access.refusal(user) if access is not None else "This route declares no roles."
+        if refusal:
+            raise PermissionDeniedException(refusal)
+        http["user"], http["auth"] = user, user.token
+        token = principal_var.set(user)
+        try:
+            await app(scope, receive, send)
+        finally:
+            principal_var.reset(token)
 
     return middleware
-
-
-async def authenticate(scope: Scope) -> Principal:
-    state = scope["litestar_app"].state
-    throttle: FailureThrottle = state.auth_failures
-    address = (scope.get("client") or ("",))[0]
-    wait = throttle.retry_after(address)
-    if wait:
-        raise TooManyRequestsException(
-            "Too many requests with a missing or invalid token from this address; retry later.",
-            headers={"Retry-After": str(wait)},
-        )
-    header = ""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            header = value.decode("latin-1")
-            break
-    scheme, _, token = header.partition(" ")
-    token, scheme = token.strip(), scheme.lower()
-    if scheme == "basic":
-        # A service may map HTTP Basic credentials to a principal (e.g. an xAPI client); None refuses.
-        basic = getattr(state, "basic_auth", None)
-        if basic is not None:
-            user: Principal | None = basic(ASGIConnection(scope), token)
-            if user is None:
-                raise NotAuthorizedException("Unauthenticated: these Basic credentials are not accepted here.")
-            return user
-    if scheme != "bearer" or not token:
-        raise NotAuthorizedException("Send an Authorization: Bearer <token> header.")
-    try:
-        return await verify_token(
-            token, state.keyset, issuer=state.settings.jwt_issuer, audience=state.settings.jwt_audience
-        )
-    except AuthError as exc:
-        throttle.failed(address)
-        raise NotAuthorizedException(f"Unauthenticated: {exc}.") from exc
 
 
 def declared_access(handler: BaseRouteHandler) -> Access | None:

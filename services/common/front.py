@@ -128,6 +128,16 @@ class _Metrics:
         self.in_progress = Gauge(
             "lms_requests_in_progress", "Requests currently in progress", ["app_name"], multiprocess_mode="livesum"
         )
+        self.in_flight: dict[str, list[int]] = {}
+
+    def flight(self, service: str) -> list[int]:
+        """The service's count of requests in progress, a one-item list the front middleware adds to
+        and takes from; the gauge reads it when scraped (a gauge's inc and dec take a lock each)."""
+        count = self.in_flight.get(service)
+        if count is None:
+            count = self.in_flight[service] = [0]
+            self.in_progress.labels(service).set_function(lambda: count[0])
+        return count
 
     @classmethod
     def get(cls) -> _Metrics:
@@ -157,7 +167,7 @@ def front_middleware(
     plain = without_origin or app
     always, page = list(headers), list(page_headers)
     metrics = _Metrics.get()
-    in_progress = metrics.in_progress.labels(service)
+    in_flight = metrics.flight(service)
     # (method, route, status) -> (count, duration) children, so a request costs no label lookup
     children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -289,7 +299,7 @@ def front_middleware(
             await send(message)
 
         if counted:
-            in_progress.inc()
+            in_flight[0] += 1
         try:
             await inner(scope, watched_receive, send_with_headers)
         except Exception:
@@ -297,7 +307,7 @@ def front_middleware(
                 raise  # nobody is left to answer when the client is gone: not a server error
         finally:
             if counted:
-                in_progress.dec()
+                in_flight[0] -= 1
             if closed:
                 # 499 (nginx's "client closed request"): a client giving up is no server error
                 log.info("client_closed", method=method, path=path, status=CLIENT_CLOSED, request_id=rid)

@@ -2,8 +2,9 @@
 sharing the port, each building its own app (own pools, own relay: the relay's leases make
 several relays safe).
 
-uvicorn stays the server: an earlier same-run comparison on this code found granian no faster for
-Litestar here, so the extra dependency bought nothing. uvicorn writes an answer's status line and
+uvicorn stays the server: in a same-run comparison (``bench/bench_kernel_servers.py``) granian
+answered more requests a second by using a second core for its Rust threads, but spent as much or
+more CPU per request (the kernel's README, "uvicorn or granian"). uvicorn writes an answer's status line and
 headers with one system call and its body with another; on a small JSON answer each write costs
 about as much as the kernel's middleware (a loopback write runs the receiver's TCP path too), so
 the protocol below hands uvicorn a transport that holds the headers back until the first body

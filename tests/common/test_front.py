@@ -61,7 +61,7 @@ async def test_every_request_has_one_access_line_with_its_id(
     assert len(access) == 3
     inside = [e for e in logged if e["event"] == "looking_at_thing"]
     assert inside and inside[0]["request_id"] == "trace-ok"
-    assert 'lms_requests_in_progress{app_name="placement"}' in metrics
+    assert 'lms_requests_in_progress{app_name="placement"} 0.0' in metrics  # every counted request ended
     counted = [line for line in metrics.splitlines() if line.startswith("lms_requests_total{")]
     assert any(
         'path="/v1/things/{thing_id}"' in line and 'status_code="200"' in line and 'app_name="placement"' in line
