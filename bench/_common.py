@@ -259,9 +259,27 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
+Hit = Callable[["FastClient", int], Awaitable["Reply"]]  # one request of a load, by its index
+
+
+async def health_hit(client: FastClient, _i: int) -> Reply:
+    """``GET /health/live``: a probe, neither authenticated nor logged."""
+    return await client.request("GET", "/health/live")
+
+
+def whoami_hit() -> Hit:
+    """``GET /v1/whoami`` with a learner's token: authentication and middleware, no database."""
+    learner = {"Authorization": f"Bearer {token('learner', name='Bench', org='O')}"}
+
+    async def whoami(client: FastClient, _i: int) -> Reply:
+        return await client.request("GET", "/v1/whoami", headers=learner)
+
+    return whoami
+
+
 async def run_load(
     name: str,
-    request: Callable[[FastClient, int], Awaitable[Reply]],
+    request: Hit,
     *,
     base_url: str,
     total: int,

@@ -22,25 +22,22 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 
 from _common import (
-    FastClient,
-    Reply,
+    Hit,
     Result,
     console,
     fresh_database,
+    health_hit,
     process,
     report,
     run_load,
     service_process,
-    token,
     tree_cpu_seconds,
+    whoami_hit,
 )
 
 from tests.support import free_port
-
-Hit = Callable[[FastClient, int], Awaitable[Reply]]
 
 
 def main() -> None:
@@ -50,13 +47,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    async def health(client: FastClient, _i: int) -> Reply:
-        return await client.request("GET", "/health/live")
-
-    learner = {"Authorization": f"Bearer {token('learner', name='Bench', org='O')}"}
-
-    async def whoami(client: FastClient, _i: int) -> Reply:
-        return await client.request("GET", "/v1/whoami", headers=learner)
+    health, whoami = health_hit, whoami_hit()
 
     port, joined_port = free_port(), free_port()
     bare_cmd = [

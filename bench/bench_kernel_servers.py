@@ -35,21 +35,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from _common import (
-    FastClient,
-    Reply,
+    Hit,
     Result,
     console,
     fresh_database,
+    health_hit,
     process,
     run_load,
     service_env,
     service_process,
-    token,
     tree_cpu_seconds,
+    whoami_hit,
 )
 from bench_placement_answer import answers_over_http, load_bank
 from rich.table import Table
@@ -58,7 +58,6 @@ from tests.support import free_port
 
 SERVERS = ("uvicorn", "granian")
 SETTINGS = {"LMS_PLACEMENT_RELAY_ENABLED": "false", "LMS_LOG_LEVEL": "INFO"}  # access lines at INFO, as in production
-Hit = Callable[[FastClient, int], Awaitable[Reply]]
 
 
 def granian_cmd(target: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
@@ -104,13 +103,7 @@ def main() -> None:
     parser.add_argument("--no-answers", action="store_true", help="skip the answer path")
     args = parser.parse_args()
 
-    async def health(client: FastClient, _i: int) -> Reply:
-        return await client.request("GET", "/health/live")
-
-    learner = {"Authorization": f"Bearer {token('learner', name='Bench', org='O')}"}
-
-    async def whoami(client: FastClient, _i: int) -> Reply:
-        return await client.request("GET", "/v1/whoami", headers=learner)
+    health, whoami = health_hit, whoami_hit()
 
     url = fresh_database("placement")
     env = service_env("placement", url, **SETTINGS)
